@@ -1,0 +1,58 @@
+"""科学空间 · Su Jianlin's models, runnable — one Gradio tab per post.
+
+    python app.py                      # http://127.0.0.1:7860
+    python app.py --host 0.0.0.0 --port 8080
+
+On a Hugging Face Space the file runs as-is: the Space sets GRADIO_SERVER_NAME / GRADIO_SERVER_PORT.
+This file only assembles the tabs listed in demos/TABS (the adapter contract: demos/adapter.py).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import gradio as gr  # noqa: E402
+
+from demos import TABS  # noqa: E402
+from demos.adapter import MAX_UPLOAD_MB  # noqa: E402
+
+HEADER = """# 科学空间 · 模型实验室 &nbsp;·&nbsp; kexue.fm models, runnable
+苏剑林《科学空间》博客中的经典模型，在真实数据上训练，在浏览器里直接运行。每个标签页一个模型，附原文链接与关键公式。
+Models from Su Jianlin's blog *Scientific Spaces*, trained on real data from open packages and runnable in the
+browser: one tab per post, each with its link and key formula.
+"""
+
+
+def build_app() -> gr.Blocks:
+    with gr.Blocks(title="kexue.fm models · 科学空间模型", analytics_enabled=False) as demo:
+        gr.Markdown(HEADER)
+        with gr.Tabs():
+            for tab in TABS:
+                with gr.Tab(tab.TITLE, id=tab.TAB_ID, elem_id=f"tab-{tab.TAB_ID}"):
+                    tab.build_tab()
+    demo.queue(default_concurrency_limit=2, max_size=64)
+    return demo
+
+
+def launch_kwargs() -> dict:
+    """Settings shared by ``python app.py`` and the tests' in-process server."""
+    return dict(
+        max_file_size=f"{MAX_UPLOAD_MB}mb",
+        css="\n".join(getattr(tab, "CSS", "") for tab in TABS),
+        show_error=True,
+    )
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Run the kexue.fm models app.")
+    ap.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    ap.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    args = ap.parse_args(argv)
+    build_app().launch(server_name=args.host, server_port=args.port, **launch_kwargs())
+
+
+if __name__ == "__main__":
+    main()

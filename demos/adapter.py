@@ -1,0 +1,117 @@
+"""The adapter contract — every tab of the app follows it.
+
+An adapter is one module in ``demos/`` that wraps one model or algorithm of ``models/``. It defines:
+
+* ``TAB_ID``  — a short stable id (``"lexicon"``); the tab's element id and the prefix of its endpoints.
+* ``TITLE``   — the tab label, Chinese and English (``"最小熵分词 Min-entropy words"``).
+* plain functions that take and return exactly what the page shows (strings, numbers, tables, image arrays,
+  file paths). They are what the tests call, without a browser. Bad input raises :func:`error` (a ``gr.Error``
+  whose message is Chinese and English); input sizes are capped with the ``check_*`` helpers below.
+* its model behind :class:`Lazy`: loaded on first use, then cached, once even under concurrent requests.
+* ``build_tab()`` — called inside ``gr.Tab``: inputs, outputs, ``gr.Examples``, a short explanation (zh + en)
+  with the post's link and key formula, and one event per action, each with a stable ``api_name``
+  (``f"{TAB_ID}_<verb>"`` style names are listed in the README).
+
+``demos/__init__.py`` lists the adapters in tab order; ``app.py`` only assembles them. Nothing in ``models/``
+imports gradio; nothing in ``demos/`` trains.
+"""
+from __future__ import annotations
+
+import math
+import re
+import threading
+from pathlib import Path
+from typing import Callable, Generic, TypeVar
+
+import gradio as gr
+
+T = TypeVar("T")
+
+REPO = Path(__file__).resolve().parents[1]
+MAX_UPLOAD_MB = 20  # also the app's max_file_size: larger uploads are refused before they reach an adapter
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class Lazy(Generic[T]):
+    """A value built by ``loader`` on first ``get()``, then cached; thread-safe (double-checked lock)."""
+
+    def __init__(self, loader: Callable[[], T]):
+        self._loader = loader
+        self._lock = threading.Lock()
+        self._value: T | None = None
+        self._loaded = False
+
+    def get(self) -> T:
+        if not self._loaded:
+            with self._lock:
+                if not self._loaded:
+                    self._value = self._loader()
+                    self._loaded = True
+        return self._value  # type: ignore[return-value]
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+
+def error(zh: str, en: str) -> gr.Error:
+    """A user-facing error, in both languages."""
+    return gr.Error(f"{zh} / {en}")
+
+
+def check_text(text, what_zh: str, what_en: str, max_chars: int, need_cjk: bool = True) -> str:
+    """Validate text from the page: a string, not empty, at most ``max_chars``, (optionally) some Chinese.
+
+    Control characters (other than newline and tab) are removed rather than refused.
+    """
+    if text is None or not isinstance(text, str):
+        raise error(f"请输入{what_zh}", f"please enter the {what_en}")
+    text = _CONTROL.sub("", text)
+    if not text.strip():
+        raise error(f"{what_zh}为空", f"the {what_en} is empty")
+    if len(text) > max_chars:
+        raise error(f"{what_zh}太长：{len(text):,} 字符，上限 {max_chars:,}",
+                    f"the {what_en} is too long: {len(text):,} characters, the limit is {max_chars:,}")
+    if need_cjk and not _CJK.search(text):
+        raise error(f"{what_zh}里没有汉字", f"the {what_en} contains no Chinese characters")
+    return text
+
+
+def check_number(value, what_zh: str, what_en: str, lo: float, hi: float) -> float:
+    """A finite number within [lo, hi]."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise error(f"{what_zh}不是数字", f"{what_en} is not a number") from None
+    if not math.isfinite(x) or not lo <= x <= hi:
+        raise error(f"{what_zh}须在 {lo:g} 到 {hi:g} 之间", f"{what_en} must be between {lo:g} and {hi:g}")
+    return x
+
+
+def read_text_file(path, max_mb: float = MAX_UPLOAD_MB) -> str:
+    """An uploaded text file → str. Refuses binaries, unknown encodings and files over ``max_mb``."""
+    if not path:
+        raise error("没有上传文件", "no file was uploaded")
+    path = Path(getattr(path, "name", path))
+    if not path.is_file():
+        raise error("找不到上传的文件", "the uploaded file is missing")
+    size = path.stat().st_size
+    if size > max_mb * 1024 * 1024:
+        raise error(f"文件太大：{size / 2**20:.1f} MB，上限 {max_mb} MB",
+                    f"the file is too large: {size / 2**20:.1f} MB, the limit is {max_mb} MB")
+    data = path.read_bytes()
+    if b"\x00" in data[:65536]:
+        raise error("这不是文本文件（含二进制内容）", "this is not a text file (binary content)")
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise error("无法识别文件编码（请用 UTF-8 或 GBK）", "unknown text encoding (use UTF-8 or GBK)")
+
+
+def explanation(zh: str, en: str, url: str, formula: str) -> str:
+    """The tab's explanation block: both languages, the post's link and its key formula (LaTeX)."""
+    return f"{zh}\n\n{en}\n\n$$ {formula} $$\n\n原文 Post: <{url}>"

@@ -1,0 +1,254 @@
+"""Tab: 最小熵原理 — unsupervised lexicon construction and unigram segmentation (models/min_entropy.py)."""
+from __future__ import annotations
+
+import csv
+import html
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from demos.adapter import REPO, Lazy, check_number, check_text, error, explanation, read_text_file
+from models.min_entropy import NUM, LAT, Lexicon, LexiconConfig, build_lexicon, display
+
+TAB_ID = "lexicon"
+TITLE = "最小熵分词 Min-entropy words"
+POST = "https://kexue.fm/archives/5476"
+
+SAMPLE_PATH = REPO / "data" / "peoples_daily_sample.txt"
+SOURCES = ["示例语料 People's Daily sample", "粘贴文本 Pasted text", "上传 .txt Uploaded file"]
+MAX_CORPUS_CHARS = 20_000_000  # a 20 MB upload of Chinese is ~7M characters: well inside this
+MAX_PASTE_CHARS = 1_000_000
+MAX_SEGMENT_CHARS = 20_000
+TABLE_ROWS = 2_000  # rows shown on the page; the downloads hold the whole lexicon
+DEFAULTS = dict(min_proba_exp=-6.0, min_pmi=2.0, word_pmi=3.0, max_word_len=6)
+EXAMPLE_TEXT = "在一九九八年来临之际，我十分高兴地通过中央人民广播电台、中国国际广播电台和中央电视台，向全国各族人民致以诚挚的问候和良好的祝愿！"
+
+
+def _sample_lines() -> list[str]:
+    return SAMPLE_PATH.read_text(encoding="utf-8").splitlines()
+
+
+def _default_lexicon() -> Lexicon:
+    return build_lexicon(_sample_lines(), _config(**DEFAULTS))
+
+
+DEFAULT_LEXICON = Lazy(_default_lexicon)
+_jieba = Lazy(lambda: _load_jieba())
+
+
+def _load_jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tok = jieba.Tokenizer()
+    tok.initialize()
+    return tok
+
+
+def _config(min_proba_exp, min_pmi, word_pmi, max_word_len) -> LexiconConfig:
+    return LexiconConfig(
+        min_proba=10 ** check_number(min_proba_exp, "最小概率指数", "log10 min probability", -10, -2),
+        min_pmi=check_number(min_pmi, "最小互信息", "min PMI", 0, 20),
+        word_pmi=check_number(word_pmi, "成词互信息", "word PMI", 0, 20),
+        max_word_len=int(check_number(max_word_len, "最大词长", "max word length", 2, 12)),
+    )
+
+
+def load_corpus(source: str, pasted: str | None, upload) -> tuple[list[str], str]:
+    """The chosen corpus → (lines, description)."""
+    if source == SOURCES[0]:
+        lines = _sample_lines()
+        return lines, f"People's Daily 1998 sample ({SAMPLE_PATH.name})"
+    if source == SOURCES[1]:
+        text = check_text(pasted, "语料", "corpus", MAX_PASTE_CHARS)
+        return text.splitlines(), "pasted text"
+    if source == SOURCES[2]:
+        text = check_text(read_text_file(upload), "上传的语料", "uploaded corpus", MAX_CORPUS_CHARS)
+        return text.splitlines(), f"uploaded file {Path(getattr(upload, 'name', upload)).name}"
+    raise error("未知的语料来源", f"unknown corpus source {source!r}")
+
+
+def lexicon_table(lex: Lexicon, rows: int = TABLE_ROWS) -> pd.DataFrame:
+    table = lex.build_word_table()[:rows]
+    return pd.DataFrame(
+        [(w, c, float(f"{p:.3g}"), round(m, 2)) for w, c, p, m in table],
+        columns=["词 word", "次数 count", "概率 probability", "互信息 PMI"],
+    )
+
+
+def export_files(lex: Lexicon, stem: str = "lexicon") -> list[str]:
+    """Write the whole lexicon as a jieba user dictionary (``word freq``) and as CSV; return both paths.
+
+    Words that contain a digit/letter-run atom (〈数〉年) have no literal form, so they are in the CSV only.
+    """
+    out = Path(tempfile.mkdtemp(prefix="lexicon_"))
+    table = lex.build_word_table()
+    dict_path, csv_path = out / f"{stem}_jieba_userdict.txt", out / f"{stem}.csv"
+    with open(dict_path, "w", encoding="utf-8") as f:
+        for w, c, _, _ in table:
+            if "〈" not in w and not any(ch.isspace() for ch in w):
+                f.write(f"{w} {c}\n")
+    with open(csv_path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["word", "count", "probability", "pmi"])
+        for w, c, p, m in table:
+            writer.writerow([w, c, f"{p:.6g}", f"{m:.4f}"])
+    return [str(dict_path), str(csv_path)]
+
+
+def length_plot(lex: Lexicon):
+    """Bar chart of word lengths in the lexicon (by types and by tokens)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lengths = sorted({len(w) for w in lex.counts})
+    types = [sum(len(w) == n for w in lex.counts) for n in lengths]
+    tokens = [sum(c for w, c in lex.counts.items() if len(w) == n) for n in lengths]
+    fig, ax = plt.subplots(figsize=(6, 2.8), dpi=100)
+    x = range(len(lengths))
+    ax.bar([i - 0.2 for i in x], [t / sum(types) for t in types], 0.4, label="lexicon entries")
+    ax.bar([i + 0.2 for i in x], [t / sum(tokens) for t in tokens], 0.4, label="corpus tokens")
+    ax.set_xticks(list(x), [str(n) for n in lengths])
+    ax.set_xlabel("word length (characters)")
+    ax.set_ylabel("share")
+    ax.legend(frameon=False)
+    ax.set_title("Word lengths")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def build(source, pasted, upload, min_proba_exp, min_pmi, word_pmi, max_word_len, progress=gr.Progress()):
+    """Build a lexicon → (table, summary markdown, [jieba dict, CSV], length plot, lexicon for the session)."""
+    cfg = _config(min_proba_exp, min_pmi, word_pmi, max_word_len)
+    progress(0.0, desc="读取语料 reading the corpus")
+    lines, where = load_corpus(source, pasted, upload)
+    t0 = time.perf_counter()
+    try:
+        lex = build_lexicon(lines, cfg, progress=lambda f, m: progress(f, desc=m))
+    except ValueError:
+        raise error("语料里没有可用的汉字、数字或字母", "the corpus has no Chinese characters, digits or letters")
+    seconds = time.perf_counter() - t0
+    n_words = sum(len(w) > 1 for w in lex.counts)
+    if n_words == 0:
+        raise error("语料太短或阈值太严，没有找到任何词；请放宽阈值或换更长的语料",
+                    "no words found: the corpus is too short or the thresholds too strict")
+    summary = (
+        f"**{n_words:,}** 个多字词 multi-character words from {where}: "
+        f"{lex.n_chars:,} characters, built in {seconds:.2f} s "
+        f"(min p = {cfg.min_proba:.1e}, min PMI {cfg.min_pmi:g}, "
+        f"word PMI {cfg.word_pmi:g}, max length {cfg.max_word_len}).\n\n"
+        f"平均字信息熵 average information per character L = H/l: "
+        f"**{lex.char_entropy:.3f}** nats read character by character → "
+        f"**{lex.entropy_per_char():.3f}** nats read word by word."
+    )
+    return lexicon_table(lex), summary, export_files(lex), length_plot(lex), lex
+
+
+def _chips(words: list[str], other: set[tuple[int, int]]) -> str:
+    """Words as bordered chips; a chip is highlighted where the other segmenter has no word at that span."""
+    out, i = [], 0
+    for w in words:
+        span = (i, i + len(w))
+        i += len(w)
+        if w.isspace():
+            continue
+        cls = "seg-same" if span in other else "seg-diff"
+        out.append(f'<span class="seg {cls}">{html.escape(w)}</span>')
+    return '<div class="seg-box">' + "".join(out) + "</div>"
+
+
+def _spans(words: list[str]) -> set[tuple[int, int]]:
+    spans, i = set(), 0
+    for w in words:
+        spans.add((i, i + len(w)))
+        i += len(w)
+    return spans
+
+
+def segment(text, lex: Lexicon | None = None) -> tuple[str, str, str]:
+    """Segment ``text`` with the session's lexicon (or the default one) and with jieba, side by side.
+
+    Returns (our words as HTML chips, jieba's words as HTML chips, a summary with the words and their agreement).
+    """
+    text = check_text(text, "待分词文本", "text to segment", MAX_SEGMENT_CHARS)
+    lex = lex if isinstance(lex, Lexicon) else DEFAULT_LEXICON.get()
+    ours = lex.cut(text)
+    theirs = _jieba.get().lcut(text, HMM=True)
+    a, b = _spans(ours), _spans(theirs)
+    same = len(a & b)
+    p, r = same / max(1, len(a)), same / max(1, len(b))
+    f1 = 2 * p * r / max(1e-9, p + r)
+    summary = (f"最小熵 min-entropy: {len([w for w in ours if w.strip()])} words · "
+               f"jieba: {len([w for w in theirs if w.strip()])} words · "
+               f"一致 agreement (span F1 against jieba): **{f1:.3f}**\n\n"
+               f"`{' / '.join(display(w) for w in ours if w.strip())}`")
+    return _chips(ours, b), _chips(theirs, a), summary
+
+
+CSS = """
+.seg-box {line-height: 2.1; font-size: 1.05rem}
+.seg {border: 1px solid #c7cdd6; border-radius: 4px; padding: 1px 4px; margin: 0 2px; white-space: nowrap}
+.seg-diff {background: #ffe8a3; border-color: #e0b000}
+"""
+
+
+def build_tab() -> None:
+    gr.Markdown(explanation(
+        zh="**最小熵原理（二）：“当机立断”之词库构建。** 不用任何词典：先统计字与相邻字对的频率，在概率低或互信息低的"
+           "相邻字之间切开，得到候选词；再按从长到短去冗余（一个词若能被它的部分解释就去掉）；最后用一元模型的"
+           "动态规划分词。合并一对字能降低平均字信息熵，当且仅当它们的互信息大于 1。",
+        en="**Minimum entropy, part 2: building a lexicon.** No dictionary: count characters and adjacent pairs, cut "
+           "between neighbours whose pair probability or PMI is low, keep the fragments as candidate words, remove "
+           "redundant ones longest first, then segment with a unigram model (Viterbi). Merging a pair lowers the "
+           "average information per character exactly when its PMI exceeds 1.",
+        url=POST,
+        formula=r"L=\frac{H}{l},\qquad F_{ab}\approx\frac{p_{ab}}{l}\Big(\ln\frac{p_{ab}}{p_a p_b}-1\Big)",
+    ))
+    lex_state = gr.State(None)
+    with gr.Row():
+        with gr.Column(scale=1):
+            source = gr.Radio(SOURCES, value=SOURCES[0], label="语料 Corpus")
+            pasted = gr.Textbox(label="粘贴语料 Paste a corpus", lines=4, max_length=MAX_PASTE_CHARS,
+                                placeholder="选择“粘贴文本”后在此粘贴 / choose 'Pasted text' and paste here")
+            upload = gr.File(label="上传 .txt Upload a .txt (UTF-8 / GBK, ≤ 20 MB)", file_types=[".txt"])
+            min_proba = gr.Slider(-9, -3, value=DEFAULTS["min_proba_exp"], step=0.5,
+                                  label="最小概率 log10 min probability (pairs and words)")
+            min_pmi = gr.Slider(0, 8, value=DEFAULTS["min_pmi"], step=0.5, label="切分互信息 min PMI to keep a pair")
+            word_pmi = gr.Slider(0, 8, value=DEFAULTS["word_pmi"], step=0.5,
+                                 label="成词互信息 word PMI per extra part (de-redundancy)")
+            max_len = gr.Slider(2, 10, value=DEFAULTS["max_word_len"], step=1, label="最大词长 max word length")
+            build_btn = gr.Button("构建词库 Build lexicon", variant="primary")
+        with gr.Column(scale=2):
+            summary = gr.Markdown(elem_id="lexicon-summary")
+            table = gr.Dataframe(label="词库（可排序）Lexicon (click a header to sort)", interactive=False,
+                                 max_height=360, elem_id="lexicon-table")
+            with gr.Row():
+                files = gr.File(label="下载 Download: jieba 用户词典 user dict · CSV", file_count="multiple")
+                plot = gr.Plot(label="词长 Word lengths")
+    gr.Markdown("### 分词对比 Segmentation: this lexicon vs jieba\n"
+                "黄色 = 与另一方切分不同 · yellow = a word the other segmenter does not have")
+    with gr.Row():
+        text = gr.Textbox(label="待分词文本 Text to segment", lines=3, value=EXAMPLE_TEXT, scale=4,
+                          max_length=MAX_SEGMENT_CHARS)
+        seg_btn = gr.Button("分词 Segment", variant="primary", scale=1)
+    with gr.Row():
+        ours = gr.HTML(label="最小熵 Min-entropy", elem_id="seg-ours")
+        jieba_out = gr.HTML(label="jieba", elem_id="seg-jieba")
+    seg_summary = gr.Markdown(elem_id="seg-summary")
+    gr.Examples(
+        [[EXAMPLE_TEXT],
+         ["中国共产党成功地召开了第十五次全国代表大会，高举邓小平理论伟大旗帜。"],
+         ["这家酒店的服务很好，房间干净，早餐也不错，下次还会再来。"],
+         ["１９９７年，国民经济保持了“高增长、低通胀”的良好发展态势。"]],
+        inputs=[text], label="例句 Examples",
+    )
+    build_btn.click(build, [source, pasted, upload, min_proba, min_pmi, word_pmi, max_len],
+                    [table, summary, files, plot, lex_state], api_name="lexicon_build")
+    seg_btn.click(segment, [text, lex_state], [ours, jieba_out, seg_summary], api_name="lexicon_segment")
