@@ -290,7 +290,8 @@ def build_lexicon(texts: Iterable[str] | str, config: LexiconConfig | None = Non
     a = np.searchsorted(char_keys, (pair_keys >> np.uint64(32)).astype(np.uint32))
     b = np.searchsorted(char_keys, (pair_keys & np.uint64(0xFFFFFFFF)).astype(np.uint32))
     log_pp = np.log(np.maximum(pair_counts, 1)) - math.log(max(n_pairs, 1))
-    glued = (log_pp > math.log(cfg.min_proba)) & (log_pp - log_pc[a] - log_pc[b] > cfg.min_pmi)
+    pair_pmi = log_pp - log_pc[a] - log_pc[b]
+    glued = (log_pp > math.log(cfg.min_proba)) & (pair_pmi > cfg.min_pmi)
     glue_keys = pair_keys[glued]
 
     # 2. cut the corpus, count the fragments --------------------------------------------------------------------
@@ -303,17 +304,14 @@ def build_lexicon(texts: Iterable[str] | str, config: LexiconConfig | None = Non
         if glue_keys.size:
             pos = np.minimum(np.searchsorted(glue_keys, pk), glue_keys.size - 1)
             keep = glue_keys[pos] == pk
-        # a fragment starts at a word atom whose left neighbour is not glued to it
         word = atoms != 0
-        begin = word.copy()
-        begin[1:] &= ~keep
-        fs = np.flatnonzero(begin)
-        end = word.copy()  # a fragment ends at a word atom not glued to its right neighbour
-        end[:-1] &= ~keep
-        fe = np.flatnonzero(end) + 1
-        fl = fe - fs
-        ok = fl <= cfg.max_word_len
-        fs, fl = fs[ok], fl[ok]
+        # a glued run longer than max_word_len is not thrown away: it is split at its weakest pair, recursively
+        if keep.any():
+            gap = np.full(keep.size, np.inf)
+            i = np.searchsorted(pair_keys, pk[keep])
+            gap[keep] = pair_pmi[i]
+            keep = _split_long_runs(keep, gap, word, cfg.max_word_len)
+        fs, fl = _fragments(keep, word)
         h = _fragment_hashes(atoms, fs, fl, cfg.max_word_len)
         u, first, n = np.unique(h, return_index=True, return_counts=True)
         unseen = ~np.isin(u, frag_keys, assume_unique=True)
@@ -337,6 +335,41 @@ def build_lexicon(texts: Iterable[str] | str, config: LexiconConfig | None = Non
     return lex
 
 
+def _fragments(keep: np.ndarray, word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Maximal runs of word atoms joined by glued gaps → (starts, lengths).
+
+    keep[p] says whether the gap between atoms p and p+1 is glued; word marks non-separator atoms.
+    """
+    begin = word.copy()  # a fragment starts at a word atom not glued to its left neighbour
+    begin[1:] &= ~keep
+    end = word.copy()  # ... and ends at one not glued to its right neighbour
+    end[:-1] &= ~keep
+    fs = np.flatnonzero(begin)
+    return fs, np.flatnonzero(end) + 1 - fs
+
+
+def _split_long_runs(keep: np.ndarray, gap: np.ndarray, word: np.ndarray, max_len: int) -> np.ndarray:
+    """Cut every run longer than ``max_len`` at its lowest-PMI gap until none is (vectorised over runs)."""
+    keep = keep.copy()
+    while True:
+        fs, fl = _fragments(keep, word)
+        long = fl > max_len
+        if not long.any():
+            return keep
+        fs, fl = fs[long], fl[long]
+        # gaps inside the long runs: positions fs .. fs+fl-2, labelled by run
+        mark = np.zeros(keep.size + 1, np.int64)
+        np.add.at(mark, fs, 1)
+        np.add.at(mark, fs + fl - 1, -1)
+        inside = np.flatnonzero(np.cumsum(mark)[:-1] > 0)
+        run = np.searchsorted(fs, inside, side="right") - 1
+        run_min = np.full(fs.size, np.inf)
+        np.minimum.at(run_min, run, gap[inside])
+        at_min = gap[inside] == run_min[run]
+        _, first = np.unique(run[at_min], return_index=True)
+        keep[inside[at_min][first]] = False
+
+
 def _remove_redundant(lex: Lexicon, cfg: LexiconConfig) -> None:
     """Longest first: drop a word whose parts explain it (PMI against its best split below the threshold)."""
     counts = lex.counts
@@ -348,12 +381,11 @@ def _remove_redundant(lex: Lexicon, cfg: LexiconConfig) -> None:
         ends = lex.cut_atoms(w)
         parts = [w[i:j] for i, j in zip([0] + ends[:-1], ends)]
         pmi = math.log(n) - log_total - sum(logp.get(p, lex.unk) for p in parts)
-        if pmi < cfg.word_pmi * (len(parts) - 1) or any(p not in counts for p in parts):
+        if pmi < cfg.word_pmi * (len(parts) - 1):
             del counts[w]
             for p in parts:
-                if p in counts:
-                    counts[p] += n
-                    logp[p] = math.log(counts[p]) - log_total
+                counts[p] = counts.get(p, 0) + n
+                logp[p] = math.log(counts[p]) - log_total
         else:
             logp[w] = math.log(n) - log_total
             lex.pmi[w] = pmi

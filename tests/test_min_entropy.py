@@ -1,0 +1,121 @@
+"""Unit tests of models/min_entropy.py on synthetic corpora whose true words are known."""
+import math
+import random
+
+import numpy as np
+import pytest
+
+from models.min_entropy import LAT, NUM, Lexicon, LexiconConfig, build_lexicon, display, to_atoms
+
+POOL = [chr(c) for c in range(0x4E00, 0x4E00 + 400)]
+
+
+def planted_corpus(seed=0, n_words=40, n_lines=3000):
+    """Sentences drawn from a fixed vocabulary of 2–3 character words plus single characters."""
+    rng = random.Random(seed)
+    chars = rng.sample(POOL, 3 * n_words + 20)
+    words = ["".join(chars[3 * i:3 * i + rng.choice([2, 3])]) for i in range(n_words)]
+    singles = chars[3 * n_words:]
+    vocab = words + singles
+    weights = [rng.uniform(1, 3) for _ in words] + [rng.uniform(1, 3) for _ in singles]
+
+    def sentence():
+        return rng.choices(vocab, weights, k=rng.randint(4, 12))
+
+    return words, [sentence() for _ in range(n_lines)]
+
+
+def span_f1(pred, gold):
+    def spans(ws):
+        out, i = set(), 0
+        for w in ws:
+            out.add((i, i + len(w)))
+            i += len(w)
+        return out
+
+    p, g = spans(pred), spans(gold)
+    tp = len(p & g)
+    return 2 * tp / (len(p) + len(g))
+
+
+def test_atoms_collapse_digit_and_letter_runs_and_map_back():
+    text = "１９９８年GDP增长3.5%——好"
+    atoms, starts = to_atoms(text)
+    pieces = [text[starts[i]:starts[i + 1]] for i in range(len(atoms))]
+    assert pieces == ["１９９８", "年", "GDP", "增", "长", "3.5%", "——", "好"]
+    assert "".join(map(chr, atoms)) == NUM + "年" + LAT + "增长" + NUM + "\x00好"
+
+
+def test_recovers_planted_words_and_segments_them():
+    words, sentences = planted_corpus()
+    lex = build_lexicon(["".join(s) for s in sentences], LexiconConfig(min_proba=1e-3, min_pmi=1, word_pmi=1))
+    found = [w for w in words if w in lex.counts]
+    assert len(found) >= 0.9 * len(words), sorted(set(words) - set(found))
+    _, held_out = planted_corpus(seed=1, n_lines=200)  # new sentences, same generator vocabulary? no: new seed
+    f1 = np.mean([span_f1(lex.cut("".join(s)), s) for s in sentences[:300]])
+    assert f1 >= 0.9
+
+
+def test_merging_lowers_average_information_per_character():
+    """The post's principle: reading by words gives fewer nats per character than reading by characters."""
+    _, sentences = planted_corpus()
+    lex = build_lexicon(["".join(s) for s in sentences], LexiconConfig(min_proba=1e-3, word_pmi=1))
+    assert lex.entropy_per_char() < lex.char_entropy - 0.3
+
+
+def test_low_pmi_pair_is_cut_high_pmi_pair_is_kept():
+    rng = random.Random(0)
+    a, b, c, d = "甲乙丙丁"
+    filler = [chr(0x5000 + i) for i in range(50)]
+    lines = []
+    for _ in range(2000):
+        # 甲乙 always together; 丙 and 丁 placed independently among fillers
+        toks = rng.choices(filler, k=6) + [a + b] + rng.choices([c, d], k=2)
+        rng.shuffle(toks)
+        lines.append("".join(toks))
+    lex = build_lexicon(lines, LexiconConfig(min_proba=1e-5, min_pmi=1.0, word_pmi=1.0))
+    assert a + b in lex.counts
+    assert lex.pmi[a + b] > 1.0
+    # pair probability p(丙丁) ≈ p(丙)p(丁)-ish → PMI far below 1: never merged
+    text = "".join(lines)
+    n = len(text)
+    p_cd = text.count(c + d) / n
+    assert math.log(p_cd / (text.count(c) / n * text.count(d) / n)) < 1.0
+    assert c + d not in lex.counts
+
+
+def test_streaming_in_small_blocks_gives_the_same_lexicon():
+    _, sentences = planted_corpus(n_lines=500)
+    lines = ["".join(s) for s in sentences]
+    one = build_lexicon(lines, LexiconConfig(min_proba=1e-4))
+    many = build_lexicon(lines, LexiconConfig(min_proba=1e-4, block_chars=300))
+    assert one.counts == many.counts
+
+
+def test_corpus_can_be_streamed_twice_from_a_callable():
+    _, sentences = planted_corpus(n_lines=300)
+    lines = ["".join(s) for s in sentences]
+    assert build_lexicon(lambda: iter(lines)).counts == build_lexicon(lines).counts
+
+
+@pytest.mark.parametrize("text", [
+    "", "   ", "hello world", "😀😀 emoji 👍", "a\x00b\x07c", "中文，English；混排！1998年", "——……。。。",
+    "\n\n第一行\n第二行\n",
+])
+def test_cut_gives_back_exactly_the_input(text):
+    lex = Lexicon({"第一": 3, "中文": 5, "年": 2, "第": 1, "一": 1})
+    assert "".join(lex.cut(text)) == text
+
+
+def test_repeated_punctuation_is_one_token():
+    assert Lexicon({"好": 1}).cut("好——好……好。。") == ["好", "——", "好", "……", "好", "。", "。"][:5] + ["。。"]
+
+
+def test_build_rejects_corpus_without_word_characters():
+    with pytest.raises(ValueError):
+        build_lexicon(["，。！？", "   "])
+
+
+def test_display_names_atoms():
+    assert display(NUM + "年") == "〈数〉年"
+    assert display(LAT + "公司") == "〈字母〉公司"
