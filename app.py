@@ -46,11 +46,16 @@ def launch_kwargs() -> dict:
     )
 
 
-def main(argv=None):
+def parse_args(argv=None) -> argparse.Namespace:
+    """--host/--port; defaults come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (as a Space sets them)."""
     ap = argparse.ArgumentParser(description="Run the kexue.fm models app.")
     ap.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     ap.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     build_app().launch(server_name=args.host, server_port=args.port, **launch_kwargs())
 
 

@@ -12,19 +12,21 @@ import gradio as gr
 import pandas as pd
 
 from demos.adapter import REPO, Lazy, check_number, check_text, error, explanation, read_text_file
-from models.min_entropy import NUM, LAT, Lexicon, LexiconConfig, build_lexicon, display
+from models.min_entropy import Lexicon, LexiconConfig, build_lexicon, display, load_lexicon
 
 TAB_ID = "lexicon"
 TITLE = "最小熵分词 Min-entropy words"
 POST = "https://kexue.fm/archives/5476"
 
 SAMPLE_PATH = REPO / "data" / "peoples_daily_sample.txt"
+SHIPPED_LEXICON = REPO / "data" / "lexicon_peoples_daily.tsv"  # built by `python -m training.min_entropy_lexicon`
 SOURCES = ["示例语料 People's Daily sample", "粘贴文本 Pasted text", "上传 .txt Uploaded file"]
 MAX_CORPUS_CHARS = 20_000_000  # a 20 MB upload of Chinese is ~7M characters: well inside this
 MAX_PASTE_CHARS = 1_000_000
 MAX_SEGMENT_CHARS = 20_000
 TABLE_ROWS = 2_000  # rows shown on the page; the downloads hold the whole lexicon
-DEFAULTS = dict(min_proba_exp=-6.0, min_pmi=2.0, word_pmi=3.0, max_word_len=6)
+# thresholds: (low, high, default) — the sliders and the checks of API calls use the same ranges
+RANGES = dict(min_proba_exp=(-9, -3, -5.5), min_pmi=(0, 8, 2.0), word_pmi=(0, 8, 4.0), max_word_len=(2, 10, 4))
 EXAMPLE_TEXT = "在一九九八年来临之际，我十分高兴地通过中央人民广播电台、中国国际广播电台和中央电视台，向全国各族人民致以诚挚的问候和良好的祝愿！"
 
 
@@ -32,11 +34,7 @@ def _sample_lines() -> list[str]:
     return SAMPLE_PATH.read_text(encoding="utf-8").splitlines()
 
 
-def _default_lexicon() -> Lexicon:
-    return build_lexicon(_sample_lines(), _config(**DEFAULTS))
-
-
-DEFAULT_LEXICON = Lazy(_default_lexicon)
+DEFAULT_LEXICON = Lazy(lambda: load_lexicon(SHIPPED_LEXICON)[0])
 _jieba = Lazy(lambda: _load_jieba())
 
 
@@ -50,11 +48,12 @@ def _load_jieba():
 
 
 def _config(min_proba_exp, min_pmi, word_pmi, max_word_len) -> LexiconConfig:
+    r = RANGES
     return LexiconConfig(
-        min_proba=10 ** check_number(min_proba_exp, "最小概率指数", "log10 min probability", -10, -2),
-        min_pmi=check_number(min_pmi, "最小互信息", "min PMI", 0, 20),
-        word_pmi=check_number(word_pmi, "成词互信息", "word PMI", 0, 20),
-        max_word_len=int(check_number(max_word_len, "最大词长", "max word length", 2, 12)),
+        min_proba=10 ** check_number(min_proba_exp, "最小概率指数", "log10 min probability", *r["min_proba_exp"][:2]),
+        min_pmi=check_number(min_pmi, "最小互信息", "min PMI", *r["min_pmi"][:2]),
+        word_pmi=check_number(word_pmi, "成词互信息", "word PMI", *r["word_pmi"][:2]),
+        max_word_len=int(check_number(max_word_len, "最大词长", "max word length", *r["max_word_len"][:2])),
     )
 
 
@@ -173,7 +172,7 @@ def _spans(words: list[str]) -> set[tuple[int, int]]:
 
 
 def segment(text, lex: Lexicon | None = None) -> tuple[str, str, str]:
-    """Segment ``text`` with the session's lexicon (or the default one) and with jieba, side by side.
+    """Segment ``text`` with the session's lexicon (or the shipped full-corpus one) and with jieba, side by side.
 
     Returns (our words as HTML chips, jieba's words as HTML chips, a summary with the words and their agreement).
     """
@@ -185,7 +184,9 @@ def segment(text, lex: Lexicon | None = None) -> tuple[str, str, str]:
     same = len(a & b)
     p, r = same / max(1, len(a)), same / max(1, len(b))
     f1 = 2 * p * r / max(1e-9, p + r)
-    summary = (f"最小熵 min-entropy: {len([w for w in ours if w.strip()])} words · "
+    which = ("本次构建的词库 the lexicon you built" if lex is not DEFAULT_LEXICON.get() else
+             "内置词库（人民日报全文构建）the shipped lexicon, built on all of People's Daily 1998")
+    summary = (f"{which}. 最小熵 min-entropy: {len([w for w in ours if w.strip()])} words · "
                f"jieba: {len([w for w in theirs if w.strip()])} words · "
                f"一致 agreement (span F1 against jieba): **{f1:.3f}**\n\n"
                f"`{' / '.join(display(w) for w in ours if w.strip())}`")
@@ -218,12 +219,12 @@ def build_tab() -> None:
             pasted = gr.Textbox(label="粘贴语料 Paste a corpus", lines=4, max_length=MAX_PASTE_CHARS,
                                 placeholder="选择“粘贴文本”后在此粘贴 / choose 'Pasted text' and paste here")
             upload = gr.File(label="上传 .txt Upload a .txt (UTF-8 / GBK, ≤ 20 MB)", file_types=[".txt"])
-            min_proba = gr.Slider(-9, -3, value=DEFAULTS["min_proba_exp"], step=0.5,
+            min_proba = gr.Slider(*RANGES["min_proba_exp"], step=0.5,
                                   label="最小概率 log10 min probability (pairs and words)")
-            min_pmi = gr.Slider(0, 8, value=DEFAULTS["min_pmi"], step=0.5, label="切分互信息 min PMI to keep a pair")
-            word_pmi = gr.Slider(0, 8, value=DEFAULTS["word_pmi"], step=0.5,
+            min_pmi = gr.Slider(*RANGES["min_pmi"], step=0.5, label="切分互信息 min PMI to keep a pair")
+            word_pmi = gr.Slider(*RANGES["word_pmi"], step=0.5,
                                  label="成词互信息 word PMI per extra part (de-redundancy)")
-            max_len = gr.Slider(2, 10, value=DEFAULTS["max_word_len"], step=1, label="最大词长 max word length")
+            max_len = gr.Slider(*RANGES["max_word_len"], step=1, label="最大词长 max word length")
             build_btn = gr.Button("构建词库 Build lexicon", variant="primary")
         with gr.Column(scale=2):
             summary = gr.Markdown(elem_id="lexicon-summary")
@@ -233,14 +234,20 @@ def build_tab() -> None:
                 files = gr.File(label="下载 Download: jieba 用户词典 user dict · CSV", file_count="multiple")
                 plot = gr.Plot(label="词长 Word lengths")
     gr.Markdown("### 分词对比 Segmentation: this lexicon vs jieba\n"
-                "黄色 = 与另一方切分不同 · yellow = a word the other segmenter does not have")
+                "构建之前用内置词库（人民日报 1998 全文构建）；构建之后用你的词库。黄色 = 与另一方切分不同。  \n"
+                "Before you build, the shipped lexicon (built on all of People's Daily 1998) is used; after, yours. "
+                "Yellow = a word the other segmenter does not have.")
     with gr.Row():
         text = gr.Textbox(label="待分词文本 Text to segment", lines=3, value=EXAMPLE_TEXT, scale=4,
                           max_length=MAX_SEGMENT_CHARS)
         seg_btn = gr.Button("分词 Segment", variant="primary", scale=1)
     with gr.Row():
-        ours = gr.HTML(label="最小熵 Min-entropy", elem_id="seg-ours")
-        jieba_out = gr.HTML(label="jieba", elem_id="seg-jieba")
+        with gr.Column():
+            gr.Markdown("**最小熵词库 Min-entropy lexicon**")
+            ours = gr.HTML(elem_id="seg-ours")
+        with gr.Column():
+            gr.Markdown("**jieba 0.42.1（精确模式 precise mode）**")
+            jieba_out = gr.HTML(elem_id="seg-jieba")
     seg_summary = gr.Markdown(elem_id="seg-summary")
     gr.Examples(
         [[EXAMPLE_TEXT],

@@ -31,14 +31,21 @@ What this module adds to the post, each switchable in :class:`LexiconConfig`:
   is kept when ln(p_w / Π p_part) ≥ word_pmi · (k − 1). Cutting generously (low ``min_pmi``) and pruning
   strictly (higher ``word_pmi``) keeps frequent words made of frequent characters (工作) while dropping
   collocations with function words (发展的).
+* **numbers start words** — a digit run may begin a word but nothing is glued in front of it, so dates come
+  out as 〈数〉月 〈数〉日 rather than one template 〈数〉月〈数〉日.
+* **over-long runs are split, not dropped** — a glued run longer than ``max_word_len`` is cut at its weakest
+  (lowest-PMI) pair until its pieces fit; and de-redundancy sweeps again (``redundancy_passes``) because
+  removing a word raises its parts' counts.
 
 Counting is vectorised with numpy and streams the corpus in blocks, so memory is bounded by the number of
 distinct characters, pairs and fragments, not by the size of the corpus.
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -55,29 +62,37 @@ class LexiconConfig:
     min_proba: float = 1e-5  # minimum probability of a pair and of a candidate word
     min_pmi: float = 1.0  # minimum PMI (nats) of a kept pair; the post's break-even point is 1
     word_pmi: float = 3.0  # a multi-part word is kept when ln(p_w / Π p_part) ≥ word_pmi · (parts − 1)
+    redundancy_passes: int = 3  # de-redundancy sweeps (the post does one); stops early when nothing changes
+    number_starts_word: bool = True  # a digit run may only begin a word: 〈数〉年 yes, 〈数〉月〈数〉日 / 去年〈数〉 no
     max_word_len: int = 6  # longest word, in atoms (a digit run counts as one)
     block_chars: int = 4_000_000  # characters per streamed block
+    cache_atoms: int = 32_000_000  # a corpus up to this many atoms is read once and kept (128 MB); larger: twice
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # Text → atoms
 # ----------------------------------------------------------------------------------------------------------------
 
+def _class_table() -> np.ndarray:
+    """Class of every BMP code point: 0 separator, 1 CJK, 2 digit, 3 Latin letter, 4 '.', '%' (number if after one)."""
+    t = np.zeros(0x10000, np.int8)
+    t[0x4E00:0xA000] = t[0x3400:0x4DC0] = t[0x3007] = 1  # CJK unified ideographs, extension A, 〇
+    t[0x30:0x3A] = t[0xFF10:0xFF1A] = 2  # 0-9, ０-９
+    t[0x41:0x5B] = t[0x61:0x7B] = t[0xFF21:0xFF3B] = t[0xFF41:0xFF5B] = 3  # A-Z a-z, full width
+    t[[0x2E, 0xFF0E, 0x25, 0xFF05]] = 4  # . ． % ％
+    return t
+
+
+_CLASS = _class_table()
+
+
 def _classify(cp: np.ndarray) -> np.ndarray:
-    """Class of each code point: 0 separator, 1 CJK, 2 digit-ish, 3 Latin letter."""
-    cjk = ((cp >= 0x4E00) & (cp <= 0x9FFF)) | ((cp >= 0x3400) & (cp <= 0x4DBF)) | (cp == 0x3007)
-    digit = ((cp >= 0x30) & (cp <= 0x39)) | ((cp >= 0xFF10) & (cp <= 0xFF19))
-    # '.', '．', '%', '％' right after a digit belong to the number (3.5%, １．５)
-    numpunct = (cp == 0x2E) | (cp == 0xFF0E) | (cp == 0x25) | (cp == 0xFF05)
-    after_digit = np.zeros_like(digit)
-    after_digit[1:] = digit[:-1]
-    digit = digit | (numpunct & after_digit)
-    latin = ((cp | 0x20) >= 0x61) & ((cp | 0x20) <= 0x7A) & (cp < 0x80)
-    latin |= ((cp >= 0xFF21) & (cp <= 0xFF3A)) | ((cp >= 0xFF41) & (cp <= 0xFF5A))
-    cls = np.zeros(cp.shape, np.int8)
-    cls[cjk] = 1
-    cls[digit] = 2
-    cls[latin] = 3
+    """Class of each code point: 0 separator, 1 CJK, 2 digit-ish, 3 Latin letter (beyond the BMP: 0)."""
+    cls = _CLASS[np.minimum(cp, 0xFFFF)]
+    cls[cp > 0xFFFF] = 0
+    # '.', '．', '%', '％' right after a digit belong to the number (3.5%, １．５); elsewhere they separate
+    punct = np.flatnonzero(cls == 4)
+    cls[punct] = np.where((punct > 0) & (cls[np.maximum(punct - 1, 0)] == 2), 2, 0)
     return cls
 
 
@@ -157,7 +172,14 @@ class Lexicon:
         log_total = math.log(self.total)
         self.logp = {w: math.log(c) - log_total for w, c in self.counts.items() if c > 0}
         self.unk = -log_total - 1.0  # an atom never seen: rarer than anything seen once
-        self.prefixes = {w[:k] for w in self.logp for k in range(1, len(w))}
+        self._prefixes: set[str] | None = None
+
+    @property
+    def prefixes(self) -> set[str]:
+        """Proper prefixes of the words: the Viterbi stops extending a candidate that is none (built lazily)."""
+        if self._prefixes is None:
+            self._prefixes = {w[:k] for w in self.logp for k in range(1, len(w))}
+        return self._prefixes
 
     def proba(self, w: str) -> float:
         return self.counts.get(w, 0) / self.total
@@ -231,6 +253,34 @@ class Lexicon:
         return rows
 
 
+def save_lexicon(lex: Lexicon, path: str | Path, meta: dict | None = None) -> None:
+    """Write a lexicon as UTF-8 TSV (``word<TAB>count<TAB>pmi``, readable words; one ``#`` JSON header line)."""
+    header = {"n_chars": lex.n_chars, "char_entropy": lex.char_entropy, "max_word_len": lex.max_word_len,
+              **(meta or {})}
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("# " + json.dumps(header, ensure_ascii=False) + "\n")
+        for w, c in sorted(lex.counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            pmi = lex.pmi.get(w)
+            f.write(f"{display(w)}\t{c}\t{'' if pmi is None else f'{pmi:.4f}'}\n")
+
+
+def load_lexicon(path: str | Path) -> tuple[Lexicon, dict]:
+    """Read a lexicon written by :func:`save_lexicon` → (lexicon, header)."""
+    counts, pmi = {}, {}
+    with open(path, encoding="utf-8") as f:
+        header = json.loads(f.readline()[1:])
+        for line in f:
+            word, count, p = line.rstrip("\n").split("\t")
+            for atom, name in ATOM_NAMES.items():
+                word = word.replace(name, atom)
+            counts[word] = int(count)
+            if p:
+                pmi[word] = float(p)
+    lex = Lexicon(counts, pmi, max_word_len=header["max_word_len"], n_chars=header["n_chars"],
+                  char_entropy=header["char_entropy"])
+    return lex, header
+
+
 def _split_separators(run: str) -> list[str]:
     """A separator run → tokens: whitespace runs and runs of one repeated mark stay whole."""
     out: list[str] = []
@@ -239,6 +289,26 @@ def _split_separators(run: str) -> list[str]:
             out[-1] += ch
         else:
             out.append(ch)
+    return out
+
+
+def span_prf(predicted: Iterable[list[str]], gold: Iterable[list[str]]) -> tuple[float, float, float]:
+    """Word-span precision, recall and F1 summed over sentences (whitespace tokens are ignored)."""
+    tp = n_pred = n_gold = 0
+    for pred, ref in zip(predicted, gold):
+        p, g = _spans(w for w in pred if w.strip()), _spans(ref)
+        tp += len(p & g)
+        n_pred += len(p)
+        n_gold += len(g)
+    prec, rec = tp / max(1, n_pred), tp / max(1, n_gold)
+    return prec, rec, 2 * prec * rec / max(1e-12, prec + rec)
+
+
+def _spans(words: Iterable[str]) -> set[tuple[int, int]]:
+    out, i = set(), 0
+    for w in words:
+        out.add((i, i + len(w)))
+        i += len(w)
     return out
 
 
@@ -255,15 +325,14 @@ def display(word: str) -> str:
 
 def build_lexicon(texts: Iterable[str] | str, config: LexiconConfig | None = None, progress=None) -> Lexicon:
     """Build a lexicon from ``texts`` (a string, or an iterable of lines/documents; a callable that returns a
-    fresh iterator is also accepted so the corpus can be streamed twice from disk).
+    fresh iterator is also accepted so a corpus on disk is streamed instead of held in memory).
 
     ``progress(fraction, message)`` is called between stages when given.
     """
     cfg = config or LexiconConfig()
     if isinstance(texts, str):
-        corpus = [texts]
-        stream = lambda: iter(corpus)  # noqa: E731
-    elif callable(texts):
+        texts = [texts]
+    if callable(texts):
         stream = texts
     else:
         corpus = list(texts)
@@ -274,9 +343,15 @@ def build_lexicon(texts: Iterable[str] | str, config: LexiconConfig | None = Non
     say(0.0, "counting characters and pairs")
     char_keys = np.zeros(0, np.uint32); char_counts = np.zeros(0, np.int64)  # noqa: E702
     pair_keys = np.zeros(0, np.uint64); pair_counts = np.zeros(0, np.int64)  # noqa: E702
+    kept_blocks: list[np.ndarray] | None = []  # the atoms, kept for pass 2 while they fit in cache_atoms
+    n_atoms = 0
     for atoms in _blocks(stream(), cfg.block_chars):
-        c, n = np.unique(atoms[atoms != 0], return_counts=True)
-        char_keys, char_counts = _merge_counts(char_keys, char_counts, c, n)
+        n_atoms += atoms.size
+        if kept_blocks is not None:
+            kept_blocks = kept_blocks + [atoms] if n_atoms <= cfg.cache_atoms else None
+        n = np.bincount(atoms)
+        c = np.flatnonzero(n[1:]) + 1
+        char_keys, char_counts = _merge_counts(char_keys, char_counts, c.astype(np.uint32), n[c])
         both = (atoms[:-1] != 0) & (atoms[1:] != 0)
         pk = (atoms[:-1][both].astype(np.uint64) << np.uint64(32)) | atoms[1:][both].astype(np.uint64)
         p, n = np.unique(pk, return_counts=True)
@@ -292,47 +367,95 @@ def build_lexicon(texts: Iterable[str] | str, config: LexiconConfig | None = Non
     log_pp = np.log(np.maximum(pair_counts, 1)) - math.log(max(n_pairs, 1))
     pair_pmi = log_pp - log_pc[a] - log_pc[b]
     glued = (log_pp > math.log(cfg.min_proba)) & (pair_pmi > cfg.min_pmi)
-    glue_keys = pair_keys[glued]
+    if cfg.number_starts_word:  # never glue anything in front of a digit run
+        glued &= (pair_keys & np.uint64(0xFFFFFFFF)) != np.uint64(_NUM_CP)
+    glue_keys, glue_pmi = pair_keys[glued], pair_pmi[glued]
 
     # 2. cut the corpus, count the fragments --------------------------------------------------------------------
     say(0.3, "cutting on weak pairs and counting fragments")
+    L = cfg.max_word_len
     frag_keys = np.zeros(0, np.uint64); frag_counts = np.zeros(0, np.int64)  # noqa: E702
-    names: dict[int, str] = {}
-    for atoms in _blocks(stream(), cfg.block_chars):
+    frag_names = np.zeros(0, f"<U{L}")
+    single_keys = np.zeros(0, np.uint32); single_counts = np.zeros(0, np.int64)  # noqa: E702
+    blocks = kept_blocks if kept_blocks is not None else _blocks(stream(), cfg.block_chars)
+    # glued pairs as a dense V×V bit table over character ids when it is small (O(1) lookups), else a sorted list
+    lut = np.zeros(max(int(char_keys.max()) + 1, _LAT_CP + 1), np.int64)
+    lut[char_keys] = np.arange(char_keys.size)
+    V = char_keys.size
+    dense = V * V <= 64_000_000
+    if dense:
+        glue_table = np.zeros(V * V, bool)
+        glue_table[lut[(glue_keys >> np.uint64(32)).astype(np.int64)] * V
+                   + lut[(glue_keys & np.uint64(0xFFFFFFFF)).astype(np.int64)]] = True
+    for atoms in blocks:
         pk = (atoms[:-1].astype(np.uint64) << np.uint64(32)) | atoms[1:].astype(np.uint64)
-        keep = np.zeros(atoms.size - 1, bool)
-        if glue_keys.size:
-            pos = np.minimum(np.searchsorted(glue_keys, pk), glue_keys.size - 1)
-            keep = glue_keys[pos] == pk
+        if dense:
+            ids = lut[atoms]
+            keep = glue_table[ids[:-1] * V + ids[1:]] & (atoms[:-1] != 0) & (atoms[1:] != 0)
+        else:
+            keep = np.zeros(pk.size, bool)
+            if glue_keys.size:
+                pos = np.minimum(np.searchsorted(glue_keys, pk), glue_keys.size - 1)
+                keep = glue_keys[pos] == pk
         word = atoms != 0
-        # a glued run longer than max_word_len is not thrown away: it is split at its weakest pair, recursively
-        if keep.any():
-            gap = np.full(keep.size, np.inf)
-            i = np.searchsorted(pair_keys, pk[keep])
-            gap[keep] = pair_pmi[i]
-            keep = _split_long_runs(keep, gap, word, cfg.max_word_len)
         fs, fl = _fragments(keep, word)
-        h = _fragment_hashes(atoms, fs, fl, cfg.max_word_len)
-        u, first, n = np.unique(h, return_index=True, return_counts=True)
-        unseen = ~np.isin(u, frag_keys, assume_unique=True)
-        for key, i in zip(u[unseen].tolist(), first[unseen].tolist()):
-            names[key] = "".join(map(chr, atoms[fs[i]:fs[i] + fl[i]].tolist()))
-        frag_keys, frag_counts = _merge_counts(frag_keys, frag_counts, u, n)
+        # a glued run longer than max_word_len is not thrown away: it is split at its weakest pair, recursively
+        if (fl > L).any():
+            keep = _split_long_runs(keep, fs, fl, lambda pos: glue_pmi[np.searchsorted(glue_keys, pk[pos])], L)
+            fs, fl = _fragments(keep, word)
+        one = fl == 1
+        c, n = np.unique(atoms[fs[one]], return_counts=True)
+        single_keys, single_counts = _merge_counts(single_keys, single_counts, c, n)
+        fs, fl = fs[~one], fl[~one]
+        u, first, n = np.unique(_fragment_hashes(atoms, fs, fl, L), return_index=True, return_counts=True)
+        # the fragments' text, as fixed-width UTF-32 strings (numpy drops the zero padding)
+        offsets = np.arange(L)
+        idx = fs[first][:, None] + offsets
+        text = np.where(offsets < fl[first][:, None], atoms[np.minimum(idx, atoms.size - 1)], 0)
+        names = np.ascontiguousarray(text.astype("<u4")).view(f"<U{L}").ravel()
+        frag_keys, frag_counts, frag_names = _merge_named(frag_keys, frag_counts, frag_names, u, n, names)
 
-    total_frags = int(frag_counts.sum())
+    total_frags = int(frag_counts.sum() + single_counts.sum())
     min_count = max(1.0, cfg.min_proba * total_frags)
-    counts = {names[k]: int(c) for k, c in zip(frag_keys.tolist(), frag_counts.tolist())
-              if c > min_count or len(names[k]) == 1}
+    frequent = frag_counts > min_count
+
+    # the candidate table: every character (count 0 where it never stood alone) + the frequent fragments,
+    # as rows of a zero-padded atom matrix, sorted by fragment hash
+    chars = char_keys[char_keys != 0]
+    ones = np.zeros(chars.size, np.int64)
+    hit = np.isin(chars, single_keys)
+    ones[hit] = single_counts[np.searchsorted(single_keys, chars[hit])]
+    mat = np.zeros((chars.size + int(frequent.sum()), L), np.uint32)
+    mat[:chars.size, 0] = chars
+    mat[chars.size:] = np.ascontiguousarray(frag_names[frequent]).view("<u4").reshape(-1, L)
+    keys = np.concatenate([chars.astype(np.uint64) + np.uint64(1), frag_keys[frequent]])
+    counts = np.concatenate([ones, frag_counts[frequent]])
+    order = np.argsort(keys)
+    keys, counts, mat = keys[order], counts[order], mat[order]
 
     # 3. de-redundancy, longest first ---------------------------------------------------------------------------
-    say(0.6, f"removing redundant candidates ({len(counts):,})")
+    say(0.6, f"removing redundant candidates ({int(frequent.sum()):,})")
+    pmi = np.full(keys.size, np.nan)
+    for _ in range(cfg.redundancy_passes):  # removing a word raises its parts' counts: sweep again
+        if not _remove_redundant(keys, counts, mat, pmi, cfg.word_pmi):
+            break
+    alive = counts > 0
+    words = np.ascontiguousarray(mat[alive]).view(f"<U{L}").ravel().tolist()
     pc = char_counts / n_chars
-    lex = Lexicon(dict(counts), max_word_len=cfg.max_word_len, n_chars=n_chars,
-                  char_entropy=float(-(pc * np.log(pc)).sum()))
-    _remove_redundant(lex, cfg)
+    lex = Lexicon(dict(zip(words, counts[alive].tolist())),
+                  pmi={w: p for w, p in zip(words, pmi[alive].tolist()) if p == p},
+                  max_word_len=L, n_chars=n_chars, char_entropy=float(-(pc * np.log(pc)).sum()))
 
     say(1.0, f"{sum(len(w) > 1 for w in lex.counts):,} words")
     return lex
+
+
+def _merge_named(keys, counts, names, new_keys, new_counts, new_names):
+    """:func:`_merge_counts` that carries each key's text along."""
+    k = np.concatenate([keys, new_keys])
+    uk, first, inv = np.unique(k, return_index=True, return_inverse=True)
+    c = np.bincount(inv, weights=np.concatenate([counts, new_counts]), minlength=uk.size).astype(np.int64)
+    return uk, c, np.concatenate([names, new_names])[first]
 
 
 def _fragments(keep: np.ndarray, word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -348,45 +471,104 @@ def _fragments(keep: np.ndarray, word: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return fs, np.flatnonzero(end) + 1 - fs
 
 
-def _split_long_runs(keep: np.ndarray, gap: np.ndarray, word: np.ndarray, max_len: int) -> np.ndarray:
-    """Cut every run longer than ``max_len`` at its lowest-PMI gap until none is (vectorised over runs)."""
-    keep = keep.copy()
-    while True:
-        fs, fl = _fragments(keep, word)
-        long = fl > max_len
-        if not long.any():
-            return keep
-        fs, fl = fs[long], fl[long]
-        # gaps inside the long runs: positions fs .. fs+fl-2, labelled by run
-        mark = np.zeros(keep.size + 1, np.int64)
-        np.add.at(mark, fs, 1)
-        np.add.at(mark, fs + fl - 1, -1)
-        inside = np.flatnonzero(np.cumsum(mark)[:-1] > 0)
-        run = np.searchsorted(fs, inside, side="right") - 1
-        run_min = np.full(fs.size, np.inf)
-        np.minimum.at(run_min, run, gap[inside])
-        at_min = gap[inside] == run_min[run]
-        _, first = np.unique(run[at_min], return_index=True)
-        keep[inside[at_min][first]] = False
+def _split_long_runs(keep: np.ndarray, fs: np.ndarray, fl: np.ndarray, gap_pmi, max_len: int) -> np.ndarray:
+    """Cut every run longer than ``max_len`` at its lowest-PMI gap, recursively, until every piece fits.
+
+    keep: glued gaps (changed in place); fs, fl: the runs; gap_pmi(positions) → PMI of those gaps.
+    Works on the gaps of the long runs only, laid end to end ("slots"); vectorised over pieces.
+    """
+    long = fl > max_len
+    fs, fl = fs[long], fl[long]
+    if fs.size == 0:
+        return keep
+    n_gaps = fl - 1
+    first_slot = np.concatenate([[0], np.cumsum(n_gaps)[:-1]])
+    slot_pos = np.repeat(fs - first_slot, n_gaps) + np.arange(n_gaps.sum())  # slot → gap position
+    pmi = gap_pmi(slot_pos)
+    ps, pl = first_slot, fl  # pieces: first slot, length in atoms (ordered by first slot)
+    while ps.size:
+        ng = pl - 1
+        starts = np.concatenate([[0], np.cumsum(ng)[:-1]])
+        slots = np.repeat(ps - starts, ng) + np.arange(ng.sum())  # the gaps of every piece, piece by piece
+        vals = pmi[slots]
+        mins = np.minimum.reduceat(vals, starts)
+        piece = np.repeat(np.arange(ps.size), ng)
+        at_min = np.flatnonzero(vals == mins[piece])
+        _, first = np.unique(piece[at_min], return_index=True)
+        cut = slots[at_min[first]]  # the weakest gap of each piece
+        keep[slot_pos[cut]] = False
+        k = cut - ps + 1  # atoms left of the cut
+        ps = np.concatenate([ps, cut + 1])
+        pl = np.concatenate([k, pl - k])
+        order = np.argsort(ps, kind="stable")
+        ps, pl = ps[order], pl[order]
+        ps, pl = ps[pl > max_len], pl[pl > max_len]
+    return keep
 
 
-def _remove_redundant(lex: Lexicon, cfg: LexiconConfig) -> None:
-    """Longest first: drop a word whose parts explain it (PMI against its best split below the threshold)."""
-    counts = lex.counts
-    log_total = math.log(lex.total)
-    logp = lex.logp
-    for w in sorted((w for w in counts if len(w) > 1), key=len, reverse=True):
-        n = counts[w]
-        del logp[w]
-        ends = lex.cut_atoms(w)
-        parts = [w[i:j] for i, j in zip([0] + ends[:-1], ends)]
-        pmi = math.log(n) - log_total - sum(logp.get(p, lex.unk) for p in parts)
-        if pmi < cfg.word_pmi * (len(parts) - 1):
-            del counts[w]
-            for p in parts:
-                counts[p] = counts.get(p, 0) + n
-                logp[p] = math.log(counts[p]) - log_total
-        else:
-            logp[w] = math.log(n) - log_total
-            lex.pmi[w] = pmi
-    lex._index()
+def _compositions(n: int) -> list[tuple[tuple[int, int], ...]]:
+    """Every way to cut n atoms into two or more parts, as (start, end) spans."""
+    out = []
+    for mask in range(1, 2 ** (n - 1)):  # bit i set = a cut after atom i
+        bounds = [0] + [i + 1 for i in range(n - 1) if mask >> i & 1] + [n]
+        out.append(tuple(zip(bounds[:-1], bounds[1:])))
+    return out
+
+
+def _hash_rows(mat: np.ndarray) -> np.ndarray:
+    """The fragment hash of every row of an atom matrix (same hash as :func:`_fragment_hashes`)."""
+    h = np.zeros(mat.shape[0], np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(mat.shape[1]):
+            h = h * _HASH_MUL + mat[:, k].astype(np.uint64) + np.uint64(1)
+    return h
+
+
+def _remove_redundant(keys, counts, mat, pmi, word_pmi: float) -> int:
+    """One de-redundancy sweep, longest words first, in place; returns how many words were dropped.
+
+    For a word w the best split is the segmentation of w into other words (any single atom allowed) with the
+    highest Σ log p — what the unigram model would do without w; w stays when
+    ln(p_w / Π p_part) ≥ word_pmi · (parts − 1), otherwise its count goes to those parts. Words of one length
+    never contain each other, so a whole length is decided at once, vectorised over all its splits.
+    """
+    log_total = math.log(counts.sum())
+    lens = (mat != 0).sum(1)
+    singles = np.flatnonzero(lens == 1)
+    row_of_atom = dict(zip(mat[singles, 0].tolist(), singles.tolist()))  # every atom has a row (count may be 0)
+    lut = np.zeros(max(row_of_atom) + 1, np.int64)
+    lut[list(row_of_atom)] = list(row_of_atom.values())
+    unk = -log_total - 1.0  # an atom never seen alone
+    dropped = 0
+    for n in range(mat.shape[1], 1, -1):
+        rows = np.flatnonzero((lens == n) & (counts > 0))
+        if rows.size == 0:
+            continue
+        logp = np.where(counts > 0, np.log(np.maximum(counts, 1)) - log_total, -np.inf)
+        spans = {}  # (a, b) → (row of the part, its log-probability), shared by all splits of this length
+        for a in range(n):
+            for b in range(a + 1, n + 1):
+                if b - a == n:
+                    continue
+                if b - a == 1:
+                    i = lut[mat[rows, a]]
+                    spans[a, b] = i, np.where(counts[i] > 0, logp[i], unk)
+                else:
+                    h = _hash_rows(mat[rows, a:b])
+                    i = np.minimum(np.searchsorted(keys, h), keys.size - 1)
+                    spans[a, b] = i, np.where(keys[i] == h, logp[i], -np.inf)
+        comps = _compositions(n)
+        scores = np.stack([sum(spans[ab][1] for ab in comp) for comp in comps], 1)
+        best = scores.argmax(1)
+        n_parts = np.array([len(c) for c in comps])[best]
+        w_pmi = np.log(counts[rows]) - log_total - scores[np.arange(rows.size), best]
+        drop = w_pmi < word_pmi * (n_parts - 1)
+        pmi[rows[~drop]] = w_pmi[~drop]
+        for c in np.unique(best[drop]):
+            sel = drop & (best == c)
+            for ab in comps[c]:  # the dropped words' counts go to the parts of their best split
+                np.add.at(counts, spans[ab][0][sel], counts[rows[sel]])
+        counts[rows[drop]] = 0
+        pmi[rows[drop]] = np.nan
+        dropped += int(drop.sum())
+    return dropped

@@ -1,0 +1,38 @@
+"""Every endpoint of the app, called over HTTP through gradio_client against the in-process server."""
+import pytest
+from gradio_client import Client
+
+from demos import lexicon
+
+
+@pytest.fixture(scope="module")
+def client(server_url):
+    return Client(server_url, verbose=False)
+
+
+def test_every_tab_endpoint_is_named(client):
+    names = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
+    assert {"/lexicon_build", "/lexicon_segment"} <= names
+
+
+def test_lexicon_build_then_segment_with_the_session_lexicon(client):
+    table, summary, files, plot, = client.predict(lexicon.SOURCES[0], "", None, -6, 2, 4, 4,
+                                                  api_name="/lexicon_build")
+    words = [row[0] for row in table["data"]]
+    assert table["headers"][0] == "词 word" and "中国" in words[:20]
+    assert "nats" in summary and len(files) == 2
+    ours, theirs, seg_summary = client.predict("中国经济继续保持稳定增长。", api_name="/lexicon_segment")
+    assert ">中国<" in ours and ">经济<" in ours and "agreement" in seg_summary
+
+
+def test_lexicon_build_from_pasted_text(client):
+    text = "人工智能正在改变世界。我们研究人工智能。人工智能的发展很快。很多公司投资人工智能。世界变化很快。" * 20
+    table, *_ = client.predict(lexicon.SOURCES[1], text, None, -4, 1, 1, 6, api_name="/lexicon_build")
+    assert any("人工智能" in row[0] or "智能" in row[0] for row in table["data"])
+
+
+def test_errors_come_back_as_messages(client):
+    with pytest.raises(Exception, match="为空"):
+        client.predict("", api_name="/lexicon_segment")
+    with pytest.raises(Exception, match="less than minimum"):
+        client.predict(lexicon.SOURCES[0], "", None, -30, 2, 4, 4, api_name="/lexicon_build")

@@ -1,0 +1,57 @@
+"""The frame: app assembly, the adapter registry, launch settings and Spaces readiness."""
+import re
+
+import gradio as gr
+
+import app
+from conftest import REPO
+from demos import TABS
+
+
+def test_every_adapter_follows_the_contract():
+    ids = [tab.TAB_ID for tab in TABS]
+    assert len(ids) == len(set(ids))
+    for tab in TABS:
+        assert tab.TITLE and callable(tab.build_tab)
+        assert re.search(r"[\u4e00-\u9fff]", tab.TITLE) and re.search(r"[A-Za-z]", tab.TITLE)  # zh + en
+
+
+def test_app_has_one_tab_per_adapter_and_named_endpoints():
+    demo = app.build_app()
+    tabs = [b for b in demo.blocks.values() if isinstance(b, gr.Tab)]
+    assert [t.id for t in tabs] == [tab.TAB_ID for tab in TABS]
+    api_names = [fn.api_name for fn in demo.fns.values() if fn.api_name]
+    for tab in TABS:
+        assert any(name.startswith(tab.TAB_ID + "_") for name in api_names), tab.TAB_ID
+    assert len(api_names) == len(set(api_names))
+
+
+def test_host_and_port_come_from_flags_or_the_space_environment(monkeypatch):
+    args = app.parse_args([])
+    assert (args.host, args.port) == ("127.0.0.1", 7860)
+    assert app.parse_args(["--host", "0.0.0.0", "--port", "8080"]).port == 8080
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7861")
+    args = app.parse_args([])
+    assert (args.host, args.port) == ("0.0.0.0", 7861)
+
+
+def test_uploads_are_capped():
+    assert app.launch_kwargs()["max_file_size"] == "20mb"
+
+
+def test_readme_front_matter_matches_requirements():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    front = readme.split("---")[1]
+    fields = dict(line.split(":", 1) for line in front.strip().splitlines())
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    assert fields["sdk"] == "gradio"
+    pinned = re.search(r"^gradio==(\S+)$", (REPO / "requirements.txt").read_text(), re.M).group(1)
+    assert fields["sdk_version"] == pinned
+    assert (REPO / fields["app_file"]).is_file()
+
+
+def test_readme_holds_the_two_setup_commands():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "<!-- run-command -->" in readme and "python app.py" in readme
+    assert "<!-- test-command -->" in readme and "pytest" in readme

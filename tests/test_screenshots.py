@@ -1,0 +1,62 @@
+"""Browser tests: headless Chromium (Debian package) driven by Playwright, one per tab.
+
+Each test opens the tab, fills the inputs, clicks, waits for the output, checks what is shown and saves a PNG
+under tests/screenshots/ (git-ignored). Skipped only where no Chromium is installed, unless REQUIRE_BROWSER=1
+(set by .ci/run), where a missing browser fails.
+"""
+import os
+import shutil
+
+import pytest
+
+from conftest import SCREENSHOTS
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+if not os.path.exists(CHROMIUM):
+    if os.environ.get("REQUIRE_BROWSER") == "1":
+        raise RuntimeError("REQUIRE_BROWSER=1 but no chromium at /usr/bin/chromium (apt-get install chromium)")
+    pytest.skip("no chromium installed", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def page(server_url, tmp_path_factory):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+        pg = context.new_page()
+        pg.set_default_timeout(60_000)
+        pg.goto(server_url)
+        pg.wait_for_selector("#tab-lexicon-button, button[role=tab]")
+        yield pg
+        browser.close()
+
+
+def open_tab(page, title):
+    page.get_by_role("tab", name=title).click()
+
+
+def test_lexicon_tab(page):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    open_tab(page, "最小熵分词 Min-entropy words")
+    # segment first: the shipped full-corpus lexicon is used
+    page.get_by_label("待分词文本 Text to segment").fill("中国共产党成功地召开了第十五次全国代表大会，高举邓小平理论伟大旗帜。")
+    page.get_by_role("button", name="分词 Segment").click()
+    page.wait_for_selector("#seg-ours .seg")
+    page.wait_for_selector("#seg-jieba .seg")
+    ours = page.locator("#seg-ours").inner_text()
+    assert "中国" in ours and "旗帜" in ours
+    summary = page.locator("#seg-summary").inner_text()
+    assert "agreement" in summary and "shipped lexicon" in summary
+    # then build a lexicon from the sample corpus
+    page.get_by_role("button", name="构建词库 Build lexicon").click()
+    page.wait_for_function(
+        "() => document.querySelector('#lexicon-table')?.innerText.includes('中国')", timeout=60_000)
+    built = page.locator("#lexicon-summary").inner_text()
+    assert "nats" in built and "People's Daily" in built
+    assert page.locator("#lexicon-table").inner_text().count("\n") > 5
+    page.screenshot(path=str(SCREENSHOTS / "lexicon.png"), full_page=True)
