@@ -12,7 +12,8 @@ import gradio as gr
 import pandas as pd
 
 from demos.adapter import REPO, Lazy, check_number, check_text, error, explanation, read_text_file
-from models.min_entropy import Lexicon, LexiconConfig, build_lexicon, display, load_lexicon
+from models.min_entropy import (Lexicon, LexiconConfig, build_lexicon, display, load_lexicon, span_prf,
+                                word_spans)
 
 TAB_ID = "lexicon"
 TITLE = "最小熵分词 Min-entropy words"
@@ -163,14 +164,6 @@ def _chips(words: list[str], other: set[tuple[int, int]]) -> str:
     return '<div class="seg-box">' + "".join(out) + "</div>"
 
 
-def _spans(words: list[str]) -> set[tuple[int, int]]:
-    spans, i = set(), 0
-    for w in words:
-        spans.add((i, i + len(w)))
-        i += len(w)
-    return spans
-
-
 def segment(text, lex: Lexicon | None = None) -> tuple[str, str, str]:
     """Segment ``text`` with the session's lexicon (or the shipped full-corpus one) and with jieba, side by side.
 
@@ -180,17 +173,14 @@ def segment(text, lex: Lexicon | None = None) -> tuple[str, str, str]:
     lex = lex if isinstance(lex, Lexicon) else DEFAULT_LEXICON.get()
     ours = lex.cut(text)
     theirs = _jieba.get().lcut(text, HMM=True)
-    a, b = _spans(ours), _spans(theirs)
-    same = len(a & b)
-    p, r = same / max(1, len(a)), same / max(1, len(b))
-    f1 = 2 * p * r / max(1e-9, p + r)
+    f1 = span_prf([ours], [[w for w in theirs if w.strip()]])[2]
     which = ("本次构建的词库 the lexicon you built" if lex is not DEFAULT_LEXICON.get() else
              "内置词库（人民日报全文构建）the shipped lexicon, built on all of People's Daily 1998")
     summary = (f"{which}. 最小熵 min-entropy: {len([w for w in ours if w.strip()])} words · "
                f"jieba: {len([w for w in theirs if w.strip()])} words · "
                f"一致 agreement (span F1 against jieba): **{f1:.3f}**\n\n"
                f"`{' / '.join(display(w) for w in ours if w.strip())}`")
-    return _chips(ours, b), _chips(theirs, a), summary
+    return _chips(ours, word_spans(theirs)), _chips(theirs, word_spans(ours)), summary
 
 
 CSS = """

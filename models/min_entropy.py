@@ -59,12 +59,14 @@ _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier (golden ratio
 
 @dataclass
 class LexiconConfig:
-    min_proba: float = 1e-5  # minimum probability of a pair and of a candidate word
-    min_pmi: float = 1.0  # minimum PMI (nats) of a kept pair; the post's break-even point is 1
-    word_pmi: float = 3.0  # a multi-part word is kept when ln(p_w / Π p_part) ≥ word_pmi · (parts − 1)
+    # defaults: the thresholds chosen on People's Daily (bench/bench_lexicon.py --grid); the post's example
+    # is min_proba 1e-8, min_pmi 1, with word_pmi = min_pmi
+    min_proba: float = 10 ** -5.5  # minimum probability of a pair and of a candidate word
+    min_pmi: float = 2.0  # minimum PMI (nats) of a kept pair; the post's break-even point is 1
+    word_pmi: float = 4.0  # a multi-part word is kept when ln(p_w / Π p_part) ≥ word_pmi · (parts − 1)
     redundancy_passes: int = 3  # de-redundancy sweeps (the post does one); stops early when nothing changes
     number_starts_word: bool = True  # a digit run may only begin a word: 〈数〉年 yes, 〈数〉月〈数〉日 / 去年〈数〉 no
-    max_word_len: int = 6  # longest word, in atoms (a digit run counts as one)
+    max_word_len: int = 4  # longest word, in atoms (a digit run counts as one)
     block_chars: int = 4_000_000  # characters per streamed block
     cache_atoms: int = 32_000_000  # a corpus up to this many atoms is read once and kept (128 MB); larger: twice
 
@@ -160,7 +162,7 @@ class Lexicon:
 
     counts: dict[str, int]
     pmi: dict[str, float] = field(default_factory=dict)  # ln(p_w / Π p_parts) against its best split
-    max_word_len: int = 6
+    max_word_len: int = 4
     n_chars: int = 0  # atoms in the corpus the lexicon was built from
     char_entropy: float = float("nan")  # H of the character distribution (nats): the "no words" baseline of L
 
@@ -180,9 +182,6 @@ class Lexicon:
         if self._prefixes is None:
             self._prefixes = {w[:k] for w in self.logp for k in range(1, len(w))}
         return self._prefixes
-
-    def proba(self, w: str) -> float:
-        return self.counts.get(w, 0) / self.total
 
     def entropy_per_char(self) -> float:
         """The post's L = H / l = −Σ p_w ln p_w / Σ p_w |w| (nats per character) under this lexicon."""
@@ -296,7 +295,7 @@ def span_prf(predicted: Iterable[list[str]], gold: Iterable[list[str]]) -> tuple
     """Word-span precision, recall and F1 summed over sentences (whitespace tokens are ignored)."""
     tp = n_pred = n_gold = 0
     for pred, ref in zip(predicted, gold):
-        p, g = _spans(w for w in pred if w.strip()), _spans(ref)
+        p, g = word_spans(w for w in pred if w.strip()), word_spans(ref)
         tp += len(p & g)
         n_pred += len(p)
         n_gold += len(g)
@@ -304,7 +303,8 @@ def span_prf(predicted: Iterable[list[str]], gold: Iterable[list[str]]) -> tuple
     return prec, rec, 2 * prec * rec / max(1e-12, prec + rec)
 
 
-def _spans(words: Iterable[str]) -> set[tuple[int, int]]:
+def word_spans(words: Iterable[str]) -> set[tuple[int, int]]:
+    """The (start, end) character offsets of consecutive words."""
     out, i = set(), 0
     for w in words:
         out.add((i, i + len(w)))

@@ -139,3 +139,14 @@ def test_lazy_loads_once_under_concurrency():
     for t in threads:
         t.join()
     assert len(calls) == 1 and len({id(r) for r in results}) == 1
+
+
+def test_shipped_lexicon_is_the_training_command_output():
+    from models.min_entropy import load_lexicon
+    from training.min_entropy_lexicon import OUT, TUNED
+
+    assert lexicon.SHIPPED_LEXICON == OUT
+    lex, header = load_lexicon(OUT)
+    assert header["config"] == TUNED.__dict__
+    assert sum(len(w) > 1 for w in lex.counts) > 10_000 and header["f1"] > 0.7
+    assert lexicon.segment("中国经济发展")[0].count('class="seg ') >= 2

@@ -2,10 +2,10 @@
 import math
 import random
 
-import numpy as np
 import pytest
 
-from models.min_entropy import LAT, NUM, Lexicon, LexiconConfig, build_lexicon, display, to_atoms
+from models.min_entropy import (LAT, NUM, Lexicon, LexiconConfig, build_lexicon, display, load_lexicon, save_lexicon,
+                                 span_prf, to_atoms)
 
 POOL = [chr(c) for c in range(0x4E00, 0x4E00 + 400)]
 
@@ -25,17 +25,10 @@ def planted_corpus(seed=0, n_words=40, n_lines=3000):
     return words, [sentence() for _ in range(n_lines)]
 
 
-def span_f1(pred, gold):
-    def spans(ws):
-        out, i = set(), 0
-        for w in ws:
-            out.add((i, i + len(w)))
-            i += len(w)
-        return out
-
-    p, g = spans(pred), spans(gold)
-    tp = len(p & g)
-    return 2 * tp / (len(p) + len(g))
+def test_span_prf_by_hand():
+    # gold 中国 | 人民 | 银行 ; predicted 中国人民 | 银行 → 1 of 2 predicted spans right, 1 of 3 gold spans found
+    p, r, f = span_prf([["中国人民", "银行", " "]], [["中国", "人民", "银行"]])
+    assert (p, r) == (0.5, 1 / 3) and f == pytest.approx(0.4)
 
 
 def test_atoms_collapse_digit_and_letter_runs_and_map_back():
@@ -51,8 +44,7 @@ def test_recovers_planted_words_and_segments_them():
     lex = build_lexicon(["".join(s) for s in sentences], LexiconConfig(min_proba=1e-3, min_pmi=1, word_pmi=1))
     found = [w for w in words if w in lex.counts]
     assert len(found) >= 0.9 * len(words), sorted(set(words) - set(found))
-    _, held_out = planted_corpus(seed=1, n_lines=200)  # new sentences, same generator vocabulary? no: new seed
-    f1 = np.mean([span_f1(lex.cut("".join(s)), s) for s in sentences[:300]])
+    f1 = span_prf([lex.cut("".join(s)) for s in sentences[:300]], sentences[:300])[2]
     assert f1 >= 0.9
 
 
@@ -119,3 +111,14 @@ def test_build_rejects_corpus_without_word_characters():
 def test_display_names_atoms():
     assert display(NUM + "年") == "〈数〉年"
     assert display(LAT + "公司") == "〈字母〉公司"
+
+
+def test_save_and_load_round_trip(tmp_path):
+    _, sentences = planted_corpus(n_lines=500)
+    lex = build_lexicon(["".join(s) + "１９９８年" for s in sentences], LexiconConfig(min_proba=1e-3))
+    assert NUM + "年" in lex.counts
+    save_lexicon(lex, tmp_path / "lex.tsv", meta={"note": "x"})
+    back, header = load_lexicon(tmp_path / "lex.tsv")
+    assert back.counts == lex.counts and header["note"] == "x"
+    assert back.pmi == pytest.approx(lex.pmi, abs=1e-4)
+    assert "〈数〉年" in (tmp_path / "lex.tsv").read_text(encoding="utf-8")
