@@ -2,6 +2,6 @@
 
 A tab is listed here only when its model really works (trained weights shipped, tests green).
 """
-from demos import lexicon
+from demos import couplet, lexicon
 
-TABS = [lexicon]
+TABS = [lexicon, couplet]

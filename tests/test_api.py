@@ -12,7 +12,7 @@ def client(server_url):
 
 def test_every_tab_endpoint_is_named(client):
     names = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
-    assert {"/lexicon_build", "/lexicon_segment"} <= names
+    assert {"/lexicon_build", "/lexicon_segment", "/couplet_generate"} <= names
 
 
 def test_lexicon_build_then_segment_with_the_session_lexicon(client):
@@ -36,3 +36,12 @@ def test_errors_come_back_as_messages(client):
         client.predict("", api_name="/lexicon_segment")
     with pytest.raises(Exception, match="less than minimum"):
         client.predict(lexicon.SOURCES[0], "", None, -30, 2, 4, 4, api_name="/lexicon_build")
+
+
+def test_couplet_generate(client):
+    table, chart, notes = client.predict("晚风摇树树还挺", 3, "最优 k-best", 1.0, True, 0, api_name="/couplet_generate")
+    lines = [row[1] for row in table["data"]]
+    assert len(lines) == 3 and all(len(x) == 7 for x in lines)
+    assert "tone-row" in chart
+    with pytest.raises(Exception, match="只能是汉字"):
+        client.predict("abc明月", 3, "最优 k-best", 1.0, False, 0, api_name="/couplet_generate")

@@ -60,3 +60,21 @@ def test_lexicon_tab(page):
     assert "nats" in built and "People's Daily" in built
     assert page.locator("#lexicon-table").inner_text().count("\n") > 5
     page.screenshot(path=str(SCREENSHOTS / "lexicon.png"), full_page=True)
+
+
+def test_couplet_tab(page):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    open_tab(page, "对联机器人 Couplets")
+    page.get_by_label("上联 Upper line（≤ 32 字 characters）").fill("晚风摇树树还挺")
+    page.get_by_label("按平仄相对重排 Re-rank by tone opposition").check()
+    page.get_by_role("button", name="对下联 Write the lower line").click()
+    page.wait_for_selector("#couplet-chart .tone-row")
+    page.wait_for_function("() => document.querySelector('#couplet-table')?.innerText.includes('%')")
+    chart = page.locator("#couplet-chart").inner_text()
+    assert "上联" in chart and "晚" in chart
+    assert page.locator("#couplet-chart .tone-row").count() == 6
+    assert page.locator("#couplet-chart .tone-ok").count() > 0
+    page.get_by_text("模型卡与训练曲线 Model card and loss curve").click()
+    page.wait_for_selector("img[src*='loss_curve']")
+    assert page.get_by_text("kept: train").is_visible()
+    page.screenshot(path=str(SCREENSHOTS / "couplet.png"), full_page=True)

@@ -1,0 +1,197 @@
+"""Couplet robot by sequence labelling: a CNN that writes the lower line character by character.
+
+Su Jianlin, 基于CNN和序列标注的对联机器人, https://kexue.fm/archives/6270
+(reference code: bojone/seq2seq ``couplet_by_seq_tagging.py``).
+
+A couplet's lower line has the upper line's length and answers it position by position, so Su drops seq2seq:
+tag every upper character with its lower character. Embedding(V, 128) → Dropout → 6 gated residual blocks →
+per-position softmax over the vocabulary. A block is
+
+    h, g = Conv1D(2d, 3, same)(x)          # split the 2d channels in halves
+    out  = x ⊗ σ(g) + h ⊗ σ(−g)            # a gate between keeping x and taking the new h
+
+Decoding (Su's rule): per-position argmax, never <unk>, never the upper line's character at the same position.
+We add n-best: positions are independent given the upper line, so the k best lower lines by Σ log p are found
+exactly (:func:`k_best`), or lines are sampled with a temperature.
+"""
+from __future__ import annotations
+
+import heapq
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+PAD, UNK = "<pad>", "<unk>"
+
+
+@dataclass
+class CoupletConfig:
+    vocab_size: int = 6000
+    dim: int = 128
+    n_blocks: int = 6
+    kernel: int = 3
+    dropout: float = 0.25
+    max_len: int = 32  # longest line the app accepts (the net itself is length-agnostic)
+
+
+class GatedResidualConv(nn.Module):
+    """out = x·σ(g) + h·σ(−g) with (h, g) = Conv1D(2d, k)(x)."""
+
+    def __init__(self, dim: int, kernel: int):
+        super().__init__()
+        self.conv = nn.Conv1d(dim, 2 * dim, kernel, padding=kernel // 2)
+
+    def forward(self, x):  # x: (B, d, T)
+        h, g = self.conv(x).chunk(2, dim=1)  # (B, d, T) each
+        return x * torch.sigmoid(g) + h * torch.sigmoid(-g)
+
+
+class CoupletNet(nn.Module):
+    def __init__(self, cfg: CoupletConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.dim, padding_idx=0)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.Sequential(*[GatedResidualConv(cfg.dim, cfg.kernel) for _ in range(cfg.n_blocks)])
+        self.head = nn.Linear(cfg.dim, cfg.vocab_size)
+
+    def forward(self, ids):  # ids: (B, T) upper-line character ids → logits (B, T, V)
+        x = self.drop(self.embed(ids)).transpose(1, 2)  # (B, d, T): Conv1d wants channels first
+        x = self.blocks(x).transpose(1, 2)  # (B, T, d)
+        return self.head(x)
+
+
+class Vocab:
+    """Characters ↔ ids; 0 is padding, 1 is <unk>."""
+
+    def __init__(self, chars: list[str]):
+        self.itos = [PAD, UNK] + [c for c in chars if c not in (PAD, UNK)]
+        self.stoi = {c: i for i, c in enumerate(self.itos)}
+
+    def __len__(self):
+        return len(self.itos)
+
+    def encode(self, text: str) -> list[int]:
+        return [self.stoi.get(c, 1) for c in text]
+
+    def decode(self, ids) -> str:
+        return "".join(self.itos[i] for i in ids)
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text("\n".join(self.itos) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> "Vocab":
+        return cls(Path(path).read_text(encoding="utf-8").splitlines())
+
+
+def allowed_log_probs(logits: torch.Tensor, upper_ids: list[int], temperature: float = 1.0) -> torch.Tensor:
+    """Per-position log-probabilities under Su's rule: <pad>, <unk> and the upper character at the same
+    position are impossible. logits: (T, V) → (T, V)."""
+    logits = logits / max(temperature, 1e-6)
+    mask = torch.zeros_like(logits, dtype=torch.bool)
+    mask[:, :2] = True
+    mask[torch.arange(len(upper_ids)), torch.tensor(upper_ids)] = True
+    return torch.log_softmax(logits.masked_fill(mask, float("-inf")), dim=-1)
+
+
+def k_best(logp: torch.Tensor, k: int, beam: int = 8) -> list[tuple[float, list[int]]]:
+    """The k highest-scoring lines Σ_t logp[t, y_t] (positions are independent), best first.
+
+    Exact: best-first search over the per-position top-``beam`` lists (Lawler-style: each popped line spawns the
+    lines that move one position one step down its list).
+    """
+    top_lp, top_id = logp.topk(min(beam, logp.shape[1]), dim=-1)  # (T, beam)
+    top_lp, top_id = top_lp.tolist(), top_id.tolist()
+    T = len(top_lp)
+    start = (0,) * T
+    heap = [(-sum(row[0] for row in top_lp), start)]
+    seen = {start}
+    out = []
+    while heap and len(out) < k:
+        neg, ranks = heapq.heappop(heap)
+        if neg == float("inf"):
+            break
+        out.append((-neg, [top_id[t][r] for t, r in enumerate(ranks)]))
+        for t in range(T):
+            if ranks[t] + 1 < len(top_lp[t]):
+                nxt = ranks[:t] + (ranks[t] + 1,) + ranks[t + 1:]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    score = -neg - top_lp[t][ranks[t]] + top_lp[t][ranks[t] + 1]
+                    heapq.heappush(heap, (-score, nxt))
+    return out
+
+
+def sample(logp: torch.Tensor, n: int, generator: torch.Generator) -> list[tuple[float, list[int]]]:
+    """n lines sampled position by position from ``logp`` (already temperature-scaled), distinct, best first."""
+    probs = logp.exp()  # (T, V)
+    lines = {}
+    for _ in range(n * 4):
+        ids = torch.multinomial(probs, 1, generator=generator).squeeze(1)  # (T,)
+        key = tuple(ids.tolist())
+        if key not in lines:
+            lines[key] = float(logp[torch.arange(len(key)), ids].sum())
+        if len(lines) == n:
+            break
+    return sorted(((s, list(k)) for k, s in lines.items()), reverse=True)
+
+
+def save_config(cfg: CoupletConfig, path: Path) -> None:
+    Path(path).write_text(json.dumps(asdict(cfg), indent=1), encoding="utf-8")
+
+
+def load_config(path: Path) -> CoupletConfig:
+    return CoupletConfig(**json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# 平仄 (tones) and metrics
+# ----------------------------------------------------------------------------------------------------------------
+
+def tone_pattern(text: str) -> str:
+    """平 (level: Mandarin tones 1, 2) / 仄 (oblique: tones 3, 4) per character; ○ where unknown.
+
+    Modern Mandarin readings (PyPI pypinyin): characters of the old entering tone (入声), which classical
+    prosody counts as 仄, may come out 平 — a known limit of any Mandarin-based check.
+    """
+    from pypinyin import Style, pinyin
+
+    out = []
+    for (syllable,) in pinyin(text, style=Style.TONE3, heteronym=False, errors=lambda s: [["?"] for _ in s]):
+        tone = syllable[-1] if syllable and syllable[-1].isdigit() else ""
+        out.append("平" if tone in ("1", "2") else "仄" if tone in ("3", "4") else "○")
+    return "".join(out)
+
+
+def tone_opposition(upper: str, lower: str) -> tuple[list[bool | None], float]:
+    """Per position: are the tones opposed (平 against 仄)? None where a tone is unknown. Returns the list and the
+    share of opposed positions among the known ones."""
+    a, b = tone_pattern(upper), tone_pattern(lower)
+    marks = [None if "○" in (x, y) else x != y for x, y in zip(a, b)]
+    known = [m for m in marks if m is not None]
+    return marks, (sum(known) / len(known) if known else 0.0)
+
+
+def char_bleu(hypotheses: list[str], references: list[str], max_n: int = 4) -> float:
+    """Corpus-level BLEU over characters (one reference each, add-one smoothing for n > 1)."""
+    import math
+    from collections import Counter
+
+    log_p = 0.0
+    for n in range(1, max_n + 1):
+        match = total = 0
+        for h, r in zip(hypotheses, references):
+            hc = Counter(h[i:i + n] for i in range(len(h) - n + 1))
+            rc = Counter(r[i:i + n] for i in range(len(r) - n + 1))
+            match += sum(min(c, rc[g]) for g, c in hc.items())
+            total += max(0, len(h) - n + 1)
+        if total:  # add-one smoothing for n > 1; a floor for unigrams so that no match is not log(0)
+            log_p += math.log((match + 1) / (total + 1)) if n > 1 else math.log(max(match, 0.1) / total)
+    hyp_len, ref_len = sum(map(len, hypotheses)), sum(map(len, references))
+    bp = 1.0 if hyp_len >= ref_len else math.exp(1 - ref_len / max(1, hyp_len))
+    return bp * math.exp(log_p / max_n)
