@@ -1,7 +1,7 @@
-"""Tab adapters, in the order the app shows them. The contract every adapter follows: demos/adapter.py.
+"""Tab adapters, in the order the app shows them (the posts' order). The contract: demos/adapter.py.
 
 A tab is listed here only when its model really works (trained weights shipped, tests green).
 """
-from demos import couplet, lexicon
+from demos import couplet, lexicon, sentiment
 
-TABS = [lexicon, couplet]
+TABS = [sentiment, lexicon, couplet]

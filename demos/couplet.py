@@ -20,10 +20,10 @@ _CJK = re.compile(r"^[\u4e00-\u9fff\u3400-\u4dbf]+$")
 
 
 def _load():
-    import torch
     from safetensors.torch import load_file
 
-    from models.couplet import CoupletNet, Vocab, load_config
+    from models.couplet import CoupletNet, load_config
+    from models.vocab import Vocab
 
     cfg = load_config(WEIGHTS / "config.json")
     model = CoupletNet(cfg)

@@ -23,9 +23,6 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-
-PAD, UNK = "<pad>", "<unk>"
 
 
 @dataclass
@@ -63,30 +60,6 @@ class CoupletNet(nn.Module):
         x = self.drop(self.embed(ids)).transpose(1, 2)  # (B, d, T): Conv1d wants channels first
         x = self.blocks(x).transpose(1, 2)  # (B, T, d)
         return self.head(x)
-
-
-class Vocab:
-    """Characters ↔ ids; 0 is padding, 1 is <unk>."""
-
-    def __init__(self, chars: list[str]):
-        self.itos = [PAD, UNK] + [c for c in chars if c not in (PAD, UNK)]
-        self.stoi = {c: i for i, c in enumerate(self.itos)}
-
-    def __len__(self):
-        return len(self.itos)
-
-    def encode(self, text: str) -> list[int]:
-        return [self.stoi.get(c, 1) for c in text]
-
-    def decode(self, ids) -> str:
-        return "".join(self.itos[i] for i in ids)
-
-    def save(self, path: Path) -> None:
-        Path(path).write_text("\n".join(self.itos) + "\n", encoding="utf-8")
-
-    @classmethod
-    def load(cls, path: Path) -> "Vocab":
-        return cls(Path(path).read_text(encoding="utf-8").splitlines())
 
 
 def allowed_log_probs(logits: torch.Tensor, upper_ids: list[int], temperature: float = 1.0) -> torch.Tensor:

@@ -12,7 +12,8 @@ def client(server_url):
 
 def test_every_tab_endpoint_is_named(client):
     names = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
-    assert {"/lexicon_build", "/lexicon_segment", "/couplet_generate"} <= names
+    assert {"/lexicon_build", "/lexicon_segment", "/couplet_generate", "/sentiment_classify",
+            "/sentiment_attention"} <= names
 
 
 def test_lexicon_build_then_segment_with_the_session_lexicon(client):
@@ -45,3 +46,13 @@ def test_couplet_generate(client):
     assert "tone-row" in chart
     with pytest.raises(Exception, match="只能是汉字"):
         client.predict("abc明月", 3, "最优 k-best", 1.0, False, 0, api_name="/couplet_generate")
+
+
+def test_sentiment_classify_and_attention(client):
+    label, highlights, notes = client.predict("房间很干净，服务也很好，下次还来。", api_name="/sentiment_classify")
+    assert label["label"] == "正面 positive"
+    assert highlights.count('class="contrib"') == len("房间很干净，服务也很好，下次还来。")
+    plot = client.predict("房间很干净，服务也很好，下次还来。", api_name="/sentiment_attention")
+    assert plot["type"] == "matplotlib" and plot["plot"]
+    with pytest.raises(Exception, match="没有汉字"):
+        client.predict("great", api_name="/sentiment_classify")

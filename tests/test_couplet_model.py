@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from conftest import FIXTURES
-from models.couplet import (CoupletConfig, CoupletNet, GatedResidualConv, Vocab, allowed_log_probs, char_bleu,
-                            k_best, sample, tone_opposition, tone_pattern)
+from models.couplet import (CoupletConfig, CoupletNet, GatedResidualConv, allowed_log_probs, char_bleu, k_best,
+                            sample, tone_opposition, tone_pattern)
+from models.vocab import Vocab
 from training import couplet_data
 
 

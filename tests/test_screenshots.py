@@ -78,3 +78,17 @@ def test_couplet_tab(page):
     page.wait_for_selector("img[src*='loss_curve']")
     assert page.get_by_text("kept: train").is_visible()
     page.screenshot(path=str(SCREENSHOTS / "couplet.png"), full_page=True)
+
+
+def test_sentiment_tab(page):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    open_tab(page, "注意力情感分类 Attention sentiment")
+    page.get_by_label("评论 Review（中文 Chinese）").fill("酒店隔音很差，晚上吵得睡不着，前台态度也不好。")  # not in the data
+    page.get_by_role("button", name="判断情感 Classify").click()
+    page.wait_for_function("() => document.querySelector('#sentiment-label')?.innerText.includes('%')")
+    shown = [line for line in page.locator("#sentiment-label").inner_text().split("\n") if line.strip()]
+    assert shown[1] == "负面 negative", shown  # the headline under the component's title
+    page.wait_for_function(
+        "() => document.querySelector('#sentiment-attention img')?.src?.startsWith('data:image')", timeout=60_000)
+    assert "隔" in page.locator("#sentiment-highlights").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "sentiment.png"), full_page=True)

@@ -11,3 +11,25 @@ def cache_dir() -> Path:
     path = Path(os.environ.get("KEXUE_CACHE") or Path.home() / ".cache" / "kexue-space")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def split_paths(folder: Path, names) -> dict[str, Path]:
+    """{split: folder/split.tsv, "counts": folder/counts.json}."""
+    return {name: folder / f"{name}.tsv" for name in names} | {"counts": folder / "counts.json"}
+
+
+def save_splits(paths: dict[str, Path], splits: dict[str, list[tuple]], counts: dict) -> None:
+    """Write every split as two-column TSV and the data-preparation counts as JSON."""
+    import json
+
+    paths["counts"].parent.mkdir(parents=True, exist_ok=True)
+    for name, rows in splits.items():
+        paths[name].write_text("".join(f"{a}\t{b}\n" for a, b in rows), encoding="utf-8")
+    paths["counts"].write_text(json.dumps(counts, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def print_counts(paths: dict[str, Path]) -> None:
+    import json
+
+    for step, n in json.loads(paths["counts"].read_text(encoding="utf-8")).items():
+        print(f"{n:>9,}  {step}")

@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from tqdm import tqdm
 
-from models.couplet import CoupletConfig, CoupletNet, Vocab, allowed_log_probs, char_bleu, save_config, \
-    tone_opposition
+from models.couplet import CoupletConfig, CoupletNet, allowed_log_probs, char_bleu, save_config, tone_opposition
+from models.vocab import Vocab
 from training.couplet_data import prepare, read_tsv
 from training.snownlp_data import REPO
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from training import cache_dir
+from training import cache_dir, print_counts, save_splits, split_paths
 
 NPM_PACKAGE = "chinese-poetry@2.0.1"
 SPLITS = {"train": 0.90, "valid": 0.05, "test": 0.05}
@@ -155,10 +155,6 @@ def build_pairs(dist: Path, seed: int = 0):
     return out, counts
 
 
-def write_tsv(pairs: list[tuple[str, str]], path: Path) -> None:
-    path.write_text("".join(f"{a}\t{b}\n" for a, b in pairs), encoding="utf-8")
-
-
 def read_tsv(path: Path) -> list[tuple[str, str]]:
     return [tuple(line.split("\t")) for line in path.read_text(encoding="utf-8").splitlines() if "\t" in line]
 
@@ -166,26 +162,16 @@ def read_tsv(path: Path) -> list[tuple[str, str]]:
 def prepare(cache: Path | None = None, seed: int = 0) -> dict[str, Path]:
     """Fetch and prepare (once); returns {split: path} plus ``counts`` (JSON of the filter counts)."""
     cache = cache or cache_dir()
-    folder = cache / "couplets"
-    paths = {name: folder / f"{name}.tsv" for name in SPLITS}
-    paths["counts"] = folder / "counts.json"
-    if all(p.exists() for p in paths.values()):
-        return paths
-    folder.mkdir(parents=True, exist_ok=True)
-    splits, counts = build_pairs(fetch_package(cache), seed)
-    for name, pairs in splits.items():
-        write_tsv(pairs, paths[name])
-    paths["counts"].write_text(json.dumps(counts, ensure_ascii=False, indent=1), encoding="utf-8")
+    paths = split_paths(cache / "couplets", SPLITS)
+    if not all(p.exists() for p in paths.values()):
+        save_splits(paths, *build_pairs(fetch_package(cache), seed))
     return paths
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    paths = prepare(seed=args.seed)
-    for step, n in json.loads(paths["counts"].read_text(encoding="utf-8")).items():
-        print(f"{n:>9,}  {step}")
+    print_counts(prepare(seed=ap.parse_args(argv).seed))
 
 
 if __name__ == "__main__":

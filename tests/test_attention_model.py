@@ -1,0 +1,105 @@
+"""models/attention.py: the mask really masks, position embedding values, variants, contributions; data prep."""
+import math
+
+import pytest
+import torch
+
+from models.attention import (AttentionConfig, MultiHeadAttention, SentimentClassifier,
+                              sinusoidal_position_embedding)
+from training.sentiment_data import clean
+
+
+def test_position_embedding_is_cos_then_sin():
+    pe = sinusoidal_position_embedding(50, 16)
+    assert pe.shape == (50, 16)
+    p, i = 7, 3
+    omega = 10000 ** (-2 * i / 16)
+    assert pe[p, i].item() == pytest.approx(math.cos(p * omega), abs=1e-6)
+    assert pe[p, 8 + i].item() == pytest.approx(math.sin(p * omega), abs=1e-6)
+    assert torch.allclose(pe[0], torch.cat([torch.ones(8), torch.zeros(8)]))
+
+
+def test_attention_rows_are_distributions_over_real_keys_only():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(12, 3, 4, out_proj=False)
+    x = torch.randn(2, 5, 12)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
+    out, w = mha(x, mask)
+    assert out.shape == (2, 5, 12) and w.shape == (2, 3, 5, 5)
+    assert torch.allclose(w.sum(-1), torch.ones(2, 3, 5))
+    assert (w[0, :, :, 3:] == 0).all()
+
+
+def test_changing_padded_positions_never_changes_the_output():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(12, 3, 4, out_proj=True)
+    x = torch.randn(1, 6, 12)
+    mask = torch.tensor([[1, 1, 1, 1, 0, 0]], dtype=torch.bool)
+    y = x.clone()
+    y[:, 4:] = torch.randn(1, 2, 12) * 100
+    a, _ = mha(x, mask)
+    b, _ = mha(y, mask)
+    assert torch.allclose(a[:, :4], b[:, :4], atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", ["su", "encoder"])
+@pytest.mark.parametrize("use_pe", [True, False])
+def test_classifier_ignores_padding_and_reports_every_layer(variant, use_pe):
+    torch.manual_seed(0)
+    cfg = AttentionConfig(vocab_size=30, variant=variant, n_layers=2, use_pe=use_pe, d_model=32, n_heads=4,
+                          head_dim=8, d_ff=64, max_len=20)
+    model = SentimentClassifier(cfg).eval()
+    ids = torch.tensor([[5, 6, 7, 8, 0, 0]])
+    logits, attentions = model(ids)
+    assert logits.shape == (1,) and len(attentions) == (1 if variant == "su" else 2)
+    # same review without padding gives the same answer
+    assert torch.allclose(model(ids[:, :4])[0], logits, atol=1e-5)
+    # the contributions add up to the logit minus the bias (the head is linear after the mean)
+    contrib = model.token_contributions(ids)
+    assert torch.allclose(contrib.sum() + model.head.bias, logits, atol=1e-5)
+    assert (contrib[0, 4:] == 0).all()
+
+
+def test_position_embedding_makes_order_matter():
+    torch.manual_seed(0)
+    cfg = AttentionConfig(vocab_size=30, d_model=32, n_heads=4, head_dim=8, max_len=20)
+    ids, rev = torch.tensor([[3, 4, 5, 6]]), torch.tensor([[6, 5, 4, 3]])
+    with_pe = SentimentClassifier(cfg).eval()
+    assert not torch.allclose(with_pe(ids)[0], with_pe(rev)[0])
+    cfg.use_pe = False
+    without = SentimentClassifier(cfg).eval()
+    assert torch.allclose(without(ids)[0], without(rev)[0], atol=1e-5)  # a bag of characters without PE
+
+
+def test_clean_dedupes_drops_contradictions_and_splits_all():
+    pos = ["好书", "好书", " 很好 ", "一般", ""]
+    neg = ["差", "一般", "很差"]
+    splits, counts = clean(pos, neg)
+    rows = [r for s in splits.values() for r in s]
+    assert sorted(rows) == sorted([(1, "好书"), (1, "很好"), (0, "差"), (0, "很差")])
+    assert counts["dropped: in both classes"] == 1
+    assert clean(pos, neg, seed=0) == clean(pos, neg, seed=0)
+
+
+def test_masked_lm_pretraining_lowers_its_loss():
+    from models.vocab import Vocab
+    from training.sentiment import pretrain_mlm
+
+    torch.manual_seed(0)
+    texts = ["天气很好我们去公园散步", "今天天气不好我们在家看书"] * 40
+    vocab = Vocab(sorted(set("".join(texts))))
+    cfg = AttentionConfig(vocab_size=len(vocab), variant="encoder", d_model=32, n_heads=4, d_ff=64, max_len=16)
+    model = SentimentClassifier(cfg)
+    ids = torch.tensor([vocab.encode(texts[0])])
+    masked = ids.clone()
+    masked[0, [2, 5, 8]] = 1  # hide 很, 去, 散 behind <unk>
+
+    def loss():  # how well the hidden characters are predicted
+        model.eval()
+        with torch.no_grad():
+            logits = model.mlm_logits(masked)[0, [2, 5, 8]]
+            return torch.nn.functional.cross_entropy(logits, ids[0, [2, 5, 8]]).item()
+
+    before = loss()
+    pretrain_mlm(model, texts, vocab, epochs=3, window=12, batch_size=8)
+    assert loss() < before

