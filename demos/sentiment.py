@@ -79,9 +79,9 @@ def classify(text):
     body, ids, notes = _prepare(text)
     model, _ = MODEL.get()
     with torch.inference_mode():
-        logit = model(ids)[0][0].item()
-        contrib = model.token_contributions(ids)[0]
-    p = 1 / (1 + pow(2.718281828459045, -logit))
+        logits, contrib, _ = model.explain(ids)
+    p = torch.sigmoid(logits[0]).item()
+    contrib = contrib[0]
     scale = contrib.abs().max().item() or 1.0
     scores = [v / scale for v in contrib.tolist()]
     return {"正面 positive": p, "负面 negative": 1 - p}, contribution_html(body, scores), "  \n".join(notes)
@@ -99,7 +99,7 @@ def attention_maps(text):
     body, ids, _ = _prepare(text)
     model, _ = MODEL.get()
     with torch.inference_mode():
-        weights = model(ids)[1][-1][0]  # (H, T, T)
+        weights = model.explain(ids)[2][-1][0]  # last layer: (H, T, T)
     n = min(len(body), HEATMAP_CHARS)
     chars = list(body[:n])
     cjk = [f.name for f in font_manager.fontManager.ttflist

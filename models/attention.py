@@ -142,16 +142,21 @@ class SentimentClassifier(nn.Module):
         return self.head(self.drop(pooled)).squeeze(-1), attentions
 
     def mlm_logits(self, ids) -> torch.Tensor:
-        """Masked-LM pre-training head, tied to the character embedding: (B, T) → (B, T, V)."""
-        x, _, _ = self.encode(ids)
-        return x @ self.embed.weight.T
+        """Masked-LM pre-training head, tied to the character embedding: (B, T) → (B, T, V).
 
-    def token_contributions(self, ids) -> torch.Tensor:
-        """How much each token moves the logit: the head is linear after the mean, so
-        logit − bias = Σ_t w·h_t / n exactly; returns w·h_t / n per token (B, T), 0 at padding."""
-        x, mask, _ = self.encode(ids)
+        Scaled by 1/√d: states and embeddings have unit-size entries, so raw dot products would start at ±√d."""
+        x, _, _ = self.encode(ids)
+        return x @ self.embed.weight.T / math.sqrt(self.cfg.d_model)
+
+    def explain(self, ids):
+        """One pass for the page (eval mode) → (logits (B,), per-token contributions (B, T), attentions).
+
+        The head is linear after the mean, so logit = bias + Σ_t w·h_t / n exactly: w·h_t / n is what token t adds
+        (0 at padding)."""
+        x, mask, attentions = self.encode(ids)
         n = mask.sum(1, keepdim=True).clamp(min=1)
-        return (x @ self.head.weight[0]) * mask / n
+        contrib = (x @ self.head.weight[0]) * mask / n
+        return contrib.sum(1) + self.head.bias, contrib, attentions
 
 
 def loss_fn(logits, labels):

@@ -55,7 +55,8 @@ def test_classifier_ignores_padding_and_reports_every_layer(variant, use_pe):
     # same review without padding gives the same answer
     assert torch.allclose(model(ids[:, :4])[0], logits, atol=1e-5)
     # the contributions add up to the logit minus the bias (the head is linear after the mean)
-    contrib = model.token_contributions(ids)
+    explained, contrib, _ = model.explain(ids)
+    assert torch.allclose(explained, logits, atol=1e-5)
     assert torch.allclose(contrib.sum() + model.head.bias, logits, atol=1e-5)
     assert (contrib[0, 4:] == 0).all()
 

