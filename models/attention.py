@@ -141,11 +141,14 @@ class SentimentClassifier(nn.Module):
         pooled = (x * m).sum(1) / m.sum(1).clamp(min=1)  # global average over real tokens
         return self.head(self.drop(pooled)).squeeze(-1), attentions
 
-    def mlm_logits(self, ids) -> torch.Tensor:
-        """Masked-LM pre-training head, tied to the character embedding: (B, T) → (B, T, V).
+    def mlm_logits(self, ids, where=None) -> torch.Tensor:
+        """Masked-LM pre-training head, tied to the character embedding: (B, T) → (B, T, V), or (N, V) for the
+        positions selected by the boolean mask ``where`` (only those are projected onto the vocabulary).
 
         Scaled by 1/√d: states and embeddings have unit-size entries, so raw dot products would start at ±√d."""
         x, _, _ = self.encode(ids)
+        if where is not None:
+            x = x[where]
         return x @ self.embed.weight.T / math.sqrt(self.cfg.d_model)
 
     def explain(self, ids):

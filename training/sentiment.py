@@ -83,8 +83,7 @@ def pretrain_mlm(model, texts: list[str], vocab: Vocab, epochs: int, seed=0, win
             inp[pick & (roll < 0.8)] = 1
             rand = pick & (roll >= 0.8) & (roll < 0.9)
             inp[rand] = torch.randint(2, len(vocab), (int(rand.sum()),), generator=g)
-            logits = model.mlm_logits(inp)
-            loss = torch.nn.functional.cross_entropy(logits[pick], ids[pick])
+            loss = torch.nn.functional.cross_entropy(model.mlm_logits(inp, where=pick), ids[pick])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
