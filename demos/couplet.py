@@ -61,7 +61,7 @@ def generate(upper, n=5, mode=MODES[0], temperature=1.0, rerank_by_tone=False, s
     """Upper line → (candidates table, tone chart HTML, notes markdown)."""
     import torch
 
-    from models.couplet import allowed_log_probs, k_best, sample, tone_opposition, tone_pattern
+    from models.couplet import allowed_log_probs, k_best, oppose, sample, tone_pattern
 
     upper, notes = clean_upper(upper)
     n = int(check_number(n, "候选数", "number of candidates", 1, 10))
@@ -82,19 +82,21 @@ def generate(upper, n=5, mode=MODES[0], temperature=1.0, rerank_by_tone=False, s
     else:
         gen = torch.Generator().manual_seed(seed)
         found = sample(allowed_log_probs(logits, ids, temperature), pool, gen)
-    rows = []
+    upper_tones = tone_pattern(upper)
+    rows = []  # (lower line, log p, opposed share, per-position marks, its tones)
     for score, out in found:
         lower = vocab.decode(out)
-        marks, share = tone_opposition(upper, lower)
-        rows.append((lower, score, share, marks))
+        tones = tone_pattern(lower)
+        marks, share = oppose(upper_tones, tones)
+        rows.append((lower, score, share, marks, tones))
     if rerank_by_tone:
         rows.sort(key=lambda r: (-r[2], -r[1]))
     rows = rows[:n]
     table = pd.DataFrame(
-        [(i + 1, lower, round(score, 2), tone_pattern(lower), f"{share:.0%}")
-         for i, (lower, score, share, _) in enumerate(rows)],
+        [(i + 1, lower, round(score, 2), tones, f"{share:.0%}")
+         for i, (lower, score, share, _, tones) in enumerate(rows)],
         columns=["#", "下联 lower line", "log p", "平仄 tones", "平仄相对 opposed"])
-    return table, _tone_chart(upper, tone_pattern(upper), rows), "  \n".join(notes)
+    return table, _tone_chart(upper, upper_tones, rows), "  \n".join(notes)
 
 
 def _tone_chart(upper: str, upper_tones: str, rows) -> str:
@@ -106,12 +108,10 @@ def _tone_chart(upper: str, upper_tones: str, rows) -> str:
             out.append(f'<span class="tone-cell{cls}"><b>{html.escape(c)}</b><small>{t}</small></span>')
         return "".join(out)
 
-    from models.couplet import tone_pattern
-
     lines = [f'<div class="tone-row"><span class="tone-label">上联</span>{cells(upper, upper_tones)}</div>']
-    for i, (lower, _, share, marks) in enumerate(rows):
+    for i, (lower, _, share, marks, tones) in enumerate(rows):
         lines.append(f'<div class="tone-row"><span class="tone-label">{i + 1}</span>'
-                     f'{cells(lower, tone_pattern(lower), marks)}<span class="tone-share">{share:.0%}</span></div>')
+                     f'{cells(lower, tones, marks)}<span class="tone-share">{share:.0%}</span></div>')
     return '<div class="tone-chart">' + "".join(lines) + "</div>"
 
 

@@ -144,8 +144,12 @@ def tone_pattern(text: str) -> str:
 def tone_opposition(upper: str, lower: str) -> tuple[list[bool | None], float]:
     """Per position: are the tones opposed (平 against 仄)? None where a tone is unknown. Returns the list and the
     share of opposed positions among the known ones."""
-    a, b = tone_pattern(upper), tone_pattern(lower)
-    marks = [None if "○" in (x, y) else x != y for x, y in zip(a, b)]
+    return oppose(tone_pattern(upper), tone_pattern(lower))
+
+
+def oppose(upper_tones: str, lower_tones: str) -> tuple[list[bool | None], float]:
+    """:func:`tone_opposition` on two tone patterns already computed."""
+    marks = [None if "○" in (x, y) else x != y for x, y in zip(upper_tones, lower_tones)]
     known = [m for m in marks if m is not None]
     return marks, (sum(known) / len(known) if known else 0.0)
 
