@@ -347,8 +347,10 @@ def build_lexicon(texts: Iterable[str] | str, config: LexiconConfig | None = Non
     n_atoms = 0
     for atoms in _blocks(stream(), cfg.block_chars):
         n_atoms += atoms.size
-        if kept_blocks is not None:
-            kept_blocks = kept_blocks + [atoms] if n_atoms <= cfg.cache_atoms else None
+        if kept_blocks is not None and n_atoms <= cfg.cache_atoms:
+            kept_blocks.append(atoms)
+        else:
+            kept_blocks = None  # too large to keep: pass 2 streams the corpus again
         n = np.bincount(atoms)
         c = np.flatnonzero(n[1:]) + 1
         char_keys, char_counts = _merge_counts(char_keys, char_counts, c.astype(np.uint32), n[c])

@@ -122,3 +122,11 @@ def test_save_and_load_round_trip(tmp_path):
     assert back.counts == lex.counts and header["note"] == "x"
     assert back.pmi == pytest.approx(lex.pmi, abs=1e-4)
     assert "〈数〉年" in (tmp_path / "lex.tsv").read_text(encoding="utf-8")
+
+
+def test_a_corpus_too_large_to_keep_is_streamed_twice_with_the_same_result():
+    _, sentences = planted_corpus(n_lines=500)
+    lines = ["".join(s) for s in sentences]
+    kept = build_lexicon(lambda: iter(lines), LexiconConfig(min_proba=1e-4, block_chars=300))
+    streamed = build_lexicon(lambda: iter(lines), LexiconConfig(min_proba=1e-4, block_chars=300, cache_atoms=500))
+    assert kept.counts == streamed.counts
