@@ -1,0 +1,54 @@
+"""training/gan_qp.py on a handful of fixture images: a few steps, the files it writes, determinism."""
+import json
+
+import torch
+
+from conftest import FIXTURES
+from models.gan_qp import load_generator
+from training import gan_qp as training
+from training.image_data import read_idx, to_tensor
+
+
+def mean_brightness(images):  # stands in for the classifier FID (the shipped classifier is tested elsewhere)
+    return float(images.mean() + 1)
+
+
+def run(loss="qp-l1", seed=0):
+    x = to_tensor(read_idx(FIXTURES / "fashion-mnist" / "train-images-idx3-ubyte.gz"))
+    return training.train_gan(loss, x, mean_brightness, steps=4, seed=seed, width=8, batch_size=4, fid_every=2,
+                              fid_samples=8)
+
+
+def test_train_logs_history_and_progress_rows():
+    G, D, history, progress = run()
+    assert [h["step"] for h in history] == [2, 4]
+    assert all(set(h) == {"step", "fid", "d_loss", "g_loss", "seconds"} for h in history)
+    assert len(progress) == 2 and progress[0].shape == (8, 1, 32, 32)
+    assert not G.training
+
+
+def test_same_seed_same_generator_other_seed_differs():
+    a, b, c = run(seed=0)[0], run(seed=0)[0], run(seed=1)[0]
+    assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+    assert not torch.equal(a.fc.weight, c.fc.weight)
+
+
+def test_checkpoint_files_card_and_plot(tmp_path):
+    for loss in ("qp-l1", "sgan"):
+        G, _, history, progress = run(loss)
+        info = {"dataset": "fashion", "loss": loss, "steps": 4, "minutes": 0.01, "fid_10k": 1.5,
+                "fid_real_train": 0.1, "seed": 0, "device": "cpu", "command": "python -m training.gan_qp --steps 4"}
+        training.save_checkpoint(tmp_path, f"fashion_{loss}", G, history, progress, info)
+    assert {p.name for p in tmp_path.iterdir()} >= {"fashion_qp-l1.safetensors", "fashion_qp-l1.json",
+                                                    "fashion_qp-l1_progress.png"}
+    saved = json.loads((tmp_path / "fashion_sgan.json").read_text())
+    assert saved["info"]["loss"] == "sgan" and len(saved["history"]) == 2
+    z = torch.randn(3, 128)
+    with torch.no_grad():
+        assert torch.allclose(load_generator(tmp_path / "fashion_qp-l1")(z), G(z), atol=2e-2)
+    assert training.plot_fid(tmp_path, "fashion").exists()
+    assert training.plot_fid(tmp_path, "mnist") is None
+    training.write_card(tmp_path)
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert "| Fashion-MNIST | GAN-QP (L1) | 4 | **1.50** |" in card and "SGAN" in card
+    assert "Not Inception FID" in card

