@@ -2,7 +2,7 @@
 import pytest
 from gradio_client import Client
 
-from demos import lexicon
+from demos import gan_qp, lexicon
 
 
 @pytest.fixture(scope="module")
@@ -13,7 +13,7 @@ def client(server_url):
 def test_every_tab_endpoint_is_named(client):
     names = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
     assert {"/lexicon_build", "/lexicon_segment", "/couplet_generate", "/sentiment_classify",
-            "/sentiment_attention"} <= names
+            "/sentiment_attention", "/gan_qp_sample", "/gan_qp_interpolate"} <= names
 
 
 def test_lexicon_build_then_segment_with_the_session_lexicon(client):
@@ -56,3 +56,16 @@ def test_sentiment_classify_and_attention(client):
     assert plot["type"] == "matplotlib" and plot["plot"]
     with pytest.raises(Exception, match="没有汉字"):
         client.predict("great", api_name="/sentiment_classify")
+
+
+def test_gan_qp_sample_and_interpolate(client):
+    from PIL import Image
+
+    grid = client.predict("fashion_qp-l1", 5, 9, 1.0, api_name="/gan_qp_sample")
+    with Image.open(grid) as im:
+        assert im.size == ((3 * 34 + 2) * gan_qp.ZOOM,) * 2
+    strip = client.predict("mnist_qp-l1", 1, 2, 4, 1.0, api_name="/gan_qp_interpolate")
+    with Image.open(strip) as im:
+        assert im.size == ((4 * 34 + 2) * gan_qp.ZOOM, 36 * gan_qp.ZOOM)
+    with pytest.raises(Exception, match="not in the list of choices|没有这个模型"):
+        client.predict("celeba", 5, 9, 1.0, api_name="/gan_qp_sample")

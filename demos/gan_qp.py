@@ -1,0 +1,155 @@
+"""Tab: GAN-QP — samples and latent interpolations from the shipped generators (models/gan_qp.py)."""
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+
+from demos.adapter import REPO, Lazy, check_number, error, explanation
+
+TAB_ID = "gan_qp"
+TITLE = "GAN-QP 二次势 GAN"
+POST = "https://kexue.fm/archives/6163"
+WEIGHTS = REPO / "data" / "gan_qp"
+MAX_SAMPLES = 64
+MAX_SEED = 2**31 - 1
+MAX_STEPS = 16
+ZOOM = 3  # 32×32 tiles are tiny on a screen: shown 3× larger, pixels kept sharp (no blur)
+LOSS_NAMES = {"qp-l1": "GAN-QP L1", "qp-l2": "GAN-QP L2", "wgan-gp": "WGAN-GP", "sgan": "SGAN"}
+DATASET_NAMES = {"fashion": "Fashion-MNIST 服装", "mnist": "MNIST 手写数字"}
+
+
+def _results() -> dict[str, dict]:
+    """{checkpoint name: its JSON (config, info, history)} for every shipped generator."""
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(WEIGHTS.glob("*.json"))}
+
+
+RESULTS = _results()
+CHECKPOINTS = {name: f"{DATASET_NAMES[r['info']['dataset']]} · {LOSS_NAMES[r['info']['loss']]}"
+               for name, r in sorted(RESULTS.items(), key=lambda kv: (kv[1]["info"]["dataset"] != "fashion",
+                                                                      list(LOSS_NAMES).index(kv[1]["info"]["loss"])))}
+DEFAULT = "fashion_qp-l1" if "fashion_qp-l1" in CHECKPOINTS else next(iter(CHECKPOINTS), None)
+
+
+def _loader(name):
+    def load():
+        from models.gan_qp import load_generator
+
+        return load_generator(WEIGHTS / name)
+    return load
+
+
+MODELS = {name: Lazy(_loader(name)) for name in CHECKPOINTS}
+
+
+def _generator(checkpoint):
+    if checkpoint not in MODELS:
+        raise error(f"没有这个模型：{checkpoint!r}", f"unknown checkpoint {checkpoint!r}; one of {list(MODELS)}")
+    return MODELS[checkpoint].get()
+
+
+def _seed(value, what_zh="随机种子", what_en="seed") -> int:
+    x = check_number(value, what_zh, what_en, 0, MAX_SEED)
+    if x != int(x):
+        raise error(f"{what_zh}须是整数", f"the {what_en} must be a whole number")
+    return int(x)
+
+
+def _zoom(picture):
+    import numpy as np
+
+    return np.kron(picture, np.ones((ZOOM, ZOOM), dtype=np.uint8)) if picture.ndim == 2 else \
+        picture.repeat(ZOOM, 0).repeat(ZOOM, 1)
+
+
+def sample_grid(checkpoint, seed, n_samples, temperature):
+    """→ a grid picture (uint8) of ``n_samples`` images from latents z ~ N(0, temperature²) drawn with ``seed``."""
+    import math
+
+    import torch
+
+    from models.gan_qp import latents, to_grid
+
+    seed = _seed(seed)
+    n = int(check_number(n_samples, "样本数", "number of samples", 1, MAX_SAMPLES))
+    t = check_number(temperature, "温度", "temperature", 0.0, 2.0)
+    G = _generator(checkpoint)
+    with torch.inference_mode():
+        images = G(latents(seed, n, G.cfg.z_dim, t))
+    return _zoom(to_grid(images, nrow=math.ceil(math.sqrt(n))))  # as square as it gets
+
+
+def interpolate(checkpoint, seed_a, seed_b, steps, temperature):
+    """→ a strip picture: G along the great circle from the first latent of ``seed_a`` to that of ``seed_b``."""
+    import torch
+
+    from models.gan_qp import latents, slerp, to_grid
+
+    a, b = _seed(seed_a, "起点种子", "start seed"), _seed(seed_b, "终点种子", "end seed")
+    k = int(check_number(steps, "插值步数", "interpolation steps", 2, MAX_STEPS))
+    t = check_number(temperature, "温度", "temperature", 0.0, 2.0)
+    G = _generator(checkpoint)
+    z = slerp(latents(a, 1, G.cfg.z_dim, t)[0], latents(b, 1, G.cfg.z_dim, t)[0], k)
+    with torch.inference_mode():
+        return _zoom(to_grid(G(z), nrow=k))
+
+
+def fid_table() -> str:
+    """The shipped checkpoints' classifier FID (from the training run) as a Markdown table."""
+    rows = ["| 数据 dataset | 损失 loss | 生成器步数 G steps | FID (10k) ↓ | 训练时间 train time |", "|---|---|---|---|---|"]
+    for name in CHECKPOINTS:
+        i = RESULTS[name]["info"]
+        rows.append(f"| {DATASET_NAMES[i['dataset']]} | {LOSS_NAMES[i['loss']]} | {i['steps']:,} | {i['fid_10k']:.2f} | "
+                    f"{i['minutes']:.0f} min |")
+    return "\n".join(rows)
+
+
+def build_tab() -> None:
+    gr.Markdown(explanation(
+        zh="**GAN-QP：二次势 GAN。** 判别器 T 不用权重裁剪、梯度惩罚或谱归一化：它最大化真假样本得分差 Δ，同时减去 "
+           "Δ²/(2λd)，d 是真假样本之间的 L1 或 L2 距离，这个二次项温和地让 Δ 不超过 λd。生成器只最小化 Δ，没有二次项。"
+           "这里的模型在 Fashion-MNIST 和 MNIST 上训练（32×32），并在同样的网络、同样的步数下与 WGAN-GP、标准 GAN 对比。",
+        en="**GAN-QP, the quadratic-potential GAN.** No weight clipping, gradient penalty or spectral norm: the critic "
+           "maximises the score gap Δ between real and fake while subtracting Δ²/(2λd), with d the L1 or L2 distance "
+           "between the real and the fake image — the quadratic term softly keeps Δ below λd. The generator only "
+           "minimises Δ, without the quadratic term. Trained on Fashion-MNIST and MNIST (32×32) and compared with "
+           "WGAN-GP and the standard GAN on the same nets and the same number of steps.",
+        url=POST,
+        formula=r"\min_G\max_T\ \mathbb{E}_{x_r,x_f}\Big[\Delta-\frac{\Delta^2}{2\lambda\,d(x_r,x_f)}\Big],"
+                r"\quad \Delta=T(x_r)-T(x_f),\ \lambda=10;\qquad G:\ \min\ \mathbb{E}[\Delta]",
+    ))
+    choices = [(label, name) for name, label in CHECKPOINTS.items()]
+    with gr.Row():
+        with gr.Column(scale=1):
+            checkpoint = gr.Dropdown(choices, value=DEFAULT, label="模型（数据 · 损失）Checkpoint (dataset · loss)")
+            seed = gr.Number(0, label="随机种子 Seed", precision=0, minimum=0, maximum=MAX_SEED)
+            n = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="样本数 Number of samples")
+            temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.05,
+                                    label="温度 Temperature（z ~ N(0, T²)；小 → 更典型 smaller → more typical）")
+            btn = gr.Button("生成 Sample", variant="primary")
+        with gr.Column(scale=2):
+            grid = gr.Image(label="样本 Samples", elem_id="gan-qp-grid", interactive=False, format="png")
+    with gr.Row():
+        seed_a = gr.Number(1, label="起点种子 Start seed", precision=0, minimum=0, maximum=MAX_SEED)
+        seed_b = gr.Number(2, label="终点种子 End seed", precision=0, minimum=0, maximum=MAX_SEED)
+        steps = gr.Slider(2, MAX_STEPS, value=10, step=1, label="插值步数 Steps")
+        btn_interp = gr.Button("插值 Interpolate")
+    strip = gr.Image(label="隐空间插值（球面）Latent interpolation (slerp)", elem_id="gan-qp-strip",
+                     interactive=False, format="png")
+    gr.Examples([["fashion_qp-l1", 7, 16, 1.0], ["fashion_qp-l1", 7, 16, 0.6], ["fashion_wgan-gp", 7, 16, 1.0],
+                 ["mnist_qp-l1", 3, 36, 0.8]], inputs=[checkpoint, seed, n, temperature],
+                label="例子：同一种子，不同损失或温度 Examples: one seed, different losses or temperatures")
+    btn.click(sample_grid, [checkpoint, seed, n, temperature], [grid], api_name="gan_qp_sample")
+    btn_interp.click(interpolate, [checkpoint, seed_a, seed_b, steps, temperature], [strip],
+                     api_name="gan_qp_interpolate")
+    gr.Markdown("**同样网络、同样步数下的分类器 FID**（越低越好；特征来自在同一数据集上训练的小分类器，**不是 Inception "
+                "FID**，不能与论文数字比较）· **Classifier FID at the same nets and steps** (lower is better; features of a "
+                "small classifier trained on the same dataset — **not Inception FID**, not comparable with the paper)\n\n"
+                + fid_table())
+    with gr.Accordion("训练曲线、训练过程样本与模型卡 FID curve, samples during training, model card", open=False):
+        for path in sorted(WEIGHTS.glob("fid_curve_*.png")):
+            gr.Image(str(path), show_label=False, interactive=False, height=340)
+        for name in CHECKPOINTS:
+            gr.Image(str(WEIGHTS / f"{name}_progress.png"), label=f"{CHECKPOINTS[name]}：训练中的样本（每行一次评估）"
+                     " samples during training (a row per evaluation)", interactive=False, height=300)
+        gr.Markdown((WEIGHTS / "MODEL_CARD.md").read_text(encoding="utf-8"))
