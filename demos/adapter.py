@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+from os import PathLike
 from pathlib import Path
 from typing import Callable, Generic, TypeVar
 
@@ -90,11 +91,28 @@ def check_number(value, what_zh: str, what_en: str, lo: float, hi: float) -> flo
     return x
 
 
+MAX_SEED = 2**31 - 1
+
+
+def check_seed(value, what_zh: str = "随机种子", what_en: str = "seed") -> int:
+    """A whole number in [0, 2³¹ − 1]."""
+    x = check_number(value, what_zh, what_en, 0, MAX_SEED)
+    if x != int(x):
+        raise error(f"{what_zh}须是整数", f"the {what_en} must be a whole number")
+    return int(x)
+
+
+def enlarge(picture, factor: int = 3):
+    """A small uint8 picture (H, W) or (H, W, 3) shown ``factor``× larger with sharp pixels (the browser would
+    blur a tiny image when scaling it up)."""
+    return picture.repeat(factor, 0).repeat(factor, 1)
+
+
 def read_text_file(path, max_mb: float = MAX_UPLOAD_MB) -> str:
     """An uploaded text file → str. Refuses binaries, unknown encodings and files over ``max_mb``."""
     if not path:
         raise error("没有上传文件", "no file was uploaded")
-    path = Path(getattr(path, "name", path))
+    path = Path(path if isinstance(path, (str, PathLike)) else path.name)  # str, Path or a tempfile wrapper
     if not path.is_file():
         raise error("找不到上传的文件", "the uploaded file is missing")
     size = path.stat().st_size

@@ -7,7 +7,7 @@ import re
 import gradio as gr
 import pandas as pd
 
-from demos.adapter import REPO, Lazy, check_number, check_text, error, explanation
+from demos.adapter import REPO, Lazy, check_number, check_seed, check_text, error, explanation
 
 TAB_ID = "couplet"
 TITLE = "对联机器人 Couplets"
@@ -66,7 +66,7 @@ def generate(upper, n=5, mode=MODES[0], temperature=1.0, rerank_by_tone=False, s
     upper, notes = clean_upper(upper)
     n = int(check_number(n, "候选数", "number of candidates", 1, 10))
     temperature = check_number(temperature, "温度", "temperature", 0.1, 3.0)
-    seed = int(check_number(seed, "随机种子", "seed", 0, 2**31 - 1))
+    seed = check_seed(seed)
     if mode not in MODES:
         raise error("未知的解码方式", f"unknown decoding mode {mode!r}")
     model, vocab = MODEL.get()

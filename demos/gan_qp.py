@@ -5,14 +5,13 @@ import json
 
 import gradio as gr
 
-from demos.adapter import REPO, Lazy, check_number, error, explanation
+from demos.adapter import MAX_SEED, REPO, Lazy, check_number, check_seed, enlarge, error, explanation
 
 TAB_ID = "gan_qp"
 TITLE = "GAN-QP 二次势 GAN"
 POST = "https://kexue.fm/archives/6163"
 WEIGHTS = REPO / "data" / "gan_qp"
 MAX_SAMPLES = 64
-MAX_SEED = 2**31 - 1
 MAX_STEPS = 16
 ZOOM = 3  # 32×32 tiles are tiny on a screen: shown 3× larger, pixels kept sharp (no blur)
 LOSS_NAMES = {"qp-l1": "GAN-QP L1", "qp-l2": "GAN-QP L2", "wgan-gp": "WGAN-GP", "sgan": "SGAN"}
@@ -48,20 +47,6 @@ def _generator(checkpoint):
     return MODELS[checkpoint].get()
 
 
-def _seed(value, what_zh="随机种子", what_en="seed") -> int:
-    x = check_number(value, what_zh, what_en, 0, MAX_SEED)
-    if x != int(x):
-        raise error(f"{what_zh}须是整数", f"the {what_en} must be a whole number")
-    return int(x)
-
-
-def _zoom(picture):
-    import numpy as np
-
-    return np.kron(picture, np.ones((ZOOM, ZOOM), dtype=np.uint8)) if picture.ndim == 2 else \
-        picture.repeat(ZOOM, 0).repeat(ZOOM, 1)
-
-
 def sample_grid(checkpoint, seed, n_samples, temperature):
     """→ a grid picture (uint8) of ``n_samples`` images from latents z ~ N(0, temperature²) drawn with ``seed``."""
     import math
@@ -70,13 +55,13 @@ def sample_grid(checkpoint, seed, n_samples, temperature):
 
     from models.gan_qp import latents, to_grid
 
-    seed = _seed(seed)
+    seed = check_seed(seed)
     n = int(check_number(n_samples, "样本数", "number of samples", 1, MAX_SAMPLES))
     t = check_number(temperature, "温度", "temperature", 0.0, 2.0)
     G = _generator(checkpoint)
     with torch.inference_mode():
         images = G(latents(seed, n, G.cfg.z_dim, t))
-    return _zoom(to_grid(images, nrow=math.ceil(math.sqrt(n))))  # as square as it gets
+    return enlarge(to_grid(images, nrow=math.ceil(math.sqrt(n))), ZOOM)  # as square as it gets
 
 
 def interpolate(checkpoint, seed_a, seed_b, steps, temperature):
@@ -85,13 +70,13 @@ def interpolate(checkpoint, seed_a, seed_b, steps, temperature):
 
     from models.gan_qp import latents, slerp, to_grid
 
-    a, b = _seed(seed_a, "起点种子", "start seed"), _seed(seed_b, "终点种子", "end seed")
+    a, b = check_seed(seed_a, "起点种子", "start seed"), check_seed(seed_b, "终点种子", "end seed")
     k = int(check_number(steps, "插值步数", "interpolation steps", 2, MAX_STEPS))
     t = check_number(temperature, "温度", "temperature", 0.0, 2.0)
     G = _generator(checkpoint)
     z = slerp(latents(a, 1, G.cfg.z_dim, t)[0], latents(b, 1, G.cfg.z_dim, t)[0], k)
     with torch.inference_mode():
-        return _zoom(to_grid(G(z), nrow=k))
+        return enlarge(to_grid(G(z), nrow=k), ZOOM)
 
 
 def fid_table() -> str:

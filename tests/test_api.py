@@ -2,7 +2,7 @@
 import pytest
 from gradio_client import Client
 
-from demos import gan_qp, lexicon
+from demos import gan_qp, lexicon, o_gan
 
 
 @pytest.fixture(scope="module")
@@ -13,7 +13,8 @@ def client(server_url):
 def test_every_tab_endpoint_is_named(client):
     names = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
     assert {"/lexicon_build", "/lexicon_segment", "/couplet_generate", "/sentiment_classify",
-            "/sentiment_attention", "/gan_qp_sample", "/gan_qp_interpolate"} <= names
+            "/sentiment_attention", "/gan_qp_sample", "/gan_qp_interpolate", "/o_gan_sample", "/o_gan_reconstruct",
+            "/o_gan_interpolate"} <= names
 
 
 def test_lexicon_build_then_segment_with_the_session_lexicon(client):
@@ -69,3 +70,21 @@ def test_gan_qp_sample_and_interpolate(client):
         assert im.size == ((4 * 34 + 2) * gan_qp.ZOOM, 36 * gan_qp.ZOOM)
     with pytest.raises(Exception, match="not in the list of choices|没有这个模型"):
         client.predict("celeba", 5, 9, 1.0, api_name="/gan_qp_sample")
+
+
+def test_o_gan_reconstruct_and_interpolate(client):
+    from gradio_client import handle_file
+    from PIL import Image
+
+    seen, recon, notes = client.predict(handle_file(o_gan.EXAMPLES[2]), api_name="/o_gan_reconstruct")
+    for path in (seen, recon):
+        with Image.open(path) as im:
+            assert im.size == (32 * o_gan.ZOOM,) * 2
+    assert "MSE" in notes
+    strip = client.predict(handle_file(o_gan.EXAMPLES[0]), handle_file(o_gan.EXAMPLES[1]), 3,
+                           api_name="/o_gan_interpolate")
+    with Image.open(strip) as im:
+        assert im.size == ((3 * 34 + 2) * o_gan.ZOOM, 36 * o_gan.ZOOM)
+    grid = client.predict(1, 4, 1.0, api_name="/o_gan_sample")
+    with Image.open(grid) as im:
+        assert im.size == ((2 * 34 + 2) * o_gan.ZOOM,) * 2

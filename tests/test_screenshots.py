@@ -106,3 +106,20 @@ def test_gan_qp_tab(page):
     assert page.get_by_text("not Inception FID").first.is_visible()
     assert page.get_by_text("WGAN-GP").first.is_visible()
     page.screenshot(path=str(SCREENSHOTS / "gan_qp.png"), full_page=True)
+
+
+def test_o_gan_tab(page):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    open_tab(page, "O-GAN 判别器即编码器")
+    page.get_by_role("button", name="生成 Sample").last.click()
+    page.wait_for_function("() => document.querySelector('#o-gan-grid img')?.naturalWidth > 300")
+    from demos import o_gan
+
+    page.locator("#o-gan-input input[type=file]").set_input_files(o_gan.EXAMPLES[4])
+    page.wait_for_selector("#o-gan-input img")
+    page.get_by_role("button", name="编码并重建 Encode and reconstruct").click()
+    page.wait_for_function("() => document.querySelector('#o-gan-recon img')?.naturalWidth == 128")
+    assert "MSE" in page.locator("#o-gan-notes").inner_text()
+    page.get_by_role("button", name="插值（起点：上面的图片）Interpolate (start: the picture above)").click()
+    page.wait_for_function("() => document.querySelector('#o-gan-strip img')?.naturalWidth > 500")
+    page.screenshot(path=str(SCREENSHOTS / "o_gan.png"), full_page=True)

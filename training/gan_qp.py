@@ -214,7 +214,7 @@ def main(argv=None):
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
-    command = "python -m training.gan_qp " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = " ".join(["python -m training.gan_qp", *(argv if argv is not None else sys.argv[1:])])
     x_train = to_tensor(load(args.dataset, "train")[0])
     fid = FidScorer(args.dataset, args.device)
     real = fid(x_train[torch.randperm(len(x_train), generator=torch.Generator().manual_seed(0))[:10_000]])

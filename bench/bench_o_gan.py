@@ -1,0 +1,88 @@
+"""Benchmark of the O-GAN tab, one run: the shipped O-GAN against the shipped GAN-QP generator, same metric.
+
+    python -m bench.bench_o_gan          # ~2 min on 2 CPU cores
+
+Rows: sample FID (classifier FID, 10,000 samples against the test split — as training/gan_qp.py) of the O-GAN
+generator and of the GAN-QP (L1) and WGAN-GP generators trained on the same data with the same nets; for O-GAN the
+reconstruction of the test split — pixel MSE (images in [0, 1]) and how often the classifier gives the
+reconstruction the original's label — and the correlation ρ(z, E(G(z))) reached. For scale, the same
+reconstruction metrics for a baseline that needs no encoder: the test image's nearest neighbour among 10,000 GAN-QP
+samples (pixel distance), and the label rate of the original images themselves. Then the tab's latency.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def main():
+    import torch
+
+    from demos import o_gan as tab
+    from models.gan_qp import load_generator
+    from models.o_gan import load_o_gan
+    from training.gan_qp import FidScorer, sample
+    from training.image_classifier import load_classifier
+    from training.image_data import load, to_tensor
+    from training.o_gan import evaluate
+
+    dataset = tab.DATASET
+    fid = FidScorer(dataset)
+    G, E = load_o_gan(tab.WEIGHTS / dataset)
+    t0 = time.perf_counter()
+    ours = evaluate(G, E, dataset, fid)
+    eval_s = time.perf_counter() - t0
+    info = json.loads((tab.WEIGHTS / f"{dataset}.json").read_text())["info"]
+
+    classifier = load_classifier(dataset)
+    x, y = load(dataset, "test")
+    x, y = to_tensor(x)[:2000], torch.from_numpy(y)[:2000]
+    rows = []
+    for loss in ("qp-l1", "wgan-gp"):
+        stem = REPO / "data" / "gan_qp" / f"{dataset}_{loss}"
+        generator = load_generator(stem)
+        steps = json.loads(stem.with_suffix(".json").read_text())["info"]["steps"]
+        pool = sample(generator, 10_000, seed=20_000)
+        nearest_mse, nearest_label = "–", "–"
+        if loss == "qp-l1":  # nearest GAN-QP sample as a reconstruction without an encoder
+            with torch.no_grad():
+                d = torch.cdist(x.flatten(1), pool.flatten(1))
+                nn = pool[d.argmin(1)]
+                nearest_mse = f"{((nn - x) / 2).pow(2).mean().item():.4f}"
+                nearest_label = f"{(classifier(nn).argmax(1) == y).float().mean().item():.4f}"
+        rows.append((f"GAN-QP checkpoint `{stem.name}` ({steps:,} steps){'; reconstruction = nearest of 10k samples (first 2,000 test images)' if loss == 'qp-l1' else ''}",
+                     f"{fid(pool):.2f}", "–", nearest_mse, nearest_label))
+    rows.insert(0, (f"O-GAN `{dataset}` ({info['steps']:,} steps)", f"{ours['fid_10k']:.2f}", f"{ours['rho']:.4f}",
+                    f"{ours['recon_mse']:.4f}", f"{ours['recon_label_rate']:.4f}"))
+    rows.append(("the original test images (reference)", "–", "–", "0", f"{ours['original_label_rate']:.4f}"))
+
+    print(f"## O-GAN vs GAN-QP on {dataset} (classifier FID, not Inception FID; test split of {ours['n_test']:,})\n")
+    print("| model | sample FID ↓ | ρ(z, E(G(z))) | reconstruction MSE ↓ | reconstruction keeps label ↑ |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+    print(f"\n(O-GAN evaluation {eval_s:.0f} s.)")
+
+    example = tab.EXAMPLES[0]
+    tab.encode_image(example)  # warm
+    times = []
+    for _ in range(30):
+        t0 = time.perf_counter()
+        tab.encode_image(example)
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    t0 = time.perf_counter()
+    for seed in range(20):
+        tab.samples(seed, 16, 1.0)
+    grid_ms = (time.perf_counter() - t0) * 50
+    print(f"Tab latency (warm): encode + reconstruct p50 {times[15]:.1f} ms, p95 {times[28]:.1f} ms; "
+          f"a 16-sample grid {grid_ms:.1f} ms on average.")
+
+
+if __name__ == "__main__":
+    main()

