@@ -5,7 +5,7 @@ import json
 
 import gradio as gr
 
-from demos.adapter import MAX_UPLOAD_MB, REPO, Lazy, check_number, check_seed, enlarge, error, explanation
+from demos.adapter import MAX_SEED, MAX_UPLOAD_MB, REPO, Lazy, check_number, check_seed, enlarge, error, explanation
 
 TAB_ID = "o_gan"
 TITLE = "O-GAN 判别器即编码器"
@@ -180,7 +180,7 @@ def build_tab() -> None:
                 r"\rho\big(z,E(G(z))\big),\ \lambda=0.5,\qquad \hat x=G\big(0.9\cdot\mathrm{std}(E(x))\big)",
     ))
     with gr.Row():
-        seed = gr.Number(0, label="随机种子 Seed", precision=0, minimum=0, maximum=2**31 - 1)
+        seed = gr.Number(0, label="随机种子 Seed", precision=0, minimum=0, maximum=MAX_SEED)
         n = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="样本数 Number of samples")
         temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="温度 Temperature（z ~ N(0, T²)）")
         btn = gr.Button("生成 Sample", variant="primary")
