@@ -34,16 +34,21 @@ CLAUSE = re.compile(r"[，。！？；、：]")
 CJK_ONLY = re.compile(r"^[\u4e00-\u9fff]+$")
 
 
+def npm_tarball(cache: Path) -> Path:
+    """``npm pack`` the package into ``cache`` once; returns the .tgz."""
+    found = sorted(cache.glob("chinese-poetry-*.tgz"))
+    if not found:
+        subprocess.run(["npm", "pack", NPM_PACKAGE, "--silent"], cwd=cache, check=True)
+        found = sorted(cache.glob("chinese-poetry-*.tgz"))
+    return found[-1]
+
+
 def fetch_package(cache: Path) -> Path:
     """``npm pack`` the package into ``cache`` (once) and unpack it; returns the ``package/dist`` folder."""
     dist = cache / "chinese-poetry" / "package" / "dist"
     if dist.is_dir():
         return dist
-    found = sorted(cache.glob("chinese-poetry-*.tgz"))
-    if not found:
-        subprocess.run(["npm", "pack", NPM_PACKAGE, "--silent"], cwd=cache, check=True)
-        found = sorted(cache.glob("chinese-poetry-*.tgz"))
-    with tarfile.open(found[-1]) as tar:
+    with tarfile.open(npm_tarball(cache)) as tar:
         members = [m for m in tar.getmembers()
                    if re.search(r"dist/(quantangshi/poet\.(tang|song)\.\d+\.json|mengxue/shenglvqimeng\.json)$",
                                 m.name)]
