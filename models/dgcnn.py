@@ -1,0 +1,142 @@
+"""DGCNN — dilated gated convolutional reading comprehension (Su 2018, kexue.fm/archives/5409), in PyTorch.
+
+The building block is a gated residual 1-D convolution with dilation r:
+
+    Y = X ⊗ (1 − σ) + Conv1D₁(X) ⊗ σ,       σ = sigmoid(Conv1D₂(X))
+
+— where the gate σ is closed (0) the block passes X through unchanged, so stacking many is as easy to train as a
+residual net, and where it opens the convolution's new features flow in. Both convolutions are one convolution with
+2d outputs. During training a little noise is added to the gate's pre-activation (Su's regulariser).
+
+The model (Su's WebQA entry): characters are embedded; the **question** is encoded by blocks with rates 1, 2, 1 and
+pooled into one vector by additive attention; every **passage** character is concatenated with that vector,
+projected, and encoded by blocks with rates 1, 2, 4, 8, 16, 1 (a receptive field of 65 characters). Three sigmoid
+heads: the start and the end of the answer at each position, and whether the passage holds an answer at all (from
+the attention-pooled passage); the start and end probabilities are multiplied by the passage-level one. Trained
+with a focal loss. Decoding picks i ≤ j < i + max_len maximising start_i · end_j in each passage, then votes across
+passages: an answer found in several passages scores 1 − Π(1 − s_k) (noisy-OR).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+
+@dataclass
+class DGCNNConfig:
+    vocab_size: int
+    dim: int = 128
+    kernel: int = 3
+    question_rates: tuple = (1, 2, 1)
+    passage_rates: tuple = (1, 2, 4, 8, 16, 1)
+    dropout: float = 0.1
+    gate_noise: float = 0.1   # std of the noise added to the gate's pre-activation in training
+    max_answer: int = 40      # longest answer span (characters) at decoding
+
+
+class GatedDilatedBlock(nn.Module):
+    """(B, T, d) → (B, T, d): Y = X ⊗ (1 − σ) + Conv1D₁(X) ⊗ σ, padding positions kept at zero."""
+
+    def __init__(self, dim: int, rate: int, kernel: int = 3, gate_noise: float = 0.0):
+        super().__init__()
+        self.conv = nn.Conv1d(dim, 2 * dim, kernel, dilation=rate, padding=rate * (kernel - 1) // 2)
+        self.gate_noise = gate_noise
+
+    def forward(self, x, mask):
+        h, g = self.conv((x * mask).transpose(1, 2)).transpose(1, 2).chunk(2, dim=-1)  # (B, T, d) each
+        if self.training and self.gate_noise:
+            g = g + torch.randn_like(g) * self.gate_noise
+        sigma = torch.sigmoid(g)
+        return (x * (1 - sigma) + h * sigma) * mask
+
+
+class AttentionPool(nn.Module):
+    """Additive attention pooling: (B, T, d), mask (B, T, 1) → (B, d), weights (B, T)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.proj = nn.Linear(dim, dim)
+        self.score = nn.Linear(dim, 1, bias=False)
+
+    def forward(self, x, mask):
+        logits = self.score(torch.tanh(self.proj(x))).squeeze(-1)            # (B, T)
+        logits = logits.masked_fill(mask.squeeze(-1) == 0, -1e12)
+        weights = torch.softmax(logits, dim=-1)
+        return (weights.unsqueeze(-1) * x).sum(1), weights
+
+
+class DGCNN(nn.Module):
+    def __init__(self, cfg: DGCNNConfig):
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.dim
+        self.embed = nn.Embedding(cfg.vocab_size, d, padding_idx=0)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.question_blocks = nn.ModuleList(GatedDilatedBlock(d, r, cfg.kernel, cfg.gate_noise)
+                                             for r in cfg.question_rates)
+        self.question_pool = AttentionPool(d)
+        self.merge = nn.Linear(2 * d, d)
+        self.passage_blocks = nn.ModuleList(GatedDilatedBlock(d, r, cfg.kernel, cfg.gate_noise)
+                                            for r in cfg.passage_rates)
+        self.passage_pool = AttentionPool(d)
+        self.start = nn.Linear(d, 1)
+        self.end = nn.Linear(d, 1)
+        self.has_answer = nn.Linear(2 * d, 1)
+
+    def encode_question(self, q_ids):
+        """(B, Tq) → question vector (B, d)."""
+        mask = (q_ids > 0).unsqueeze(-1).float()
+        x = self.drop(self.embed(q_ids)) * mask
+        for block in self.question_blocks:
+            x = block(x, mask)
+        return self.question_pool(x, mask)[0]
+
+    def forward(self, q_ids, p_ids):
+        """q_ids (B, Tq), p_ids (B, Tp) → start (B, Tp), end (B, Tp), has_answer (B,) — probabilities; start and end
+        already multiplied by has_answer, 0 on padding."""
+        q = self.encode_question(q_ids)                                              # (B, d)
+        mask = (p_ids > 0).unsqueeze(-1).float()                                     # (B, Tp, 1)
+        x = self.drop(self.embed(p_ids))
+        x = self.merge(torch.cat([x, q.unsqueeze(1).expand_as(x)], dim=-1)) * mask   # (B, Tp, d)
+        for block in self.passage_blocks:
+            x = block(x, mask)
+        pooled = self.passage_pool(x, mask)[0]                                       # (B, d)
+        has = torch.sigmoid(self.has_answer(torch.cat([pooled, q], dim=-1))).squeeze(-1)  # (B,)
+        keep = mask.squeeze(-1)
+        start = torch.sigmoid(self.start(x)).squeeze(-1) * has.unsqueeze(1) * keep
+        end = torch.sigmoid(self.end(x)).squeeze(-1) * has.unsqueeze(1) * keep
+        return start, end, has
+
+
+def focal_loss(p, target, mask, gamma: float = 2.0, eps: float = 1e-7):
+    """Binary focal loss −(1 − p)^γ y log p − p^γ (1 − y) log(1 − p), averaged over unmasked positions: the many easy
+    non-answer positions count little, so the rare answer boundaries are not drowned out."""
+    p = p.clamp(eps, 1 - eps)
+    loss = -(target * (1 - p) ** gamma * torch.log(p) + (1 - target) * p ** gamma * torch.log(1 - p))
+    return (loss * mask).sum() / mask.sum().clamp(min=1)
+
+
+def best_span(start: torch.Tensor, end: torch.Tensor, max_len: int) -> tuple[int, int, float]:
+    """The span (i, j), i ≤ j < i + max_len, maximising start[i]·end[j] → (i, j, score); (−1, −1, 0) if empty."""
+    T = len(start)
+    if T == 0:
+        return -1, -1, 0.0
+    scores = start.unsqueeze(1) * end.unsqueeze(0)                      # (T, T): [i, j]
+    i_idx = torch.arange(T).unsqueeze(1)
+    j_idx = torch.arange(T).unsqueeze(0)
+    allowed = (j_idx >= i_idx) & (j_idx < i_idx + max_len)
+    scores = scores.masked_fill(~allowed, -1.0)
+    flat = int(scores.argmax())
+    i, j = divmod(flat, T)
+    return i, j, float(scores[i, j])
+
+
+def vote(candidates: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Per-passage (answer, score) → answers ranked by noisy-OR 1 − Π(1 − s) over the passages that found them."""
+    miss: dict[str, float] = {}
+    for text, score in candidates:
+        if text:
+            miss[text] = miss.get(text, 1.0) * (1.0 - min(max(score, 0.0), 1.0))
+    return sorted(((t, 1.0 - m) for t, m in miss.items()), key=lambda x: -x[1])

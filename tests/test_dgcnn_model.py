@@ -1,0 +1,84 @@
+"""models/dgcnn.py: the gated block, the heads' shapes and masking, the focal loss, decoding and voting."""
+import math
+
+import pytest
+import torch
+
+from models import dgcnn
+from models.dgcnn import DGCNN, DGCNNConfig, GatedDilatedBlock
+
+
+def test_block_keeps_shape_and_padding():
+    torch.manual_seed(0)
+    block = GatedDilatedBlock(8, rate=4).eval()
+    x = torch.randn(2, 11, 8)
+    mask = torch.ones(2, 11, 1)
+    mask[1, 7:] = 0
+    y = block(x, mask)
+    assert y.shape == (2, 11, 8)
+    assert (y[1, 7:] == 0).all()
+    # padded positions never reach real ones: changing them changes nothing
+    x2 = x.clone()
+    x2[1, 7:] = 100.0
+    assert torch.allclose(block(x2, mask), y)
+
+
+def test_closed_gate_is_the_identity_and_open_gate_the_convolution():
+    block = GatedDilatedBlock(4, rate=2).eval()
+    x = torch.randn(1, 9, 4)
+    mask = torch.ones(1, 9, 1)
+    with torch.no_grad():
+        block.conv.weight[4:].zero_()
+        block.conv.bias[4:].fill_(-1e4)   # σ = 0: Y = X
+    assert torch.allclose(block(x, mask), x)
+    with torch.no_grad():
+        block.conv.bias[4:].fill_(1e4)    # σ = 1: Y = Conv1D₁(X)
+        h = block.conv(x.transpose(1, 2)).transpose(1, 2)[..., :4]
+    assert torch.allclose(block(x, mask), h, atol=1e-6)
+
+
+def test_gate_noise_only_in_training():
+    torch.manual_seed(0)
+    block = GatedDilatedBlock(4, rate=1, gate_noise=0.5)
+    x, mask = torch.randn(1, 5, 4), torch.ones(1, 5, 1)
+    assert not torch.equal(block(x, mask), block(x, mask))
+    block.eval()
+    assert torch.equal(block(x, mask), block(x, mask))
+
+
+def test_model_outputs_are_probabilities_masked_and_scaled_by_has_answer():
+    torch.manual_seed(0)
+    model = DGCNN(DGCNNConfig(vocab_size=50, dim=16)).eval()
+    q = torch.tensor([[5, 6, 7, 0], [8, 9, 0, 0]])
+    p = torch.randint(2, 50, (2, 30))
+    p[1, 20:] = 0
+    start, end, has = model(q, p)
+    assert start.shape == end.shape == (2, 30) and has.shape == (2,)
+    assert (start[1, 20:] == 0).all() and (end[1, 20:] == 0).all()
+    assert ((0 <= start) & (start <= has.unsqueeze(1))).all()
+    # the receptive field of the passage encoder: 1 + 2·(1+2+4+8+16+1) = 65 characters
+    assert 1 + 2 * sum(model.cfg.passage_rates) == 65
+
+
+def test_focal_loss_by_hand():
+    p = torch.tensor([[0.9, 0.2, 0.5]])
+    y = torch.tensor([[1.0, 0.0, 0.0]])
+    mask = torch.tensor([[1.0, 1.0, 0.0]])
+    want = (-(0.1 ** 2) * math.log(0.9) - (0.2 ** 2) * math.log(0.8)) / 2
+    assert dgcnn.focal_loss(p, y, mask).item() == pytest.approx(want, rel=1e-5)
+
+
+def test_best_span_respects_order_and_length_cap():
+    start = torch.tensor([0.1, 0.9, 0.1, 0.1, 0.1])
+    end = torch.tensor([0.8, 0.1, 0.1, 0.1, 0.7])
+    i, j, score = dgcnn.best_span(start, end, max_len=5)
+    assert (i, j) == (1, 4) and score == pytest.approx(0.63)  # end 0 is before the start: not allowed
+    i, j, _ = dgcnn.best_span(start, end, max_len=2)
+    assert i <= j < i + 2
+    assert dgcnn.best_span(torch.tensor([]), torch.tensor([]), 3) == (-1, -1, 0.0)
+
+
+def test_vote_is_a_noisy_or_across_passages():
+    ranked = dgcnn.vote([("杜甫", 0.5), ("李白", 0.6), ("杜甫", 0.5), ("", 0.9)])
+    assert ranked[0][0] == "杜甫" and ranked[0][1] == pytest.approx(0.75)
+    assert ranked[1] == ("李白", pytest.approx(0.6))
