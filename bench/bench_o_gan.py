@@ -27,7 +27,6 @@ def main():
     from models.gan_qp import load_generator
     from models.o_gan import load_o_gan
     from training.gan_qp import FidScorer, sample
-    from training.image_classifier import load_classifier
     from training.image_data import load, to_tensor
     from training.o_gan import evaluate
 
@@ -39,7 +38,7 @@ def main():
     eval_s = time.perf_counter() - t0
     info = json.loads((tab.WEIGHTS / f"{dataset}.json").read_text())["info"]
 
-    classifier = load_classifier(dataset)
+    classifier = fid.classifier
     x, y = load(dataset, "test")
     x, y = to_tensor(x)[:2000], torch.from_numpy(y)[:2000]
     rows = []

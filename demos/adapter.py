@@ -108,18 +108,24 @@ def enlarge(picture, factor: int = 3):
     return picture.repeat(factor, 0).repeat(factor, 1)
 
 
-def read_text_file(path, max_mb: float = MAX_UPLOAD_MB) -> str:
-    """An uploaded text file → str. Refuses binaries, unknown encodings and files over ``max_mb``."""
+def upload_path(path, what_zh: str = "文件", what_en: str = "file", empty: tuple[str, str] | None = None,
+                max_mb: float = MAX_UPLOAD_MB) -> Path:
+    """An uploaded file (str, Path or a tempfile wrapper) → its Path: given, present, at most ``max_mb``."""
     if not path:
-        raise error("没有上传文件", "no file was uploaded")
-    path = Path(path if isinstance(path, (str, PathLike)) else path.name)  # str, Path or a tempfile wrapper
+        raise error(*(empty or (f"没有上传{what_zh}", f"no {what_en} was uploaded")))
+    path = Path(path if isinstance(path, (str, PathLike)) else path.name)
     if not path.is_file():
-        raise error("找不到上传的文件", "the uploaded file is missing")
+        raise error(f"找不到上传的{what_zh}", f"the uploaded {what_en} is missing")
     size = path.stat().st_size
     if size > max_mb * 1024 * 1024:
         raise error(f"文件太大：{size / 2**20:.1f} MB，上限 {max_mb} MB",
                     f"the file is too large: {size / 2**20:.1f} MB, the limit is {max_mb} MB")
-    data = path.read_bytes()
+    return path
+
+
+def read_text_file(path, max_mb: float = MAX_UPLOAD_MB) -> str:
+    """An uploaded text file → str. Refuses binaries, unknown encodings and files over ``max_mb``."""
+    data = upload_path(path, max_mb=max_mb).read_bytes()
     if b"\x00" in data[:65536]:
         raise error("这不是文本文件（含二进制内容）", "this is not a text file (binary content)")
     for encoding in ("utf-8-sig", "gb18030"):

@@ -5,7 +5,8 @@ import json
 
 import gradio as gr
 
-from demos.adapter import MAX_SEED, MAX_UPLOAD_MB, REPO, Lazy, check_number, check_seed, enlarge, error, explanation
+from demos.adapter import (MAX_SEED, REPO, Lazy, check_number, check_seed, enlarge, error, explanation,
+                           upload_path)
 
 TAB_ID = "o_gan"
 TITLE = "O-GAN 判别器即编码器"
@@ -50,20 +51,11 @@ def preprocess(path):
     Like Fashion-MNIST: grey, a light object on a dark background, the object's bounding box scaled to fill a
     28×28 square (aspect kept), then padded to 32×32. Transparent parts count as background; a picture whose border
     is mostly light (a photo on white paper) is inverted. A 28×28 picture is taken as it is (the dataset's format)."""
-    from os import PathLike
-    from pathlib import Path
-
     import numpy as np
     import torch
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    if not path:
-        raise error("请先选择或上传一张图片", "choose or upload a picture first")
-    path = Path(path if isinstance(path, (str, PathLike)) else path.name)  # str, Path or a tempfile wrapper
-    if not path.is_file():
-        raise error("找不到上传的图片", "the uploaded picture is missing")
-    if path.stat().st_size > MAX_UPLOAD_MB * 2**20:
-        raise error(f"文件太大（上限 {MAX_UPLOAD_MB} MB）", f"the file is too large (the limit is {MAX_UPLOAD_MB} MB)")
+    path = upload_path(path, "图片", "picture", empty=("请先选择或上传一张图片", "choose or upload a picture first"))
     unreadable = error("无法读取：这不是图片文件", "cannot read it: this is not a picture file")
     try:
         with Image.open(path) as im:  # reads the header only: the size is known before any decoding

