@@ -6,11 +6,12 @@ The building block is a gated residual 1-D convolution with dilation r:
 
 — where the gate σ is closed (0) the block passes X through unchanged, so stacking many is as easy to train as a
 residual net, and where it opens the convolution's new features flow in. Both convolutions are one convolution with
-2d outputs. During training a little noise is added to the gate's pre-activation (Su's regulariser).
+2d outputs. During training the gate's pre-activation is perturbed, σ(Conv1D₂(X) ⊗ (1 + ε)), ε ~ U[−0.1, 0.1]
+(Su's regulariser).
 
 The model (Su's WebQA entry): characters are embedded; the **question** is encoded by blocks with rates 1, 2, 1 and
-pooled into one vector by additive attention; every **passage** character is concatenated with that vector,
-projected, and encoded by blocks with rates 1, 2, 4, 8, 16, 1 (a receptive field of 65 characters). Three sigmoid
+pooled into one vector by additive attention; every **passage** character is concatenated with that vector and
+with Su's hand-made match feature (does this character occur in the question?), projected, and encoded by blocks with rates 1, 2, 4, 8, 16, 1 (a receptive field of 65 characters). Three sigmoid
 heads: the start and the end of the answer at each position, and whether the passage holds an answer at all (from
 the attention-pooled passage); the start and end probabilities are multiplied by the passage-level one. Trained
 with a focal loss. Decoding picks i ≤ j < i + max_len maximising start_i · end_j in each passage, then votes across
@@ -32,7 +33,7 @@ class DGCNNConfig:
     question_rates: tuple = (1, 2, 1)
     passage_rates: tuple = (1, 2, 4, 8, 16, 1)
     dropout: float = 0.1
-    gate_noise: float = 0.1   # std of the noise added to the gate's pre-activation in training
+    gate_noise: float = 0.1   # ε ~ U[−gate_noise, gate_noise] multiplies the gate's pre-activation in training
     max_answer: int = 40      # longest answer span (characters) at decoding
 
 
@@ -47,7 +48,7 @@ class GatedDilatedBlock(nn.Module):
     def forward(self, x, mask):
         h, g = self.conv((x * mask).transpose(1, 2)).transpose(1, 2).chunk(2, dim=-1)  # (B, T, d) each
         if self.training and self.gate_noise:
-            g = g + torch.randn_like(g) * self.gate_noise
+            g = g * (1 + (2 * torch.rand_like(g) - 1) * self.gate_noise)
         sigma = torch.sigmoid(g)
         return (x * (1 - sigma) + h * sigma) * mask
 
@@ -77,6 +78,7 @@ class DGCNN(nn.Module):
         self.question_blocks = nn.ModuleList(GatedDilatedBlock(d, r, cfg.kernel, cfg.gate_noise)
                                              for r in cfg.question_rates)
         self.question_pool = AttentionPool(d)
+        self.in_question = nn.Embedding(2, d)   # Su's match feature: 1 where the passage character is in the question
         self.merge = nn.Linear(2 * d, d)
         self.passage_blocks = nn.ModuleList(GatedDilatedBlock(d, r, cfg.kernel, cfg.gate_noise)
                                             for r in cfg.passage_rates)
@@ -98,7 +100,9 @@ class DGCNN(nn.Module):
         already multiplied by has_answer, 0 on padding."""
         q = self.encode_question(q_ids)                                              # (B, d)
         mask = (p_ids > 0).unsqueeze(-1).float()                                     # (B, Tp, 1)
-        x = self.drop(self.embed(p_ids))
+        # (B, Tp): the character occurs in the question (padding and <unk> never match)
+        match = ((p_ids.unsqueeze(2) == q_ids.unsqueeze(1)) & (q_ids > 1).unsqueeze(1)).any(-1).long()
+        x = self.drop(self.embed(p_ids) + self.in_question(match))
         x = self.merge(torch.cat([x, q.unsqueeze(1).expand_as(x)], dim=-1)) * mask   # (B, Tp, d)
         for block in self.passage_blocks:
             x = block(x, mask)
@@ -137,6 +141,41 @@ def vote(candidates: list[tuple[str, float]]) -> list[tuple[str, float]]:
     """Per-passage (answer, score) → answers ranked by noisy-OR 1 − Π(1 − s) over the passages that found them."""
     miss: dict[str, float] = {}
     for text, score in candidates:
-        if text:
+        if text and score > 0:
             miss[text] = miss.get(text, 1.0) * (1.0 - min(max(score, 0.0), 1.0))
     return sorted(((t, 1.0 - m) for t, m in miss.items()), key=lambda x: -x[1])
+
+
+def windows(text: str, size: int, stride: int) -> list[tuple[int, str]]:
+    """Overlapping windows (offset, piece) covering ``text``; one window when it fits. Consecutive windows share
+    size − stride characters, so an answer shorter than that lies whole inside at least one window."""
+    if len(text) <= size:
+        return [(0, text)]
+    starts = list(range(0, len(text) - size, stride)) + [len(text) - size]
+    return [(s, text[s:s + size]) for s in starts]
+
+
+@torch.no_grad()
+def read(model: DGCNN, vocab, question: str, passages: list[str], window: int = 256, stride: int = 192) -> dict:
+    """Answer ``question`` from ``passages`` (text) → {"answer", "score", "ranked": [(answer, score)],
+    "spans": [per passage: (start, end, score) in that passage's characters, or None], "has": [per passage]}.
+
+    Characters are the model's units, so a span of ids is a span of the text. Long passages are read as
+    overlapping windows; each passage keeps its best window's span; the answers are voted across passages."""
+    model.eval()
+    pieces = [(k, off, piece) for k, text in enumerate(passages) for off, piece in windows(text, window, stride)]
+    if not question or not pieces:
+        return {"answer": "", "score": 0.0, "ranked": [], "spans": [None] * len(passages), "has": [0.0] * len(passages)}
+    q = torch.tensor([vocab.encode(question)]).expand(len(pieces), -1)
+    T = max(len(p) for _, _, p in pieces)
+    p_ids = torch.tensor([vocab.encode(p) + [0] * (T - len(p)) for _, _, p in pieces])
+    start, end, has = model(q, p_ids)
+    spans, has_by_passage = [None] * len(passages), [0.0] * len(passages)
+    for row, (k, off, piece) in enumerate(pieces):
+        has_by_passage[k] = max(has_by_passage[k], float(has[row]))
+        i, j, score = best_span(start[row, :len(piece)], end[row, :len(piece)], model.cfg.max_answer)
+        if i >= 0 and (spans[k] is None or score > spans[k][2]):
+            spans[k] = (off + i, off + j, score)
+    ranked = vote([(passages[k][s[0]:s[1] + 1], s[2]) for k, s in enumerate(spans) if s])
+    answer, score = ranked[0] if ranked else ("", 0.0)
+    return {"answer": answer, "score": score, "ranked": ranked, "spans": spans, "has": has_by_passage}

