@@ -1,0 +1,118 @@
+"""training/spectra_data.py on fixture files cut from the real wheels (tests/fixtures/spectra/: a few templates in
+their original FITS layout, the two QSO PCA files with 6 coefficient sets each, the Paranal sky every 10th pixel)."""
+import zipfile
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from training import spectra_data as sd
+
+FIXTURES = sd.Path(__file__).parent / "fixtures" / "spectra"
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory):
+    """Two zip files with the fixture files at their paths inside the real wheels."""
+    folder = tmp_path_factory.mktemp("wheels")
+    paths = {}
+    for prefix, name in (("mangadap", "sdss_mangadap-4.5.0-py3-none-any.whl"), ("pypeit", "pypeit-2.0.1-py3-none-any.whl")):
+        paths[prefix] = folder / name
+        with zipfile.ZipFile(paths[prefix], "w") as z:
+            for f in FIXTURES.glob(f"{prefix}__*"):
+                z.writestr(f.name.replace("__", "/"), f.read_bytes())
+    return paths["mangadap"], paths["pypeit"]
+
+
+@pytest.fixture(scope="module")
+def templates(wheels):
+    return sd.read_templates(*wheels)
+
+
+def test_templates_are_read_with_their_ranges_and_types(templates):
+    libraries = Counter(s["library"] for s in templates["stars"] + templates["ssps"])
+    assert libraries == {"miles": 2, "stelib": 1, "mastarhc_v2": 1, "bc03_mpajhu": 1, "miuscat": 1}
+    miles = {s["name"]: s for s in templates["stars"] if s["library"] == "miles"}
+    assert miles["miles/MILES_res2.50_star_m0001V"]["type"] == "G3 V"
+    assert miles["miles/MILES_res2.50_star_m0081V"]["type"] == "G1V"
+    for s in templates["stars"] + templates["ssps"]:
+        assert (s["flux"] > 0).all() and np.all(np.diff(s["wave"]) > 0)
+    m = miles["miles/MILES_res2.50_star_m0001V"]
+    assert m["wave"][0] == pytest.approx(3540.5) and m["wave"][-1] == pytest.approx(7409.6, abs=0.1)
+    mastar = next(s for s in templates["stars"] if s["library"] == "mastarhc_v2")
+    assert mastar["wave"][0] < 3700 and mastar["wave"][-1] > 9000       # log-λ header decoded
+    blue, red = templates["qso"]
+    assert blue["coeffs"].shape == (6, 10) and red["coeffs"].shape == (6, 9)
+    assert blue["wave"][0] == pytest.approx(1198, abs=1) and red["wave"][-1] == pytest.approx(5100, abs=10)
+    assert np.allclose(blue["coeffs"][:, 0], 1.0)   # the first component is the mean spectrum
+
+
+def test_miles_types_fixed_width():
+    text = (FIXTURES / "mangadap__data__spectral_templates__miles__paramsMILES_v9.1.txt").read_text("latin-1")
+    assert sd.miles_types(text) == {"0081": "G1V", "0001": "G3 V"}
+
+
+def test_rebin_keeps_the_mean_and_a_line_s_flux():
+    wave = np.linspace(3000, 10000, 70001)
+    flat = np.full_like(wave, 2.0)
+    assert np.allclose(sd.rebin(wave, flat), 2.0)
+    line = flat + sd.gaussian_lines(wave, [(6000.0, 50.0)], sigma_kms=60)
+    excess = (sd.rebin(wave, line) - 2.0) * np.gradient(sd.GRID)     # flux density × pixel width
+    # the line's 50 Å of equivalent flux survive the resampling (within a pixel-edge error)
+    assert excess.sum() == pytest.approx(50.0, rel=0.05)
+    assert np.isnan(sd.rebin(wave[wave > 5000], flat[wave > 5000])[0])
+
+
+def test_miles_stars_are_continued_to_the_red_end(templates):
+    full = [s for s in templates["stars"] if s["wave"][-1] >= sd.HI]
+    miles = [s for s in templates["stars"] if s["library"] == "miles"]
+    out = sd.splice_red(miles, full)
+    for before, after in zip(miles, out):
+        assert after["wave"][-1] >= sd.HI and after["spliced_with"] in {s["name"] for s in full}
+        join = np.searchsorted(after["wave"], 7350)
+        left, right = after["flux"][join - 20:join].mean(), after["flux"][join:join + 20].mean()
+        assert right == pytest.approx(left, rel=0.2)                     # scaled to meet
+        keep = before["wave"] <= 7350
+        assert np.array_equal(after["flux"][:keep.sum()], before["flux"][keep])
+
+
+def test_split_keeps_every_template_in_one_split(templates):
+    parts = sd.split_templates(templates, seed=0)
+    names = [s["name"] for p in parts.values() for s in p["stars"] + p["ssps"]]
+    assert len(names) == len(set(names))
+    # MILES stars are only left out where their split has no full-range star to continue them
+    everything = {s["name"] for s in templates["stars"] + templates["ssps"]}
+    assert everything - set(names) <= {s["name"] for s in templates["stars"] if s["library"] == "miles"}
+    for key in ("qso_blue", "qso_red"):
+        ids = [k for p in parts.values() for k in p[key]]
+        assert sorted(ids) == list(range(6))
+
+
+def test_generated_spectra(templates):
+    full = [s for s in templates["stars"] if s["wave"][-1] >= sd.HI]
+    part = {"stars": full + sd.splice_red([s for s in templates["stars"] if s["wave"][-1] < sd.HI], full),
+            "ssps": templates["ssps"], "qso_blue": list(range(6)), "qso_red": list(range(6))}
+    sky = sd.sky_on_grid(*templates["sky"])
+    assert sky.shape == (sd.N_POINTS,) and np.median(sky) == pytest.approx(1.0) and sky.max() > 10  # sky lines
+    X, y, meta = sd.generate(part, templates["qso"], sky, 120, seed=3)
+    assert X.shape == (120, sd.N_POINTS) and X.dtype == np.float32 and np.isfinite(X).all()
+    assert set(y.tolist()) <= {0, 1, 2, 3} and (y == 0).mean() > 0.5          # stars dominate, as in LAMOST
+    for label, m in zip(y, meta):
+        name = sd.CLASSES[label]
+        if name == "unknown":
+            assert m["unknown"] in {"low S/N", "sky", "dead arm", "arm jump", "bad columns"}
+        else:
+            assert m["base"] == name
+        lo, hi = {"star": (-0.001, 0.001), "galaxy": (0.005, 0.3), "qso": (0.6, 2.6)}[m["base"]]
+        assert lo <= m["z"] <= hi and 3 <= m["snr"] <= 60
+    X2, y2, _ = sd.generate(part, templates["qso"], sky, 120, seed=3)
+    assert np.array_equal(X, X2) and np.array_equal(y, y2)                 # seeded
+
+
+def test_qso_is_rebuilt_over_the_whole_rest_range(templates):
+    rng = np.random.default_rng(0)
+    wave, flux, info = sd.make_qso(rng, templates["qso"], [0, 1], [2, 3])
+    assert wave[0] <= 1000.5 and wave[-1] >= 5990 and (flux > 0).all() and np.all(np.diff(wave) > 0)
+    assert len(info["templates"]) == 2
+    lya = flux[np.abs(wave - 1216) < 10].mean()
+    assert lya > 2 * np.median(flux)                 # the Lyα emission line of the PCA mean spectrum
