@@ -22,11 +22,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 CLASSES = ("star", "galaxy", "qso", "unknown")
+LO, HI, N_POINTS = 3700.0, 9000.0, 2600
+GRID = np.geomspace(LO, HI, N_POINTS)   # log-λ spaced like LAMOST's (Δlog10 λ ≈ 1.49e-4, LAMOST 1e-4)
+# rest-frame vacuum-ish wavelengths (Å) of the lines the generator adds and the tab marks
+LINES = {"[O II]": 3727.4, "Hβ": 4862.7, "[O III] 4959": 4960.3, "[O III] 5007": 5008.2, "[N II] 6548": 6549.9,
+         "Hα": 6564.6, "[N II] 6584": 6585.3, "[S II] 6717": 6718.3, "[S II] 6731": 6732.7}
+QSO_LINES = {"Lyα": 1215.7, "C IV": 1549.1, "C III]": 1908.7, "Mg II": 2799.1, "Hγ": 4341.7, "Hβ": 4862.7}
+STAR_LINES = {"Ca II K": 3934.8, "Ca II H": 3969.6, "Hδ": 4102.9, "G band": 4305.0, "Hγ": 4341.7, "Hβ": 4862.7,
+              "Mg b": 5176.7, "Na D": 5895.9, "Hα": 6564.6, "Ca II triplet": 8544.4}
 
 
 @dataclass
@@ -107,3 +116,25 @@ def macro_f1(pred: torch.Tensor, labels: torch.Tensor, n_classes: int = len(CLAS
         denom = (pred == c).sum().item() + (labels == c).sum().item()
         per_class.append(2 * tp / denom if denom else 0.0)
     return sum(per_class) / n_classes, per_class
+
+
+def rebin(wave: np.ndarray, flux: np.ndarray, grid: np.ndarray = GRID) -> np.ndarray:
+    """Flux on ``grid``: the mean of the (finer) template over each grid pixel (integrating, not sampling, so
+    narrow features keep their equivalent width); outside the template's range: NaN."""
+    edges = np.sqrt(grid[1:] * grid[:-1])
+    edges = np.concatenate([[grid[0] ** 2 / edges[0]], edges, [grid[-1] ** 2 / edges[-1]]])
+    cum = np.concatenate([[0.0], np.cumsum(0.5 * (flux[1:] + flux[:-1]) * np.diff(wave))])  # ∫ flux dλ
+    at = np.interp(edges, wave, cum)
+    out = np.diff(at) / np.diff(edges)
+    out[(edges[1:] <= wave[0]) | (edges[:-1] >= wave[-1])] = np.nan
+    return out
+
+
+def fill_edges(x: np.ndarray, n: int = 20) -> np.ndarray:
+    """NaN at either end of the grid (beyond a template's range) → the template continued flat at the mean of its
+    ``n`` nearest valid pixels."""
+    ok = np.flatnonzero(np.isfinite(x))
+    x = x.copy()
+    x[:ok[0]] = x[ok[:n]].mean()
+    x[ok[-1] + 1:] = x[ok[-n:]].mean()
+    return x

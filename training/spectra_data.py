@@ -39,15 +39,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from models.spectrum import CLASSES, GRID, HI, N_POINTS, fill_edges, rebin  # noqa: F401 (GRID, HI: used by tests)
 from training import cache_dir, prepare_command, wheel_file
 from training.couplet_data import split_of
 
 MANGADAP = "sdss-mangadap==4.5.0"
 PYPEIT = "pypeit==2.0.1"
-LO, HI, N_POINTS = 3700.0, 9000.0, 2600
-GRID = np.geomspace(LO, HI, N_POINTS)   # log-λ spaced like LAMOST's (Δlog10 λ ≈ 1.49e-4, LAMOST 1e-4)
 ARM_SPLIT = 5800.0                      # LAMOST's blue and red arms meet near here
-CLASSES = ("star", "galaxy", "qso", "unknown")
 SHARES = {"star": 0.8, "galaxy": 0.05, "qso": 0.05, "unknown": 0.1}
 SPLITS = ("train", "valid", "test")
 
@@ -56,12 +54,7 @@ STAR_DIRS = ("miles", "stelib", "mastarhc", "mastarhc_v2")
 SSP_DIRS = ("bc03_mpajhu", "miuscat")
 QSO_FILES = ("pypeit/data/telluric/models/qso_pca_1200_3100.fits", "pypeit/data/telluric/models/qso_pca_2200_5100.fits")
 SKY_FILE = "pypeit/data/sky_spec/paranal_sky.fits"
-# rest-frame vacuum-ish wavelengths (Å) of the lines the generator adds and the tab marks
-LINES = {"[O II]": 3727.4, "Hβ": 4862.7, "[O III] 4959": 4960.3, "[O III] 5007": 5008.2, "[N II] 6548": 6549.9,
-         "Hα": 6564.6, "[N II] 6584": 6585.3, "[S II] 6717": 6718.3, "[S II] 6731": 6732.7}
-QSO_LINES = {"Lyα": 1215.7, "C IV": 1549.1, "C III]": 1908.7, "Mg II": 2799.1, "Hγ": 4341.7, "Hβ": 4862.7}
-STAR_LINES = {"Ca II K": 3934.8, "Ca II H": 3969.6, "Hδ": 4102.9, "G band": 4305.0, "Hγ": 4341.7, "Hβ": 4862.7,
-              "Mg b": 5176.7, "Na D": 5895.9, "Hα": 6564.6, "Ca II triplet": 8544.4}
+
 
 
 # ----------------------------------------------------------------------------- reading the templates
@@ -137,18 +130,6 @@ def miles_types(text: str) -> dict[str, str]:
 
 
 # ----------------------------------------------------------------------------- building spectra
-
-
-def rebin(wave: np.ndarray, flux: np.ndarray, grid: np.ndarray = GRID) -> np.ndarray:
-    """Flux on ``grid``: the mean of the (finer) template over each grid pixel (integrating, not sampling, so
-    narrow features keep their equivalent width); outside the template's range: NaN."""
-    edges = np.sqrt(grid[1:] * grid[:-1])
-    edges = np.concatenate([[grid[0] ** 2 / edges[0]], edges, [grid[-1] ** 2 / edges[-1]]])
-    cum = np.concatenate([[0.0], np.cumsum(0.5 * (flux[1:] + flux[:-1]) * np.diff(wave))])  # ∫ flux dλ
-    at = np.interp(edges, wave, cum)
-    out = np.diff(at) / np.diff(edges)
-    out[(edges[1:] <= wave[0]) | (edges[:-1] >= wave[-1])] = np.nan
-    return out
 
 
 def splice_red(stars: list[dict], full_range: list[dict], join: float = 7350.0, lo: float = 6000.0) -> list[dict]:
@@ -238,16 +219,6 @@ def make_qso(rng: np.random.Generator, qso: list[dict], blue_ids, red_ids) -> tu
     wave = np.concatenate([blue, wave, red])
     flux = np.concatenate([head_level * forest, flux, tail_level * (red / red[0]) ** slope])
     return wave, flux, {"templates": [f"qso_pca_1200_3100/{kb}", f"qso_pca_2200_5100/{kr}"]}
-
-
-def fill_edges(x: np.ndarray, n: int = 20) -> np.ndarray:
-    """NaN at either end of the grid (beyond a template's range) → the template continued flat at the mean of its
-    ``n`` nearest valid pixels."""
-    ok = np.flatnonzero(np.isfinite(x))
-    x = x.copy()
-    x[:ok[0]] = x[ok[:n]].mean()
-    x[ok[-1] + 1:] = x[ok[-n:]].mean()
-    return x
 
 
 def calibration_curve(rng: np.random.Generator, amplitude: float = 0.15) -> np.ndarray:
