@@ -6,9 +6,9 @@ LAMOST spectra cannot be downloaded here, so spectra are *made*: real template s
 redshifted, put on one LAMOST-like wavelength grid and given the defects of a survey spectrum. Templates:
 
 * **stars** — ``sdss-mangadap`` 4.5.0: MILES (985 stars, 3,540–7,410 Å, spectral types from
-  ``paramsMILES_v9.1.txt``), STELIB (3,200–9,900 Å) and MaStar hierarchical-cluster spectra (3,622–10,354 Å).
-  MILES stops at 7,410 Å, so above 7,350 Å a MILES star is continued by the full-range star of its split whose
-  shape over 6,000–7,350 Å is closest (scaled to join); the card says so.
+  ``paramsMILES_v9.1.txt``), STELIB (most 3,200–9,900 Å) and MaStar hierarchical-cluster spectra (3,622–10,354 Å).
+  MILES stops at 7,410 Å (and some STELIB stars near 8,000 Å), so above 7,350 Å (or their own end) such a star is
+  continued by the full-range star of its split whose shape over the 1,350 Å before is closest (scaled to meet).
 * **galaxies** — the same wheel's stellar-population models (BC03 and MIUSCAT SSPs): an old population plus 0–50 %
   of a young one, dust (a power-law attenuation), and, for 60 % of them, emission lines (Hα, Hβ, [O II], [O III],
   [N II], [S II] with random but typical ratios); z ∈ [0.005, 0.3]. Below the models' blue end (3,326 / 3,465 Å)
@@ -132,25 +132,26 @@ def miles_types(text: str) -> dict[str, str]:
 # ----------------------------------------------------------------------------- building spectra
 
 
-def splice_red(stars: list[dict], full_range: list[dict], join: float = 7350.0, lo: float = 6000.0) -> list[dict]:
-    """Stars that stop before 9,000 Å (MILES) continued above ``join`` by the full-range star whose shape over
-    [lo, join] is closest (least squares after the best scale), scaled to meet it over the last 100 Å. Without
-    any full-range star to continue them, they are left out."""
+def splice_red(stars: list[dict], full_range: list[dict], join: float = 7350.0, span: float = 1350.0) -> list[dict]:
+    """Stars that stop before 9,000 Å (MILES; a few STELIB) continued from ``join`` — or their own red end, if
+    that comes first — by the full-range star whose shape over the ``span`` Å before it is closest (least squares
+    after the best scale), scaled to meet it over the last 100 Å. Without a full-range star, they are left out."""
     if not full_range:
         return []
-    ref_w = np.linspace(lo, join, 200)
-    B = np.stack([np.interp(ref_w, o["wave"], o["flux"]) for o in full_range])     # (n_full, 200)
     out = []
     for star in stars:
         w, f = star["wave"].astype(np.float64), star["flux"].astype(np.float64)
+        end = min(join, float(w[-1]))
+        ref_w = np.linspace(end - span, end, 200)
         a = np.interp(ref_w, w, f)
+        B = np.stack([np.interp(ref_w, o["wave"], o["flux"]) for o in full_range])   # (n_full, 200)
         scale = B @ a / np.maximum((B * B).sum(1), 1e-30)                           # best scale per candidate
         k = int(np.argmin(((a - scale[:, None] * B) ** 2).sum(1)))
-        best, tail = full_range[k], full_range[k]["wave"] > join
-        meet = f[(w > join - 100) & (w <= join)].mean() / best["flux"][(best["wave"] > join - 100)
-                                                                        & ~tail].mean()
-        wave = np.concatenate([w[w <= join], best["wave"][tail]])
-        flux = np.concatenate([f[w <= join], meet * best["flux"][tail]])
+        best = full_range[k]
+        meet = a[ref_w > end - 100].mean() / B[k, ref_w > end - 100].mean()
+        tail = best["wave"] > end
+        wave = np.concatenate([w[w <= end], best["wave"][tail]])
+        flux = np.concatenate([f[w <= end], meet * best["flux"][tail]])
         out.append(star | {"wave": wave.astype(np.float32), "flux": flux.astype(np.float32),
                            "spliced_with": best["name"]})
     return out
@@ -342,7 +343,7 @@ def prepare(cache: Path | None = None, seed: int = 0, n_train: int = 24_000, n_v
               sum(p["left_out"] for p in parts.values())}
     for split, part in parts.items():
         counts[f"{split} templates: stars"] = len(part["stars"])
-        counts[f"{split} templates: of which MILES continued above 7,350 Å"] = sum("spliced_with" in s
+        counts[f"{split} templates: stars continued above 7,350 Å (MILES, short STELIB)"] = sum("spliced_with" in s
                                                                                   for s in part["stars"])
         counts[f"{split} templates: stellar populations"] = len(part["ssps"])
         counts[f"{split} templates: QSO fits 1,200–3,100 Å"] = len(part["qso_blue"])
