@@ -2,7 +2,7 @@
 import pytest
 from gradio_client import Client
 
-from demos import dgcnn, gan_qp, lexicon, o_gan
+from demos import dgcnn, gan_qp, lexicon, o_gan, spectrum
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +97,14 @@ def test_dgcnn_answer(client):
     assert '<mark class="qa-answer"' in marked
     with pytest.raises(Exception, match="篇章太多"):
         client.predict(question, "\n\n".join(["文章。"] * 11), 0.1, api_name="/dgcnn_answer")
+
+
+def test_spectrum_classify(client):
+    from gradio_client import handle_file
+
+    qso = next(e for e in spectrum.EXAMPLES if "/qso_" in e)
+    label, plot, notes = client.predict(handle_file(qso), api_name="/spectrum_classify")
+    assert {c["label"] for c in label["confidences"]} == set(spectrum.NAMES.values())
+    assert plot["type"] == "matplotlib" and plot["plot"]
+    with pytest.raises(Exception, match="不是两列"):
+        client.predict(handle_file(str(spectrum.WEIGHTS / "config.json")), api_name="/spectrum_classify")

@@ -116,6 +116,21 @@ def test_dgcnn_tab(page):
     page.screenshot(path=str(SCREENSHOTS / "dgcnn.png"), full_page=True)
 
 
+def test_spectrum_tab(page):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    open_tab(page, "Conv1D 光谱分类 Spectra")
+    from demos import spectrum
+
+    galaxy = next(e for e in spectrum.EXAMPLES if "/galaxy_" in e)
+    page.locator("#spectrum-input input[type=file]").set_input_files(galaxy)
+    page.get_by_role("button", name="分类 Classify").click()
+    page.wait_for_function("() => document.querySelector('#spectrum-label')?.innerText.includes('%')")
+    page.wait_for_function(
+        "() => document.querySelector('#spectrum-plot img')?.src?.startsWith('data:image')", timeout=60_000)
+    assert "not LAMOST" in page.locator("#tab-spectrum").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "spectrum.png"), full_page=True)
+
+
 def test_gan_qp_tab(page):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     open_tab(page, "GAN-QP 二次势 GAN")
