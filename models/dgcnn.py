@@ -10,12 +10,13 @@ residual net, and where it opens the convolution's new features flow in. Both co
 (Su's regulariser).
 
 The model (Su's WebQA entry): characters are embedded; the **question** is encoded by blocks with rates 1, 2, 1 and
-pooled into one vector by additive attention; every **passage** character is concatenated with that vector and
-with Su's hand-made match feature (does this character occur in the question?), projected, and encoded by blocks with rates 1, 2, 4, 8, 16, 1 (a receptive field of 65 characters). Three sigmoid
-heads: the start and the end of the answer at each position, and whether the passage holds an answer at all (from
-the attention-pooled passage); the start and end probabilities are multiplied by the passage-level one. Trained
-with a focal loss. Decoding picks i ≤ j < i + max_len maximising start_i · end_j in each passage, then votes across
-passages: an answer found in several passages scores 1 − Π(1 − s_k) (noisy-OR).
+pooled into one vector by additive attention; every **passage** character, plus Su's hand-made match feature (does
+this character occur in the question?), is concatenated with that vector, projected, and encoded by blocks with
+rates 1, 2, 4, 8, 16, 1 (a receptive field of 65 characters). Three sigmoid heads: the start and the end of the
+answer at each position, and whether the passage holds an answer at all (from the attention-pooled passage); the
+start and end probabilities are multiplied by the passage-level one. Trained with a focal loss. Decoding picks
+i ≤ j < i + max_len maximising start_i · end_j in each passage, then votes across passages: an answer found in
+several passages scores 1 − Π(1 − s_k) (noisy-OR).
 """
 from __future__ import annotations
 

@@ -50,6 +50,16 @@ def test_threshold_turns_a_weak_answer_into_no_answer():
     assert "无答案" not in text
 
 
+def test_long_passage_is_read_in_windows_and_the_answer_found_at_the_end():
+    question, passages = dgcnn.EXAMPLES[4]   # 陆畅是什么地方人？
+    own = next(p for p in dgcnn.split_passages(passages) if "陆畅" in p)
+    filler = "。".join(p for q, ps in dgcnn.EXAMPLES[:3] for p in dgcnn.split_passages(ps))
+    long = (filler * 5)[:3000] + "\n" + own
+    text, ranked, marked = dgcnn.answer(question, long)
+    assert "overlapping windows" in text
+    assert max(ranked, key=ranked.get) == ANSWERS[question]
+
+
 @pytest.mark.parametrize("question,passages,message", [
     ("", "一篇文章。", "问题为空"),
     ("   ", "一篇文章。", "问题为空"),
