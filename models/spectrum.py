@@ -93,11 +93,12 @@ class SpectrumNet(nn.Module):
         return self.out(F.relu(self.dense(h)))
 
 
-def scale(flux: torch.Tensor) -> torch.Tensor:
-    """Per-spectrum scaling: divide by the median absolute flux (robust to spikes, keeps the continuum's shape).
-    (…, n) → (…, n); an all-zero spectrum stays zero."""
+def scale(flux: torch.Tensor, clip: float = 10.0) -> torch.Tensor:
+    """Per-spectrum scaling: divide by the median absolute flux (robust to spikes, keeps the continuum's shape),
+    then clip to ±``clip`` — cosmic rays and bad pixels can be 10⁴ × the continuum, and a max-pooling network would
+    carry them straight to the logits. (…, n) → (…, n); an all-zero spectrum stays zero."""
     m = flux.abs().median(dim=-1, keepdim=True).values
-    return flux / m.clamp(min=1e-8)
+    return (flux / m.clamp(min=1e-8)).clamp(-clip, clip)
 
 
 def macro_f1_loss(logits: torch.Tensor, labels: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:

@@ -62,7 +62,7 @@ def test_hard_macro_f1():
     assert f1 == pytest.approx(sum(per_class) / 4)
 
 
-def test_scale_divides_by_the_median_absolute_flux():
+def test_scale_divides_by_the_median_absolute_flux_and_clips_spikes():
     x = torch.tensor([[1.0, 2.0, 3.0, -4.0, 100.0], [0.0, 0.0, 0.0, 0.0, 0.0]])
     y = scale(x)
-    assert torch.allclose(y[0], x[0] / 3.0) and (y[1] == 0).all()
+    assert torch.allclose(y[0, :4], x[0, :4] / 3.0) and y[0, 4] == 10.0 and (y[1] == 0).all()
