@@ -55,7 +55,7 @@ def test_fits_in_sdss_layout(tmp_path):
 
 @pytest.mark.parametrize("content,message", [
     ("wavelength,flux\n" + "".join(f"{4000 + i},{1.0}\n" for i in range(50)), "点太少"),
-    ("a;b\nfoo bar\n", "不是数字"),
+    ("a b\nfoo bar\n", "不是数字"),
     ("4000\n4001\n4002\n", "不是两列"),
     ("".join(f"{100 + i},{1.0}\n" for i in range(500)), "重叠不足一半"),
     ("".join(f"{4000 + i},nan\n" for i in range(500)), "NaN"),
