@@ -30,7 +30,6 @@ def binned(X):
 def main():
     import numpy as np
     import torch
-    from safetensors.torch import load_file
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
