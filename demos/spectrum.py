@@ -39,6 +39,8 @@ def _read_fits(path):
     import numpy as np
     from astropy.io import fits
 
+    from models.spectrum import header_wavelengths
+
     try:
         hdus = fits.open(path, memmap=False)
     except Exception:
@@ -59,10 +61,7 @@ def _read_fits(path):
         if image.data is not None and image.data.ndim == 2 and image.data.shape[0] >= 3:   # LAMOST layout
             return np.asarray(image.data[2], dtype=float), np.asarray(image.data[0], dtype=float)
         if image.data is not None and image.data.ndim == 1 and "CRVAL1" in image.header:
-            h = image.header
-            x = h["CRVAL1"] + (np.arange(image.data.size) + 1 - h.get("CRPIX1", 1)) * h.get("CDELT1", h.get("CD1_1", 1))
-            wave = 10 ** x if h["CRVAL1"] < 10 else x
-            return wave, np.asarray(image.data, dtype=float)
+            return header_wavelengths(image.header, image.data.size), np.asarray(image.data, dtype=float)
     raise error("FITS 文件里找不到光谱（需要 flux + loglam/wavelength 列，或一维图像 + CRVAL1/CDELT1）",
                 "no spectrum found in the FITS file (expected flux + loglam/wavelength columns, or a 1-D image with "
                 "CRVAL1/CDELT1)")
@@ -103,7 +102,9 @@ def read_spectrum(path):
     from models.spectrum import GRID, fill_edges, rebin
 
     path = upload_path(path, "光谱文件", "spectrum file", max_mb=MAX_MB)
-    is_fits = path.suffix.lower() in (".fits", ".fit", ".fts") or path.read_bytes()[:6] == b"SIMPLE"
+    with open(path, "rb") as f:
+        head = f.read(6)   # a FITS file starts with "SIMPLE", whatever its name (the table reader reads it whole)
+    is_fits = path.suffix.lower() in (".fits", ".fit", ".fts") or head == b"SIMPLE"
     wave, flux = _read_fits(path) if is_fits else _read_table(path)
     notes = []
     ok = np.isfinite(wave) & np.isfinite(flux)

@@ -119,6 +119,15 @@ def macro_f1(pred: torch.Tensor, labels: torch.Tensor, n_classes: int = len(CLAS
     return sum(per_class) / n_classes, per_class
 
 
+def header_wavelengths(header, n: int) -> np.ndarray:
+    """Wavelengths (Å) of a 1-D FITS spectrum from its header: CRVAL1 + (i + 1 − CRPIX1)·CDELT1 (or CD1_1), in
+    log10 λ when CTYPE1 says WAVE-LOG or CRVAL1 is too small to be Ångström."""
+    crval, crpix = header["CRVAL1"], header.get("CRPIX1", 1)
+    cdelt = header.get("CDELT1", header.get("CD1_1", 1.0))
+    x = crval + (np.arange(n) + 1 - crpix) * cdelt
+    return 10 ** x if str(header.get("CTYPE1", "")).upper().startswith("WAVE-LOG") or crval < 10 else x
+
+
 def rebin(wave: np.ndarray, flux: np.ndarray, grid: np.ndarray = GRID) -> np.ndarray:
     """Flux on ``grid``: the mean of the (finer) template over each grid pixel (integrating, not sampling, so
     narrow features keep their equivalent width); outside the template's range: NaN."""

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from models.spectrum import CLASSES, GRID, HI, N_POINTS, fill_edges, rebin  # noqa: F401 (GRID, HI: used by tests)
+from models.spectrum import CLASSES, GRID, HI, N_POINTS, fill_edges, header_wavelengths, rebin
 from training import cache_dir, prepare_command, wheel_file
 from training.couplet_data import split_of
 
@@ -66,13 +66,6 @@ def _fits(data: bytes):
     return fits.open(io.BytesIO(data))
 
 
-def _linear_wave(header, n: int) -> np.ndarray:
-    """Wavelengths of a 1-D FITS spectrum from its header (linear, or log10 when CTYPE1 says WAVE-LOG)."""
-    crval, cdelt, crpix = header["CRVAL1"], header.get("CDELT1", header.get("CD1_1")), header.get("CRPIX1", 1)
-    x = crval + (np.arange(n) + 1 - crpix) * cdelt
-    return 10 ** x if str(header.get("CTYPE1", "")).upper().startswith("WAVE-LOG") or crval < 10 else x
-
-
 def read_templates(mangadap_wheel: Path, pypeit_wheel: Path) -> dict:
     """Both wheels → {"stars": [...], "ssps": [...], "qso": {...}, "sky": (wave, flux)}; every template a dict
     with name, wave, flux (float32) and what is known about it."""
@@ -85,7 +78,7 @@ def read_templates(mangadap_wheel: Path, pypeit_wheel: Path) -> dict:
                 data = whl.read(name)
                 hdu = _fits(gzip.decompress(data) if name.endswith(".gz") else data)[0]
                 flux = np.asarray(hdu.data, dtype=np.float64).ravel()
-                wave = _linear_wave(hdu.header, len(flux))
+                wave = header_wavelengths(hdu.header, len(flux))
                 wave, flux = clean(wave, flux)
                 stem = Path(name).name.removesuffix(".gz").removesuffix(".fits")
                 item = {"name": f"{folder}/{stem}", "library": folder,
