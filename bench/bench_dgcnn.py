@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import random
 import re
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -69,6 +68,7 @@ def table(title: str, results: dict[str, dict]) -> None:
 def main():
     from tqdm import tqdm
 
+    from bench import p50_p95, time_calls_ms
     from demos import dgcnn as tab
     from models.dgcnn import read
     from training.dgcnn import scores
@@ -118,23 +118,16 @@ def main():
         u = sum(s < t for s in unanswerable) / len(unanswerable)
         print(f"| {t} | {a:.4f} | {u:.4f} | {(a + u) / 2:.4f} |")
 
-    times = []
-    for r in rows[:300]:
-        t0 = time.perf_counter()
-        tab.answer(r["question"], "\n\n".join(r["passages"]))
-        times.append((time.perf_counter() - t0) * 1000)
+    times = time_calls_ms(lambda r=r: tab.answer(r["question"], "\n\n".join(r["passages"])) for r in rows[:300])
     times = times[20:]  # the first calls warm the allocator
     long_passage = "".join(r["passages"][0] for r in rows[:60])[:2000]
-    long_times = []
-    for _ in range(20):
-        t0 = time.perf_counter()
-        tab.answer(rows[0]["question"], long_passage)  # one passage: no blank lines inside
-        long_times.append((time.perf_counter() - t0) * 1000)
-    q = statistics.quantiles
+    # one passage: no blank lines inside
+    long_times = time_calls_ms([lambda: tab.answer(rows[0]["question"], long_passage)] * 20)
+    p50, p95 = p50_p95(times)
     print(f"\nTab latency (warm, batch 1, `demos.dgcnn.answer`, incl. the highlighted HTML): 3 passages "
-          f"p50 {statistics.median(times):.1f} ms, p95 {q(times, n=20)[18]:.1f} ms over {len(times)} test questions; "
+          f"p50 {p50:.1f} ms, p95 {p95:.1f} ms over {len(times)} test questions; "
           f"one {len(long_passage):,}-character passage (windows of 256) "
-          f"p50 {statistics.median(long_times):.1f} ms.")
+          f"p50 {p50_p95(long_times)[0]:.1f} ms.")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ latency.
 """
 from __future__ import annotations
 
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -34,6 +33,7 @@ def main():
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
+    from bench import p50_p95, time_calls_ms
     from demos import spectrum as tab
     from models.spectrum import CLASSES, macro_f1, scale
     from training.spectra_data import prepare, read_split
@@ -83,13 +83,9 @@ def main():
 
     example = tab.EXAMPLES[0]
     tab.classify(example)   # warm
-    times = []
-    for _ in range(30):
-        t0 = time.perf_counter()
-        tab.classify(example)
-        times.append((time.perf_counter() - t0) * 1000)
+    p50, p95 = p50_p95(time_calls_ms([lambda: tab.classify(example)] * 30))
     print(f"\nTab latency (warm, `demos.spectrum.classify` on an example CSV, incl. reading, resampling, saliency and "
-          f"the figure): p50 {statistics.median(times):.0f} ms, p95 {statistics.quantiles(times, n=20)[18]:.0f} ms.")
+          f"the figure): p50 {p50:.0f} ms, p95 {p95:.0f} ms.")
 
 
 def plot(rows, names, path):
