@@ -14,7 +14,7 @@ def test_every_tab_endpoint_is_named(client):
     names = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
     assert {"/lexicon_build", "/lexicon_segment", "/couplet_generate", "/sentiment_classify",
             "/sentiment_attention", "/gan_qp_sample", "/gan_qp_interpolate", "/o_gan_sample", "/o_gan_reconstruct",
-            "/o_gan_interpolate", "/dgcnn_answer"} <= names
+            "/o_gan_interpolate", "/dgcnn_answer", "/gpt2_generate"} <= names
 
 
 def test_lexicon_build_then_segment_with_the_session_lexicon(client):
@@ -108,3 +108,14 @@ def test_spectrum_classify(client):
     assert plot["type"] == "matplotlib" and plot["plot"]
     with pytest.raises(Exception, match="Invalid file type"):   # Gradio checks file_types before the adapter
         client.predict(handle_file(str(spectrum.WEIGHTS / "config.json")), api_name="/spectrum_classify")
+
+
+def test_gpt2_generate_streams(client):
+    job = client.submit("春风", "poem", 40, 1.0, 20, 0.95, 1.1, 1, 0, False, "", api_name="/gpt2_generate")
+    updates = list(job)                                     # every streamed (text, notes) update
+    text, notes = job.result()
+    assert len(updates) > 3 and text.startswith("春风") and "tokens/s" in notes
+    again, _ = client.predict("春风", "poem", 40, 1.0, 20, 0.95, 1.1, 1, 0, False, "", api_name="/gpt2_generate")
+    assert again == text                                    # same seed, same text
+    with pytest.raises(Exception, match="no such folder"):
+        client.predict("春风", "poem", 40, 1.0, 20, 0.95, 1.1, 1, 0, False, "/no/such/dir", api_name="/gpt2_generate")

@@ -116,6 +116,22 @@ def test_dgcnn_tab(page):
     page.screenshot(path=str(SCREENSHOTS / "dgcnn.png"), full_page=True)
 
 
+def test_gpt2_tab(page):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    open_tab(page, "GPT2_ML 中文生成 Chinese GPT-2")
+    page.get_by_label("开头 Prompt（可留空 may be empty）").fill("今年以来，全国农村")
+    page.get_by_label("新闻 News (People's Daily 1998)").check()
+    page.get_by_role("button", name="生成 Generate").click()
+    # streamed: a partial text shows while the notes still say "generating", then the final one
+    page.wait_for_function("() => document.querySelector('#gpt2-notes')?.innerText.includes('tokens/s')")
+    page.wait_for_function("() => !document.querySelector('#gpt2-notes').innerText.includes('generating')")
+    text = page.locator("#gpt2-output textarea").input_value()
+    assert text.startswith("今年以来，全国农村") and len(text) > 30
+    page.get_by_text("模型卡与训练曲线 Model card and training curve").click()
+    page.wait_for_selector("img[src*='training_curve']")
+    page.screenshot(path=str(SCREENSHOTS / "gpt2.png"), full_page=True)
+
+
 def test_spectrum_tab(page):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     open_tab(page, "Conv1D 光谱分类 Spectra")

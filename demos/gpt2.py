@@ -1,0 +1,289 @@
+"""Tab: GPT2_ML 中文生成 — a small Chinese GPT-2 (models/gpt2.py), streamed; other GPT-2 / GPT2_ML checkpoints."""
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+
+import gradio as gr
+
+from demos.adapter import REPO, Lazy, check_number, check_seed, error, explanation
+
+TAB_ID = "gpt2"
+TITLE = "GPT2_ML 中文生成 Chinese GPT-2"
+POST = "https://kexue.fm/archives/7292"
+WEIGHTS = REPO / "data" / "gpt2"
+ENV = "KEXUE_GPT2_MODEL"          # a folder or hub id to use instead of the embedded model
+MAX_PROMPT = 20_000               # characters; longer prompts are refused, shorter ones cut to the context
+MAX_NEW = 256
+MAX_SAMPLES = 5
+MAX_CHECKPOINT_BYTES = 3 * 2**30  # a hub model larger than this is refused (it would not fit a free Space)
+STYLE_CHOICES = [("新闻 News (People's Daily 1998)", "news"), ("评论 Reviews", "review"),
+                 ("唐诗 Tang poems", "poem"), ("不指定 None", "none")]
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
+
+EXAMPLES = [  # prompt, style
+    ["新华社北京1月5日电", "news"],
+    ["今年以来，全国农村", "news"],
+    ["床前明月光，", "poem"],
+    ["", "poem"],
+    ["这家酒店的服务", "review"],
+    ["这本书", "review"],
+]
+
+EMBEDDED = Lazy(lambda: _load_checkpoint(str(WEIGHTS)))
+_OTHERS: dict[str, object] = {}   # the last foreign checkpoint only (memory), by name
+_OTHERS_LOCK = threading.Lock()
+_GENERATE_LOCK = threading.Lock()  # one generation at a time: torch's RNG is global (seeded samples repeat)
+
+
+def _load_checkpoint(name: str):
+    from models.gpt2 import load
+
+    return load(name)
+
+
+def checkpoint(name=None, progress=None):
+    """'' / None → $KEXUE_GPT2_MODEL or the embedded model; else a local folder or a hub id (loaded once)."""
+    name = (name or "").strip() if isinstance(name, str) else name
+    if name is not None and not isinstance(name, str):
+        raise error("模型名须是文字", "the checkpoint name must be text")
+    name = name or os.environ.get(ENV, "").strip()
+    if not name or os.path.realpath(os.path.expanduser(name)) == os.path.realpath(WEIGHTS):
+        return EMBEDDED.get()
+    if len(name) > 300 or _CONTROL.search(name):
+        raise error("模型名不对", "that is not a folder or a hub id")
+    with _OTHERS_LOCK:
+        if name in _OTHERS:
+            return _OTHERS[name]
+        if progress:
+            progress(0.1, desc=f"加载模型 loading {name}")
+        ckpt = _load_other(name)
+        _OTHERS.clear()
+        _OTHERS[name] = ckpt
+        return ckpt
+
+
+def _load_other(name: str):
+    from models.gpt2 import looks_like_path
+
+    local = looks_like_path(name) or os.path.isdir(os.path.expanduser(name))
+    if local and not os.path.isdir(os.path.expanduser(name)):
+        raise error(f"找不到文件夹：{name}", f"no such folder: {name}")
+    if not local:
+        if not _HUB_ID.match(name):
+            raise error(f"既不是文件夹也不是 Hub id（owner/name）：{name}",
+                        f"neither a folder nor a hub id (owner/name): {name}")
+        _check_hub_size(name)
+    try:
+        return _load_checkpoint(name)
+    except Exception as e:  # noqa: BLE001 - any loading failure becomes a message
+        raise error(f"无法加载模型 {name}：{type(e).__name__}", f"cannot load {name}: {e}"[:500]) from None
+
+
+def _check_hub_size(name: str) -> None:
+    """Refuse hub models that are offline-unreachable or too large, before downloading anything."""
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        raise error("离线模式（HF_HUB_OFFLINE）下不能从 Hub 下载", f"offline (HF_HUB_OFFLINE): cannot fetch {name}")
+    try:
+        from huggingface_hub import model_info
+
+        info = model_info(name, files_metadata=True, timeout=15)
+    except Exception as e:  # noqa: BLE001
+        raise error(f"Hub 上找不到或连不上：{name}", f"{name}: not found on the hub or no connection ({type(e).__name__})")
+    weights = [s for s in info.siblings or [] if s.rfilename.endswith(".safetensors")]
+    if not weights:
+        raise error("只加载 safetensors 权重", f"{name} has no safetensors weights (only those are loaded)")
+    size = sum(s.size or 0 for s in weights)
+    if size > MAX_CHECKPOINT_BYTES:
+        raise error(f"模型太大：{size / 2**30:.1f} GB", f"{name} is too large: {size / 2**30:.1f} GB "
+                    f"(limit {MAX_CHECKPOINT_BYTES / 2**30:.0f} GB)")
+
+
+def clean_prompt(prompt) -> str:
+    """The prompt box → text: may be empty; control characters removed; at most MAX_PROMPT characters."""
+    if prompt is None:
+        return ""
+    if not isinstance(prompt, str):
+        raise error("开头须是文字", "the prompt must be text")
+    prompt = _CONTROL.sub("", prompt).strip()
+    if len(prompt) > MAX_PROMPT:
+        raise error(f"开头太长：{len(prompt):,} 字符，上限 {MAX_PROMPT:,}",
+                    f"the prompt is too long: {len(prompt):,} characters, the limit is {MAX_PROMPT:,}")
+    return prompt
+
+
+def generate(prompt="", style="news", max_new_tokens=120, temperature=1.0, top_k=20, top_p=0.95,
+             repetition_penalty=1.1, n_samples=1, seed=0, stop_at_period=False, checkpoint_name="",
+             progress=gr.Progress()):
+    """Streams (text of every sample so far, notes markdown) while the samples are generated."""
+    from models.gpt2 import generation_kwargs, prompt_ids
+
+    prompt = clean_prompt(prompt)
+    if style not in {value for _, value in STYLE_CHOICES}:
+        raise error("未知的风格", f"unknown style {style!r}")
+    max_new = int(check_number(max_new_tokens, "生成长度", "max new tokens", 1, MAX_NEW))
+    temperature = check_number(temperature, "温度", "temperature", 0, 2)
+    top_k = int(check_number(top_k, "top-k", "top-k", 0, 200))
+    top_p = check_number(top_p, "top-p", "top-p", 0.05, 1)
+    penalty = check_number(repetition_penalty, "重复惩罚", "repetition penalty", 1, 2)
+    n = int(check_number(n_samples, "样本数", "number of samples", 1, MAX_SAMPLES))
+    seed = check_seed(seed)
+    ckpt = checkpoint(checkpoint_name, progress)
+    if max_new >= ckpt.context:
+        raise error(f"生成长度须小于模型的上下文 {ckpt.context}",
+                    f"max new tokens must be below the model's context of {ckpt.context}")
+
+    notes = []
+    if style != "none" and style not in ckpt.styles:
+        notes.append(f"这个模型没有风格标记，忽略“{style}” this checkpoint has no style tokens; style ignored")
+    ids, dropped = prompt_ids(ckpt, prompt, style, max_new)
+    body = ids[len(ckpt.start_ids(style)):]
+    unk = getattr(ckpt.tokenizer, "unk_token_id", None)
+    if body and unk is not None:
+        n_unk = sum(i == unk for i in body)
+        if n_unk * 2 > len(body):
+            raise error("开头大多是模型不认识的字符（表情、外文？）",
+                        "most of the prompt is outside the model's vocabulary (emoji, other scripts?)")
+        if n_unk:
+            oov = sorted({c for c in prompt if not c.isspace() and ckpt.encode(c) in ([unk], [])})[:20]
+            notes.append(f"字表外的字符按 [UNK] 处理 characters outside the vocabulary, read as [UNK]: {''.join(oov)}")
+    if dropped:
+        notes.append(f"开头太长，只保留最后 {len(body)} 个词元（上下文 {ckpt.context} = 开头 + 生成）"
+                     f" the prompt was cut to its last {len(body)} tokens (context {ckpt.context} = prompt + new tokens)")
+    shown_prompt = ckpt.decode(body)
+    kwargs = generation_kwargs(ckpt, max_new, temperature, top_k, top_p, penalty, bool(stop_at_period))
+
+    texts, tokens, t0 = [], 0, time.time()
+    for i in range(n):
+        text = ""
+        for piece, new_tokens in _stream(ckpt, ids, kwargs, seed + i):
+            text += piece
+            tokens += new_tokens
+            yield _render(texts + [shown_prompt + text]), _notes(notes, ckpt, tokens, t0, True)
+        texts.append(shown_prompt + text)
+    yield _render(texts), _notes(notes, ckpt, tokens, t0, False)
+
+
+def _stream(ckpt, ids, kwargs, seed):
+    """Generate in a thread; yield (decoded text piece, new tokens) as the streamer hands them over."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+    class Cancelled(StoppingCriteria):  # the page was closed: stop the thread too
+        def __call__(self, input_ids, scores, **kw):
+            return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool)
+
+    cancel, failure = threading.Event(), []
+    streamer = TextIteratorStreamer(ckpt.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=120)
+    counter = _Counter(streamer)
+
+    def run():
+        try:
+            with _GENERATE_LOCK, torch.inference_mode():
+                torch.manual_seed(seed)
+                ckpt.model.generate(input_ids=torch.tensor([ids]), streamer=counter, use_cache=True,
+                                    stopping_criteria=StoppingCriteriaList([Cancelled()]), **kwargs)
+        except Exception as e:  # noqa: BLE001 - reported on the page below
+            failure.append(e)
+            streamer.end()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        for piece in streamer:
+            yield piece, counter.take()
+    finally:
+        cancel.set()
+    thread.join(timeout=5)
+    if failure:
+        raise error("生成失败", f"generation failed: {type(failure[0]).__name__}: {failure[0]}"[:300])
+    yield "", counter.take()
+
+
+class _Counter:
+    """Passes tokens on to a streamer and counts the new ones (for tokens/s)."""
+
+    def __init__(self, streamer):
+        self.streamer, self.new, self.prompt_seen = streamer, 0, False
+
+    def put(self, value):
+        if self.prompt_seen:
+            self.new += value.numel()
+        self.prompt_seen = True
+        self.streamer.put(value)
+
+    def end(self):
+        self.streamer.end()
+
+    def take(self) -> int:
+        n, self.new = self.new, 0
+        return n
+
+
+def _render(texts: list[str]) -> str:
+    if len(texts) == 1:
+        return texts[0]
+    return "\n\n".join(f"【{i + 1}】{t}" for i, t in enumerate(texts))
+
+
+def _notes(notes: list[str], ckpt, tokens: int, t0: float, running: bool) -> str:
+    dt = max(time.time() - t0, 1e-6)
+    speed = f"{tokens} 个新词元 new tokens · {dt:.1f} s · {tokens / dt:.0f} tokens/s · 模型 model: " + (
+        "内置 embedded" if ckpt.name == str(WEIGHTS) else f"`{ckpt.name}`") + (" · 生成中 generating…" if running else "")
+    return "  \n".join(notes + [speed])
+
+
+def build_tab() -> None:
+    gr.Markdown(explanation(
+        zh="**GPT2_ML：中文 GPT-2。** 语言模型逐字预测下一个字，生成时每一步从预测分布中采样（温度、top-k、top-p 截断，"
+           "苏神的演示用 top-k 5 / top-p 0.95，到“。”为止）。原文用 15 亿参数、48 层的 GPT2_ML；这里内置一个在 CPU 上训练的"
+           "小模型（4 层，约 5M 参数），语料是 1998 年 1 月《人民日报》、网购评论和全唐诗，每篇以风格标记 [NEWS] / [REVIEW] / "
+           "[POEM] 开头，所以可以指定风格。结果随输出逐字显示。",
+        en="**GPT2_ML: a Chinese GPT-2.** A language model predicts the next character; generation samples from that "
+           "distribution step by step (temperature, top-k, top-p; Su's demo used top-k 5 / top-p 0.95 and stopped at "
+           "“。”). The post ran the 1.5B-parameter, 48-layer GPT2_ML; embedded here is a small model trained on a CPU "
+           "(4 layers, ≈5M parameters) on People's Daily (Jan 1998), shopping reviews and the Tang poems. Every "
+           "document starts with a style token — [NEWS], [REVIEW] or [POEM] — so you can ask for a style. The text "
+           "is streamed as it is generated.",
+        url=POST,
+        formula=r"p(x_1,\dots,x_T)=\prod_{t=1}^{T} p(x_t\mid x_{<t}),\qquad "
+                r"\mathrm{PPL}=\exp\Big(-\frac1T\sum_t \log p(x_t\mid x_{<t})\Big)",
+    ))
+    with gr.Row():
+        with gr.Column(scale=1):
+            prompt = gr.Textbox(label="开头 Prompt（可留空 may be empty）", value=EXAMPLES[0][0], lines=3,
+                                max_length=MAX_PROMPT)
+            style = gr.Radio(STYLE_CHOICES, value="news", label="风格 Style")
+            with gr.Row():
+                max_new = gr.Slider(1, MAX_NEW - 1, value=120, step=1, label="生成长度 Max new tokens")
+                n = gr.Slider(1, MAX_SAMPLES, value=1, step=1, label="样本数 Samples")
+            with gr.Accordion("采样 Sampling", open=False):
+                with gr.Row():
+                    temperature = gr.Slider(0, 2, value=1.0, step=0.05, label="温度 Temperature (0 = greedy)")
+                    top_k = gr.Slider(0, 200, value=20, step=1, label="top-k (0 = off)")
+                with gr.Row():
+                    top_p = gr.Slider(0.05, 1, value=0.95, step=0.01, label="top-p")
+                    penalty = gr.Slider(1, 2, value=1.1, step=0.05, label="重复惩罚 Repetition penalty")
+                with gr.Row():
+                    seed = gr.Number(value=0, precision=0, label="种子 Seed")
+                    stop = gr.Checkbox(value=False, label="到“。”为止 Stop at “。”")
+            with gr.Accordion("其他模型 Other checkpoint", open=False):
+                other = gr.Textbox(label="本地文件夹或 Hub id（空 = 内置模型） Local folder or hub id (empty = embedded)",
+                                   placeholder="uer/gpt2-chinese-cluecorpussmall", max_length=300)
+                gr.Markdown(f"任何 GPT-2（transformers 格式、safetensors 权重）或转换后的 GPT2_ML 权重文件夹（后置 LayerNorm，"
+                            f"见 `models/gpt2_ml.py`）。也可用环境变量 `{ENV}` 设定。  \n"
+                            f"Any GPT-2 (transformers layout, safetensors weights), or a folder of converted GPT2_ML "
+                            f"weights (post-LN, see `models/gpt2_ml.py`). The environment variable `{ENV}` sets it too.")
+            btn = gr.Button("生成 Generate", variant="primary")
+        with gr.Column(scale=1):
+            output = gr.Textbox(label="生成结果 Generated text", lines=14, elem_id="gpt2-output")
+            notes = gr.Markdown(elem_id="gpt2-notes")
+    gr.Examples(EXAMPLES, inputs=[prompt, style], label="例子 Examples（每种风格 per style）")
+    with gr.Accordion("模型卡与训练曲线 Model card and training curve", open=False):
+        gr.Markdown((WEIGHTS / "README.md").read_text(encoding="utf-8"))
+        gr.Image(str(WEIGHTS / "training_curve.png"), show_label=False, interactive=False, height=320)
+    btn.click(generate, [prompt, style, max_new, temperature, top_k, top_p, penalty, n, seed, stop, other],
+              [output, notes], api_name="gpt2_generate")

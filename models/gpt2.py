@@ -1,0 +1,195 @@
+"""A small Chinese GPT-2 with a BERT-style character vocabulary, as GPT2_ML; and loading other GPT-2 checkpoints.
+
+Post: https://kexue.fm/archives/7292. A causal language model, trained by maximum likelihood:
+
+    p(x₁ … x_T) = ∏ₜ softmax(W hₜ₋₁)[xₜ],   loss = −(1/T) Σₜ log p(xₜ | x<t),   perplexity = exp(loss)
+
+The embedded model is ``transformers.GPT2LMHeadModel`` (pre-LN) trained from scratch by ``python -m
+training.gpt2`` on news, reviews and Tang poems. Each document starts with a style token — ``[NEWS]``, ``[REVIEW]``
+or ``[POEM]`` — and ends with ``[SEP]``, so the style is asked for by the first token:
+
+    [POEM] 床 前 明 月 光 ， … 。 [SEP] [POEM] …
+
+The tokenizer is ``BertTokenizerFast`` over a ``vocab.txt`` of single characters (GPT2_ML uses BERT's Chinese
+vocabulary the same way). BERT decodes with a space between tokens; Chinese has none, so :class:`CharDecoder` joins
+tokens directly and keeps a space only between two Latin words / numbers.
+
+Other checkpoints load through :func:`load`: a local folder or a hub id of any GPT-2 (with its own tokenizer), or a
+folder of converted GPT2_ML weights (``models/gpt2_ml.py``, post-LN layout).
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+STYLES = {"news": "[NEWS]", "review": "[REVIEW]", "poem": "[POEM]"}
+END = "[SEP]"           # end of a document
+PERIOD = "。"           # Su's demo stops at the first full stop
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
+_WORD_END = re.compile(r"[0-9A-Za-z]$")
+_WORD_START = re.compile(r"^[0-9A-Za-z]")
+
+
+def is_cjk(ch: str) -> bool:
+    """A character BERT's tokenizer treats as Chinese (split off on its own)."""
+    return bool(_CJK.match(ch))
+
+
+class CharDecoder:
+    """A ``tokenizers`` decoder (see :func:`load_tokenizer`): ``床 前 1 ##9 ##9 ##8 年`` → ``床前1998年``; a space
+    is kept between two Latin / number words: ``hello world`` stays ``hello world``."""
+
+    def decode_chain(self, tokens: list[str]) -> list[str]:
+        out, prev = [], ""
+        for tok in tokens:
+            if tok.startswith("##"):
+                piece = tok[2:]
+            else:
+                piece = (" " + tok) if _WORD_END.search(prev) and _WORD_START.match(tok) else tok
+            out.append(piece)
+            prev = piece or prev
+        return out
+
+
+def load_tokenizer(folder: Path):
+    """``BertTokenizerFast`` over ``folder/vocab.txt`` (``vocab=`` — transformers 5 silently ignores ``vocab_file=``),
+    the style tokens as special tokens, and :class:`CharDecoder`."""
+    from transformers import BertTokenizerFast
+
+    vocab = Path(folder) / "vocab.txt"
+    words = set(vocab.read_text(encoding="utf-8").split("\n"))
+    tok = BertTokenizerFast(vocab=str(vocab), do_lower_case=True,
+                            additional_special_tokens=[t for t in STYLES.values() if t in words])
+    return with_char_decoder(tok)
+
+
+def with_char_decoder(tokenizer):
+    """Give a BERT-style (WordPiece) fast tokenizer :class:`CharDecoder`; other tokenizers are left as they are."""
+    from tokenizers import decoders
+
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None and type(backend.model).__name__ == "WordPiece":
+        backend.decoder = decoders.Decoder.custom(CharDecoder())
+    return tokenizer
+
+
+def gpt2_config(vocab_size: int, n_layer: int = 4, n_embd: int = 256, n_head: int = 4, n_positions: int = 256,
+                dropout: float = 0.0, pad_id: int = 0, end_id: int = 3):
+    """The embedded model's configuration (GPT-2 small is 12 × 768 with 1,024 positions; ours must train on a CPU)."""
+    from transformers import GPT2Config
+
+    return GPT2Config(vocab_size=vocab_size, n_positions=n_positions, n_embd=n_embd, n_layer=n_layer,
+                      n_head=n_head, resid_pdrop=dropout, embd_pdrop=dropout, attn_pdrop=dropout,
+                      bos_token_id=end_id, eos_token_id=end_id, pad_token_id=pad_id, tie_word_embeddings=True)
+
+
+@dataclass
+class Checkpoint:
+    """A loaded language model: ``model.generate`` takes transformers' sampling arguments."""
+    model: torch.nn.Module
+    tokenizer: object
+    name: str
+    context: int            # positions the model can attend to
+    kind: str               # "gpt2" (transformers) or "gpt2_ml" (models/gpt2_ml.py)
+
+    @property
+    def styles(self) -> list[str]:
+        """The style names this checkpoint was trained with (none for foreign checkpoints)."""
+        vocab = self.tokenizer.get_vocab()
+        return [name for name, tok in STYLES.items() if tok in vocab]
+
+    def start_ids(self, style: str | None) -> list[int]:
+        """What a sample starts with: the style token; for a model with style tokens but no style asked, the end of a
+        document ([SEP]: the model then picks a style itself); else the tokenizer's [CLS] / BOS; else nothing."""
+        vocab = self.tokenizer.get_vocab()
+        if style in STYLES and STYLES[style] in vocab:
+            return [vocab[STYLES[style]]]
+        if self.styles and END in vocab:
+            return [vocab[END]]
+        for tok in (getattr(self.tokenizer, "cls_token", None), getattr(self.tokenizer, "bos_token", None)):
+            if tok and tok in vocab:
+                return [vocab[tok]]
+        return []
+
+    def stop_ids(self, at_period: bool) -> list[int]:
+        vocab = self.tokenizer.get_vocab()
+        ids = [i for i in (self.tokenizer.eos_token_id, self.tokenizer.sep_token_id if hasattr(
+            self.tokenizer, "sep_token_id") else None) if i is not None]
+        if at_period and PERIOD in vocab:
+            ids.append(vocab[PERIOD])
+        return sorted(set(ids))
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def decode(self, ids) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+
+def looks_like_path(name: str) -> bool:
+    """A local path rather than a hub id ("owner/name"): absolute, relative with ./ or ../, ~, or backslashes."""
+    return name.startswith(("/", "./", "../", "~", ".\\")) or "\\" in name or os.path.isabs(name)
+
+
+def load(name: str | Path) -> Checkpoint:
+    """A folder (ours, converted GPT2_ML, any transformers GPT-2) or a hub id → :class:`Checkpoint` (eval, float32).
+
+    A missing local folder raises FileNotFoundError at once, instead of being tried as a hub id (which, offline,
+    would wait on the network before failing)."""
+    from models import gpt2_ml
+
+    text = str(name).strip()
+    folder = Path(text).expanduser()
+    if looks_like_path(text) or folder.is_dir():
+        if not folder.is_dir():
+            raise FileNotFoundError(f"no such folder: {folder}")
+        if gpt2_ml.is_gpt2_ml_folder(folder):
+            model = gpt2_ml.load_folder(folder)
+            return Checkpoint(model, load_tokenizer(folder), text, model.config.max_position_embeddings, "gpt2_ml")
+        if (folder / "vocab.txt").is_file() and not (folder / "tokenizer.json").is_file():
+            tokenizer = load_tokenizer(folder)
+        else:
+            tokenizer = _auto_tokenizer(folder)
+        return _transformers_checkpoint(str(folder), tokenizer, text)
+    return _transformers_checkpoint(text, _auto_tokenizer(text), text)
+
+
+def _auto_tokenizer(name):
+    from transformers import AutoTokenizer
+
+    return with_char_decoder(AutoTokenizer.from_pretrained(str(name)))
+
+
+def _transformers_checkpoint(source: str, tokenizer, name: str) -> Checkpoint:
+    from transformers import AutoModelForCausalLM
+
+    # safetensors only: a folder or hub repo with just pytorch_model.bin (pickle) is refused, not unpickled
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, use_safetensors=True).eval()
+    context = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", 1024)
+    return Checkpoint(model, tokenizer, name, int(context), "gpt2")
+
+
+def generation_kwargs(ckpt: Checkpoint, max_new_tokens: int, temperature: float, top_k: int, top_p: float,
+                      repetition_penalty: float, stop_at_period: bool) -> dict:
+    """Arguments for ``model.generate``: sampling (temperature 0 → greedy), stops at [SEP] (and 。)."""
+    pad = getattr(ckpt.tokenizer, "pad_token_id", None)
+    stop = ckpt.stop_ids(stop_at_period)
+    kwargs = dict(max_new_tokens=max_new_tokens, do_sample=temperature > 0, repetition_penalty=repetition_penalty,
+                  eos_token_id=stop or None, pad_token_id=pad if pad is not None else (stop[0] if stop else 0))
+    if temperature > 0:
+        kwargs |= dict(temperature=temperature, top_k=top_k, top_p=top_p)
+    return kwargs
+
+
+def prompt_ids(ckpt: Checkpoint, prompt: str, style: str | None, max_new_tokens: int) -> tuple[list[int], int]:
+    """Style token + the prompt's tokens, the prompt cut from the left so that prompt + new tokens fit the context.
+    Returns (ids, prompt tokens dropped)."""
+    start, body = ckpt.start_ids(style), ckpt.encode(prompt)
+    room = max(ckpt.context - max_new_tokens - len(start), 0)
+    dropped = max(len(body) - room, 0)
+    return start + body[dropped:], dropped
