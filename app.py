@@ -26,14 +26,15 @@ browser: one tab per post, each with its link and key formula.
 """
 
 
-def build_app() -> gr.Blocks:
+def build_app(concurrency: int = 2) -> gr.Blocks:
+    """All tabs; ``concurrency`` = events run at once per endpoint (the rest wait in the queue)."""
     with gr.Blocks(title="kexue.fm models · 科学空间模型", analytics_enabled=False) as demo:
-        gr.Markdown(HEADER)
+        gr.Markdown(HEADER + "\n原文 Posts: " + " · ".join(f"[{tab.TITLE}]({tab.POST})" for tab in TABS))
         with gr.Tabs():
             for tab in TABS:
                 with gr.Tab(tab.TITLE, id=tab.TAB_ID, elem_id=f"tab-{tab.TAB_ID}"):
                     tab.build_tab()
-    demo.queue(default_concurrency_limit=2, max_size=64)
+    demo.queue(default_concurrency_limit=concurrency, max_size=64)
     return demo
 
 
@@ -51,12 +52,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description="Run the kexue.fm models app.")
     ap.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     ap.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    ap.add_argument("--concurrency", type=int, default=2, help="requests served at once per endpoint (queue)")
     return ap.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    build_app().launch(server_name=args.host, server_port=args.port, **launch_kwargs())
+    build_app(args.concurrency).launch(server_name=args.host, server_port=args.port, **launch_kwargs())
 
 
 if __name__ == "__main__":

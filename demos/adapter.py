@@ -113,7 +113,11 @@ def upload_path(path, what_zh: str = "文件", what_en: str = "file", empty: tup
     """An uploaded file (str, Path or a tempfile wrapper) → its Path: given, present, at most ``max_mb``."""
     if not path:
         raise error(*(empty or (f"没有上传{what_zh}", f"no {what_en} was uploaded")))
-    path = Path(path if isinstance(path, (str, PathLike)) else path.name)
+    if not isinstance(path, (str, PathLike)):
+        if not isinstance(getattr(path, "name", None), str):
+            raise error(f"上传的不是{what_zh}", f"the upload is not a {what_en}")
+        path = path.name
+    path = Path(path)
     if not path.is_file():
         raise error(f"找不到上传的{what_zh}", f"the uploaded {what_en} is missing")
     size = path.stat().st_size

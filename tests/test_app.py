@@ -12,7 +12,7 @@ def test_every_adapter_follows_the_contract():
     ids = [tab.TAB_ID for tab in TABS]
     assert len(ids) == len(set(ids))
     for tab in TABS:
-        assert tab.TITLE and callable(tab.build_tab)
+        assert tab.TITLE and callable(tab.build_tab) and tab.POST
         assert re.search(r"[\u4e00-\u9fff]", tab.TITLE) and re.search(r"[A-Za-z]", tab.TITLE)  # zh + en
 
 
@@ -24,6 +24,14 @@ def test_app_has_one_tab_per_adapter_and_named_endpoints():
     for tab in TABS:
         assert any(name.startswith(tab.TAB_ID + "_") for name in api_names), tab.TAB_ID
     assert len(api_names) == len(set(api_names))
+
+
+def test_header_links_every_post():
+    demo = app.build_app()
+    header = next(b.value for b in demo.blocks.values() if isinstance(b, gr.Markdown))
+    for tab in TABS:
+        assert f"]({tab.POST})" in header and tab.POST.startswith("https://kexue.fm/archives/")
+    assert len({tab.POST for tab in TABS}) == len(TABS) == 8
 
 
 def test_host_and_port_come_from_flags_or_the_space_environment(monkeypatch):
