@@ -122,7 +122,7 @@ def generate(prompt="", style="news", max_new_tokens=120, temperature=1.0, top_k
     from models.gpt2 import generation_kwargs, prompt_ids
 
     prompt = clean_prompt(prompt)
-    if style not in {value for _, value in STYLE_CHOICES}:
+    if not isinstance(style, str) or style not in {value for _, value in STYLE_CHOICES}:
         raise error("未知的风格", f"unknown style {style!r}")
     max_new = int(check_number(max_new_tokens, "生成长度", "max new tokens", 1, MAX_NEW))
     temperature = check_number(temperature, "温度", "temperature", 0, 2)
