@@ -118,8 +118,8 @@ class Checkpoint:
 
     def stop_ids(self, at_period: bool) -> list[int]:
         vocab = self.tokenizer.get_vocab()
-        ids = [i for i in (self.tokenizer.eos_token_id, self.tokenizer.sep_token_id if hasattr(
-            self.tokenizer, "sep_token_id") else None) if i is not None]
+        ids = [i for i in (getattr(self.tokenizer, "eos_token_id", None), getattr(self.tokenizer, "sep_token_id", None))
+               if i is not None]
         if at_period and PERIOD in vocab:
             ids.append(vocab[PERIOD])
         return sorted(set(ids))

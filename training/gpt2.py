@@ -120,7 +120,8 @@ def load_state(folder: Path, model, optimizer) -> tuple[int, list]:
     moments = load_file(str(folder / "optimizer.safetensors"))
     for i, p in enumerate(model.parameters()):
         if f"{i}.exp_avg" in moments:
-            optimizer.state[p] = {"exp_avg": moments[f"{i}.exp_avg"], "exp_avg_sq": moments[f"{i}.exp_avg_sq"],
+            optimizer.state[p] = {"exp_avg": moments[f"{i}.exp_avg"].to(p.device),   # --device cuda: on the GPU
+                                  "exp_avg_sq": moments[f"{i}.exp_avg_sq"].to(p.device),
                                   "step": moments[f"{i}.step"].reshape(())}
     state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
     return state["step"], state["history"]
