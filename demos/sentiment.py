@@ -89,12 +89,9 @@ def classify(text):
 
 def attention_maps(text):
     """Review → a matplotlib figure: one heatmap per head of the last layer (who attends to whom)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import torch
     from matplotlib import font_manager
+    from matplotlib.figure import Figure
 
     body, ids, _ = _prepare(text)
     model, _ = MODEL.get()
@@ -108,20 +105,22 @@ def attention_maps(text):
     H = weights.shape[0]
     cols = 4
     rows = (H + cols - 1) // cols
-    with plt.rc_context({"font.family": cjk[:1] + ["DejaVu Sans"]}):
-        fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), dpi=90, squeeze=False)
-        for h, ax in enumerate(axes.flat):
-            if h >= H:
-                ax.axis("off")
-                continue
-            ax.imshow(weights[h, :n, :n].numpy(), cmap="viridis", vmin=0)
-            ax.set_title(f"head {h + 1}", fontsize=9)
-            step = max(1, n // 20)
-            ax.set_xticks(range(0, n, step), labels[::step], fontsize=7)
-            ax.set_yticks(range(0, n, step), labels[::step], fontsize=7)
-        fig.suptitle("attention weights: row = query character, column = key character", fontsize=10)
-        fig.tight_layout()
-    plt.close(fig)
+    # A bare Figure, not pyplot: no global state shared between concurrent requests (pyplot's figure registry and
+    # rcParams are process-wide); the CJK font is given per text element for the same reason.
+    family = cjk[:1] + ["DejaVu Sans"]
+    fig = Figure(figsize=(3.2 * cols, 3.2 * rows), dpi=90)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    step = max(1, n // 20)
+    for h, ax in enumerate(axes.flat):
+        if h >= H:
+            ax.axis("off")
+            continue
+        ax.imshow(weights[h, :n, :n].numpy(), cmap="viridis", vmin=0)
+        ax.set_title(f"head {h + 1}", fontsize=9)
+        ax.set_xticks(range(0, n, step), labels[::step], fontsize=7, family=family)
+        ax.set_yticks(range(0, n, step), labels[::step], fontsize=7, family=family)
+    fig.suptitle("attention weights: row = query character, column = key character", fontsize=10)
+    fig.tight_layout()
     return fig
 
 
