@@ -9,19 +9,17 @@ loaded), and right after start (no model loaded: they load lazily on first use).
 """
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.bench_load import endpoints, free_port  # noqa: E402
+from bench import free_port, start_server, stop  # noqa: E402
+from bench.bench_load import endpoints  # noqa: E402
 
 HELLO = """import sys
 import gradio as gr
@@ -30,31 +28,10 @@ gr.Interface(lambda name: "hello " + name, "text", "text", analytics_enabled=Fal
 """
 
 
-def served_after(cmd: list[str], port: int) -> tuple[float, subprocess.Popen]:
-    """Seconds from starting ``cmd`` to the first page served on ``port``; the process is left running."""
-    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).read(100)
-            return time.perf_counter() - t0, proc
-        except OSError:
-            if proc.poll() is not None or time.perf_counter() - t0 > 180:
-                proc.kill()
-                raise RuntimeError(f"{cmd} did not serve a page") from None
-            time.sleep(0.05)
-
-
 def peak_rss_mb(pid: int) -> tuple[float, float]:
     """(current, peak) resident set of a process in MiB."""
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
-
-
-def stop(proc):
-    proc.terminate()
-    proc.wait(timeout=30)
 
 
 def main():
@@ -69,7 +46,7 @@ def main():
                 port = free_port()
                 cmd = ([sys.executable, str(hello), str(port)] if name.startswith("hello")
                        else [sys.executable, "app.py", "--port", str(port)])
-                seconds, proc = served_after(cmd, port)
+                seconds, proc = start_server(cmd, port)
                 starts[name].append(seconds)
                 stop(proc)
     base = statistics.median(next(iter(starts.values())))
@@ -80,7 +57,7 @@ def main():
         print(f"| {name} | {statistics.median(xs):.2f} | {statistics.median(xs) / base:.2f} |")
 
     port = free_port()
-    _, proc = served_after([sys.executable, "app.py", "--port", str(port)], port)
+    _, proc = start_server([sys.executable, "app.py", "--port", str(port)], port)
     try:
         idle = peak_rss_mb(proc.pid)
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)

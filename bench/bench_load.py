@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench import free_port, start_server, stop  # noqa: E402
 
 CLIENTS, REQUESTS = 16, 10
 
@@ -54,28 +54,11 @@ def endpoints():
     ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_app(concurrency: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--concurrency", str(concurrency)],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(url, timeout=1).read(100)
-            return proc, url
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError("the app exited") from None
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the app did not start within 2 minutes")
+    _, proc = start_server([sys.executable, "app.py", "--port", str(port), "--concurrency", str(concurrency)], port,
+                           limit_s=120)
+    return proc, f"http://127.0.0.1:{port}/"
 
 
 def run(concurrency: int) -> dict:
@@ -112,8 +95,7 @@ def run(concurrency: int) -> dict:
             t.join()
         wall = time.perf_counter() - t0
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop(proc)
     return {"times": times, "failures": failures, "wall": wall}
 
 

@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 MAX_UPLOAD_MB = 20  # also the app's max_file_size: larger uploads are refused before they reach an adapter
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # removed from text input
 
 
 class Lazy(Generic[T]):
@@ -69,7 +69,7 @@ def check_text(text, what_zh: str, what_en: str, max_chars: int, need_cjk: bool 
     """
     if text is None or not isinstance(text, str):
         raise error(f"请输入{what_zh}", f"please enter the {what_en}")
-    text = _CONTROL.sub("", text)
+    text = CONTROL.sub("", text)
     if not text.strip():
         raise error(f"{what_zh}为空", f"the {what_en} is empty")
     if len(text) > max_chars:

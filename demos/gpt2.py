@@ -8,7 +8,7 @@ import time
 
 import gradio as gr
 
-from demos.adapter import REPO, Lazy, check_number, check_seed, error, explanation
+from demos.adapter import CONTROL, REPO, Lazy, check_number, check_seed, error, explanation
 
 TAB_ID = "gpt2"
 TITLE = "GPT2_ML 中文生成 Chinese GPT-2"
@@ -21,7 +21,6 @@ MAX_SAMPLES = 5
 MAX_CHECKPOINT_BYTES = 3 * 2**30  # a hub model larger than this is refused (it would not fit a free Space)
 STYLE_CHOICES = [("新闻 News (People's Daily 1998)", "news"), ("评论 Reviews", "review"),
                  ("唐诗 Tang poems", "poem"), ("不指定 None", "none")]
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
 
 EXAMPLES = [  # prompt, style
@@ -53,7 +52,7 @@ def checkpoint(name=None, progress=None):
     name = name or os.environ.get(ENV, "").strip()
     if not name or os.path.realpath(os.path.expanduser(name)) == os.path.realpath(WEIGHTS):
         return EMBEDDED.get()
-    if len(name) > 300 or _CONTROL.search(name):
+    if len(name) > 300 or CONTROL.search(name):
         raise error("模型名不对", "that is not a folder or a hub id")
     with _OTHERS_LOCK:
         if name in _OTHERS:
@@ -108,7 +107,7 @@ def clean_prompt(prompt) -> str:
         return ""
     if not isinstance(prompt, str):
         raise error("开头须是文字", "the prompt must be text")
-    prompt = _CONTROL.sub("", prompt).strip()
+    prompt = CONTROL.sub("", prompt).strip()
     if len(prompt) > MAX_PROMPT:
         raise error(f"开头太长：{len(prompt):,} 字符，上限 {MAX_PROMPT:,}",
                     f"the prompt is too long: {len(prompt):,} characters, the limit is {MAX_PROMPT:,}")
