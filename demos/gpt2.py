@@ -138,8 +138,8 @@ def generate(prompt="", style="news", max_new_tokens=120, temperature=1.0, top_k
     notes = []
     if style != "none" and style not in ckpt.styles:
         notes.append(f"这个模型没有风格标记，忽略“{style}” this checkpoint has no style tokens; style ignored")
-    ids, dropped = prompt_ids(ckpt, prompt, style, max_new)
-    body = ids[len(ckpt.start_ids(style)):]
+    start, body, dropped = prompt_ids(ckpt, prompt, style, max_new)
+    ids = start + body
     unk = getattr(ckpt.tokenizer, "unk_token_id", None)
     if body and unk is not None:
         n_unk = sum(i == unk for i in body)

@@ -186,10 +186,11 @@ def generation_kwargs(ckpt: Checkpoint, max_new_tokens: int, temperature: float,
     return kwargs
 
 
-def prompt_ids(ckpt: Checkpoint, prompt: str, style: str | None, max_new_tokens: int) -> tuple[list[int], int]:
-    """Style token + the prompt's tokens, the prompt cut from the left so that prompt + new tokens fit the context.
-    Returns (ids, prompt tokens dropped)."""
+def prompt_ids(ckpt: Checkpoint, prompt: str, style: str | None,
+               max_new_tokens: int) -> tuple[list[int], list[int], int]:
+    """The start token(s) and the prompt's tokens, the prompt cut from the left so that start + prompt + new tokens
+    fit the context. Returns (start ids, kept prompt ids, prompt tokens dropped)."""
     start, body = ckpt.start_ids(style), ckpt.encode(prompt)
     room = max(ckpt.context - max_new_tokens - len(start), 0)
     dropped = max(len(body) - room, 0)
-    return start + body[dropped:], dropped
+    return start, body[dropped:], dropped
