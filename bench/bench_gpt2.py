@@ -148,7 +148,6 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args(argv)
-    torch.set_num_threads(torch.get_num_threads())
     ckpt = EMBEDDED.get()
     paths = prepare()
     streams = token_streams(paths, ckpt.tokenizer)

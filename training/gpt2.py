@@ -7,8 +7,8 @@
 Every document is ``[STYLE] text [SEP]``; the documents of the training split are laid end to end into one token
 stream, and every step reads ``batch`` windows of ``block`` + 1 tokens at random offsets (the offsets of step s
 are drawn from a generator seeded by (seed, s), so a resumed run reads what the uninterrupted one would have).
-Matrix products in bfloat16 (autocast; weights and optimizer in float32). AdamW, linear warm-up then cosine decay to 10 %, gradient norm clipped at 1. Every ``--save-every`` steps the
-model and optimizer state are written (safetensors + JSON) to the cache, for ``--resume``.
+Matrix products in bfloat16 (autocast; weights and optimizer in float32). AdamW, linear warm-up then cosine decay
+to 10 %, gradient norm clipped at 1. Every ``--save-every`` steps the model and optimizer state are written (safetensors + JSON) to the cache, for ``--resume``.
 
 At the end: perplexity on the validation and test splits per source (windows of ``block`` tokens with stride
 ``block``/2, each token scored once with at least ``block``/2 tokens of context where the stream allows), the
@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from models.gpt2 import END, STYLES, gpt2_config, load_tokenizer
 from training import cache_dir
-from training.gpt2_data import SOURCES, prepare, read_split
+from training.gpt2_data import SOURCES, SPLITS, prepare, read_split
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "data" / "gpt2"
@@ -51,7 +51,7 @@ def encode_split(tokenizer, rows: list[tuple[str, str]]) -> dict[str, np.ndarray
 def token_streams(paths: dict[str, Path], tokenizer) -> dict[str, dict[str, np.ndarray]]:
     """{split: {source: stream}}, cached as .npz beside the splits."""
     out = {}
-    for split in ("train", "valid", "test"):
+    for split in SPLITS:
         cached = paths[split].with_suffix(".npz")
         if not cached.exists():
             np.savez(cached, **encode_split(tokenizer, read_split(paths[split])))
