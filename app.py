@@ -16,24 +16,33 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import gradio as gr  # noqa: E402
 
-from demos import TABS  # noqa: E402
+from demos import TABS, language  # noqa: E402
 from demos.adapter import MAX_UPLOAD_MB  # noqa: E402
+from demos.language import LANGS, by_language, pick, translate  # noqa: E402
 
-HEADER = """# 科学空间 · 模型实验室 &nbsp;·&nbsp; kexue.fm models, runnable
-苏剑林《科学空间》博客中的经典模型，在真实数据上训练，在浏览器里直接运行。每个标签页一个模型，附原文链接与关键公式。
-Models from Su Jianlin's blog *Scientific Spaces*, trained on real data from open packages and runnable in the
-browser: one tab per post, each with its link and key formula.
-"""
+
+def header(lang: str) -> str:
+    """What the app is, and the eight posts, in ``lang`` ("zh", "en" or "both")."""
+    title = pick("科学空间 · 模型实验室", "kexue.fm models, runnable", lang, " &nbsp;·&nbsp; ")
+    intro = pick("苏剑林《科学空间》博客中的经典模型，在真实数据上训练，在浏览器里直接运行。每个标签页一个模型，附原文链接与关键公式。",
+                 "Models from Su Jianlin's blog *Scientific Spaces*, trained on real data from open packages and "
+                 "runnable in the browser: one tab per post, each with its link and key formula.", lang, "  \n")
+    posts = " · ".join(f"[{translate(tab.TITLE, lang)}]({tab.POST})" for tab in TABS)
+    return f"# {title}\n{intro}\n\n{pick('原文', 'Posts', lang)}: {posts}"
 
 
 def build_app(concurrency: int = 2) -> gr.Blocks:
     """All tabs; ``concurrency`` = events run at once per endpoint (the rest wait in the queue)."""
     with gr.Blocks(title="kexue.fm models · 科学空间模型", analytics_enabled=False) as demo:
-        gr.Markdown(HEADER + "\n原文 Posts: " + " · ".join(f"[{tab.TITLE}]({tab.POST})" for tab in TABS))
+        with gr.Row(equal_height=False):
+            gr.Markdown(by_language(header), elem_id="header")
+            lang = gr.Radio(LANGS, value="both", label="语言 Language", min_width=330, scale=0,
+                            elem_id="language", elem_classes=["no-translate"])
         with gr.Tabs():
             for tab in TABS:
                 with gr.Tab(tab.TITLE, id=tab.TAB_ID, elem_id=f"tab-{tab.TAB_ID}"):
                     tab.build_tab()
+        language.connect(demo, lang)
     demo.queue(default_concurrency_limit=concurrency, max_size=64)
     return demo
 

@@ -3,14 +3,17 @@
 An adapter is one module in ``demos/`` that wraps one model or algorithm of ``models/``. It defines:
 
 * ``TAB_ID``  — a short stable id (``"lexicon"``); the tab's element id and the prefix of its endpoints.
-* ``TITLE``   — the tab label, Chinese and English (``"最小熵分词 Min-entropy words"``).
+* ``TITLE``   — the tab label, Chinese and English (``bi("最小熵分词", "Min-entropy words")``).
 * plain functions that take and return exactly what the page shows (strings, numbers, tables, image arrays,
   file paths). They are what the tests call, without a browser. Bad input raises :func:`error` (a ``gr.Error``
   whose message is Chinese and English); input sizes are capped with the ``check_*`` helpers below.
 * its model behind :class:`Lazy`: loaded on first use, then cached, once even under concurrent requests.
-* ``build_tab()`` — called inside ``gr.Tab``: inputs, outputs, ``gr.Examples``, a short explanation (zh + en)
-  with the post's link and key formula, and one event per action, each with a stable ``api_name``
-  (``f"{TAB_ID}_<verb>"`` style names are listed in the README).
+* ``build_tab()`` — called inside ``gr.Tab``, always in the same order: the explanation (:func:`explanation`: zh +
+  en, the post's link and key formula); a row of an input column (ending in the primary button, with
+  ``gr.Examples``) and an output column; further sections under ``###`` headings; last :func:`model_card`. One
+  event per action, each with a stable ``api_name`` (``f"{TAB_ID}_<verb>"``, listed in the README). Every word
+  on the page is written with ``bi(zh, en)`` (demos/language.py) so the header's language switch can show it in
+  Chinese, English or both.
 
 ``demos/__init__.py`` lists the adapters in tab order; ``app.py`` only assembles them. Nothing in ``models/``
 imports gradio; nothing in ``demos/`` trains.
@@ -25,6 +28,8 @@ from pathlib import Path
 from typing import Callable, Generic, TypeVar
 
 import gradio as gr
+
+from demos.language import bi
 
 T = TypeVar("T")
 
@@ -141,5 +146,20 @@ def read_text_file(path, max_mb: float = MAX_UPLOAD_MB) -> str:
 
 
 def explanation(zh: str, en: str, url: str, formula: str) -> str:
-    """The tab's explanation block: both languages, the post's link and its key formula (LaTeX)."""
-    return f"{zh}\n\n{en}\n\n$$ {formula} $$\n\n原文 Post: <{url}>"
+    """The tab's explanation block: the post's idea in Chinese and English, its key formula (LaTeX) and link."""
+    tail = f"\n\n$$ {formula} $$\n\n"
+    return bi(f"{zh}{tail}原文：<{url}>", f"{en}{tail}Post: <{url}>", both=f"{zh}\n\n{en}{tail}原文 Post: <{url}>")
+
+
+def model_card(card: Path, pictures: list[tuple[Path, str | None]] = (), title: str | None = None) -> None:
+    """The closed accordion that ends every tab: the training pictures (loss curves, samples during training),
+    then the card itself (a document: shown as written, not switched by the language toggle)."""
+    if title is None:
+        title = bi("模型卡与训练图", "Model card and training plots") if pictures else bi("模型卡", "Model card")
+    with gr.Accordion(title, open=False, elem_classes=["model-card"]):
+        for path, label in pictures:
+            gr.Image(str(path), label=label, show_label=label is not None, interactive=False, height=320)
+        text = card.read_text(encoding="utf-8")
+        # the card's own image links are relative to its folder, which the page cannot serve: the pictures above
+        gr.Markdown("\n".join(line for line in text.splitlines() if not line.startswith("![")),
+                    elem_classes=["no-translate"])

@@ -7,13 +7,14 @@ import re
 import gradio as gr
 import pandas as pd
 
-from demos.adapter import REPO, Lazy, check_number, check_seed, check_text, error, explanation
+from demos.adapter import REPO, Lazy, check_number, check_seed, check_text, error, explanation, model_card
+from demos.language import bi
 
 TAB_ID = "couplet"
-TITLE = "对联机器人 Couplets"
+TITLE = bi("对联机器人", "Couplets")
 POST = "https://kexue.fm/archives/6270"
 WEIGHTS = REPO / "data" / "couplet"
-MODES = ["最优 k-best", "采样 sample"]
+MODES = [bi("最优", "k-best"), bi("采样", "sample")]  # the values (API) are the bilingual names
 EXAMPLES = ["晚风摇树树还挺", "春风得意马蹄疾", "明月松间照", "海内存知己", "一帆风顺年年好", "千山鸟飞绝"]
 _PUNCT = re.compile(r"[\s\u3000-\u303f\uff00-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65!-/:-@\[-`{-~·—…“”‘’]")
 _CJK = re.compile(r"^[\u4e00-\u9fff\u3400-\u4dbf]+$")
@@ -143,26 +144,25 @@ def build_tab() -> None:
     ))
     with gr.Row():
         with gr.Column(scale=1):
-            upper = gr.Textbox(label="上联 Upper line（≤ 32 字 characters）", value=EXAMPLES[0], max_length=200)
+            upper = gr.Textbox(label=bi("上联（≤ 32 字）", "Upper line (≤ 32 characters)"), value=EXAMPLES[0],
+                               max_length=200)
             with gr.Row():
-                n = gr.Slider(1, 10, value=5, step=1, label="候选数 Candidates")
-                mode = gr.Radio(MODES, value=MODES[0], label="解码 Decoding")
+                n = gr.Slider(1, 10, value=5, step=1, label=bi("候选数", "Candidates"))
+                mode = gr.Radio(MODES, value=MODES[0], label=bi("解码", "Decoding"))
             with gr.Row():
-                temperature = gr.Slider(0.1, 3.0, value=1.0, step=0.1, label="温度 Temperature (sampling)")
-                seed = gr.Number(value=0, precision=0, label="种子 Seed (sampling)")
-            rerank = gr.Checkbox(label="按平仄相对重排 Re-rank by tone opposition", value=False)
-            btn = gr.Button("对下联 Write the lower line", variant="primary")
-            gr.Examples([[e] for e in EXAMPLES], inputs=[upper], label="例句 Examples")
+                temperature = gr.Slider(0.1, 3.0, value=1.0, step=0.1, label=bi("温度（采样）", "Temperature (sampling)"))
+                seed = gr.Number(value=0, precision=0, label=bi("种子（采样）", "Seed (sampling)"))
+            rerank = gr.Checkbox(label=bi("按平仄相对重排", "Re-rank by tone opposition"), value=False)
+            btn = gr.Button(bi("对下联", "Write the lower line"), variant="primary")
+            gr.Examples([[e] for e in EXAMPLES], inputs=[upper], label=bi("例句", "Examples"))
         with gr.Column(scale=1):
             chart = gr.HTML(elem_id="couplet-chart")
             notes = gr.Markdown(elem_id="couplet-notes")
-            table = gr.Dataframe(label="下联候选 Candidates", interactive=False, elem_id="couplet-table")
-    gr.Markdown("平仄按普通话声调（pypinyin）：一二声为平，三四声为仄；古入声字会被判为平。绿色 = 与上联平仄相对。  \n"
-                "Tones from Mandarin readings (pypinyin): tones 1–2 level (平), 3–4 oblique (仄); characters of the old "
-                "entering tone count as level here. Green = opposed to the upper line's tone.")
-    with gr.Accordion("模型卡与训练曲线 Model card and loss curve", open=False):
-        card = (WEIGHTS / "MODEL_CARD.md").read_text(encoding="utf-8")
-        gr.Markdown("\n".join(line for line in card.splitlines() if not line.startswith("![")))
-        gr.Image(str(WEIGHTS / "loss_curve.png"), show_label=False, interactive=False, height=320)
+            table = gr.Dataframe(label=bi("下联候选", "Candidates"), interactive=False, elem_id="couplet-table")
+            gr.Markdown(bi("平仄按普通话声调（pypinyin）：一二声为平，三四声为仄；古入声字会被判为平。绿色 = 与上联平仄相对。",
+                           "Tones from Mandarin readings (pypinyin): tones 1–2 level (平), 3–4 oblique (仄); characters "
+                           "of the old entering tone count as level here. Green = opposed to the upper line's tone.",
+                           "  \n"))
     btn.click(generate, [upper, n, mode, temperature, rerank, seed], [table, chart, notes],
               api_name="couplet_generate")
+    model_card(WEIGHTS / "MODEL_CARD.md", [(WEIGHTS / "loss_curve.png", None)])

@@ -6,10 +6,11 @@ import re
 
 import gradio as gr
 
-from demos.adapter import REPO, Lazy, check_number, check_text, error, explanation
+from demos.adapter import REPO, Lazy, check_number, check_text, error, explanation, model_card
+from demos.language import bi
 
 TAB_ID = "dgcnn"
-TITLE = "DGCNN 阅读理解 Reading comprehension"
+TITLE = bi("DGCNN 阅读理解", "DGCNN reading comprehension", both="DGCNN 阅读理解 Reading comprehension")
 POST = "https://kexue.fm/archives/5409"
 WEIGHTS = REPO / "data" / "dgcnn"
 MAX_QUESTION = 100
@@ -148,20 +149,21 @@ def build_tab() -> None:
     ))
     with gr.Row():
         with gr.Column(scale=1):
-            question = gr.Textbox(label="问题 Question", value=EXAMPLES[0][0], max_length=MAX_QUESTION)
-            passages = gr.Textbox(label=f"篇章 Passages（用空行分隔，最多 {MAX_PASSAGES} 篇 · separate by a blank "
-                                        f"line, at most {MAX_PASSAGES}）", lines=12, value=EXAMPLES[0][1],
-                                  max_length=MAX_PASSAGES * (MAX_PASSAGE_CHARS + 2), elem_id="dgcnn-passages-input")
+            question = gr.Textbox(label=bi("问题", "Question"), value=EXAMPLES[0][0], max_length=MAX_QUESTION)
+            passages = gr.Textbox(label=bi(f"篇章（用空行分隔，最多 {MAX_PASSAGES} 篇）",
+                                           f"Passages (separated by a blank line, at most {MAX_PASSAGES})"),
+                                  lines=12, value=EXAMPLES[0][1], max_length=MAX_PASSAGES * (MAX_PASSAGE_CHARS + 2),
+                                  elem_id="dgcnn-passages-input")
             threshold = gr.Slider(0, 1, value=THRESHOLD, step=0.05,
-                                  label="“无答案”阈值 No-answer threshold (best start×end score)")
-            btn = gr.Button("回答 Answer", variant="primary")
+                                  label=bi("“无答案”阈值（最佳起点×终点得分）", "No-answer threshold (best start×end score)"))
+            btn = gr.Button(bi("回答", "Answer"), variant="primary")
         with gr.Column(scale=1):
             shown = gr.Markdown(elem_id="dgcnn-answer")
-            ranked = gr.Label(label="候选答案（投票后）Candidates after voting", num_top_classes=5,
+            ranked = gr.Label(label=bi("候选答案（投票后）", "Candidates after voting"), num_top_classes=5,
                               elem_id="dgcnn-candidates")
     marked = gr.HTML(elem_id="dgcnn-passages")
     gr.Examples(EXAMPLES, inputs=[question, passages],
-                label="例子：测试集问题（成语和诗人都未在训练中出现）Examples: held-out test questions")
+                label=bi("例子：测试集问题（成语和诗人都未在训练中出现）",
+                         "Examples: held-out test questions (idioms and poets never seen in training)"))
     btn.click(answer, [question, passages, threshold], [shown, ranked, marked], api_name="dgcnn_answer")
-    with gr.Accordion("模型卡 Model card", open=False):
-        gr.Markdown((WEIGHTS / "MODEL_CARD.md").read_text(encoding="utf-8"))
+    model_card(WEIGHTS / "MODEL_CARD.md")

@@ -5,17 +5,18 @@ import json
 
 import gradio as gr
 
-from demos.adapter import MAX_SEED, REPO, Lazy, check_number, check_seed, enlarge, error, explanation
+from demos.adapter import MAX_SEED, REPO, Lazy, check_number, check_seed, enlarge, error, explanation, model_card
+from demos.language import bi, by_language, heading, pick, translate
 
 TAB_ID = "gan_qp"
-TITLE = "GAN-QP 二次势 GAN"
+TITLE = bi("GAN-QP 二次势 GAN", "GAN-QP", both="GAN-QP 二次势 GAN")
 POST = "https://kexue.fm/archives/6163"
 WEIGHTS = REPO / "data" / "gan_qp"
 MAX_SAMPLES = 64
 MAX_STEPS = 16
 ZOOM = 3  # 32×32 tiles are tiny on a screen: shown 3× larger, pixels kept sharp (no blur)
 LOSS_NAMES = {"qp-l1": "GAN-QP L1", "qp-l2": "GAN-QP L2", "wgan-gp": "WGAN-GP", "sgan": "SGAN"}
-DATASET_NAMES = {"fashion": "Fashion-MNIST 服装", "mnist": "MNIST 手写数字"}
+DATASET_NAMES = {"fashion": ("Fashion-MNIST 服装", "Fashion-MNIST"), "mnist": ("MNIST 手写数字", "MNIST")}  # zh, en
 
 
 def _results() -> dict[str, dict]:
@@ -24,7 +25,8 @@ def _results() -> dict[str, dict]:
 
 
 RESULTS = _results()
-CHECKPOINTS = {name: f"{DATASET_NAMES[r['info']['dataset']]} · {LOSS_NAMES[r['info']['loss']]}"
+CHECKPOINTS = {name: bi(*(f"{d} · {LOSS_NAMES[r['info']['loss']]}" for d in DATASET_NAMES[r["info"]["dataset"]]),
+                        both=f"{DATASET_NAMES[r['info']['dataset']][0]} · {LOSS_NAMES[r['info']['loss']]}")
                for name, r in sorted(RESULTS.items(), key=lambda kv: (kv[1]["info"]["dataset"] != "fashion",
                                                                       list(LOSS_NAMES).index(kv[1]["info"]["loss"])))}
 DEFAULT = "fashion_qp-l1" if "fashion_qp-l1" in CHECKPOINTS else next(iter(CHECKPOINTS), None)
@@ -79,14 +81,25 @@ def interpolate(checkpoint, seed_a, seed_b, steps, temperature):
         return enlarge(to_grid(G(z), nrow=k), ZOOM)
 
 
-def fid_table() -> str:
-    """The shipped checkpoints' classifier FID (from the training run) as a Markdown table."""
-    rows = ["| 数据 dataset | 损失 loss | 生成器步数 G steps | FID (10k) ↓ | 训练时间 train time |", "|---|---|---|---|---|"]
+def fid_table(lang: str = "both") -> str:
+    """The shipped checkpoints' classifier FID (from the training run) as a Markdown table, in ``lang``."""
+    head = [("数据", "dataset"), ("损失", "loss"), ("生成器步数", "G steps"), ("FID (10k) ↓",) * 2,
+            ("训练时间", "train time")]
+    rows = ["| " + " | ".join(pick(zh, en, lang) for zh, en in head) + " |", "|---|---|---|---|---|"]
     for name in CHECKPOINTS:
         i = RESULTS[name]["info"]
-        rows.append(f"| {DATASET_NAMES[i['dataset']]} | {LOSS_NAMES[i['loss']]} | {i['steps']:,} | {i['fid_10k']:.2f} | "
+        dataset = DATASET_NAMES[i["dataset"]][lang == "en"]
+        rows.append(f"| {dataset} | {LOSS_NAMES[i['loss']]} | {i['steps']:,} | {i['fid_10k']:.2f} | "
                     f"{i['minutes']:.0f} min |")
     return "\n".join(rows)
+
+
+def _fid_section(lang: str) -> str:
+    title = pick("同样网络、同样步数下的分类器 FID", "Classifier FID at the same nets and steps", lang, " · ")
+    note = pick("越低越好；特征来自在同一数据集上训练的小分类器，**不是 Inception FID**，不能与论文数字比较。",
+                "Lower is better; features of a small classifier trained on the same dataset — **not Inception "
+                "FID**, not comparable with the paper.", lang, sep="  \n")
+    return f"### {title}\n{note}\n\n{fid_table(lang)}"
 
 
 def build_tab() -> None:
@@ -106,35 +119,34 @@ def build_tab() -> None:
     choices = [(label, name) for name, label in CHECKPOINTS.items()]
     with gr.Row():
         with gr.Column(scale=1):
-            checkpoint = gr.Dropdown(choices, value=DEFAULT, label="模型（数据 · 损失）Checkpoint (dataset · loss)")
-            seed = gr.Number(0, label="随机种子 Seed", precision=0, minimum=0, maximum=MAX_SEED)
-            n = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="样本数 Number of samples")
+            checkpoint = gr.Dropdown(choices, value=DEFAULT,
+                                     label=bi("模型（数据 · 损失）", "Checkpoint (dataset · loss)"))
+            seed = gr.Number(0, label=bi("随机种子", "Seed"), precision=0, minimum=0, maximum=MAX_SEED)
+            n = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label=bi("样本数", "Number of samples"))
             temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.05,
-                                    label="温度 Temperature（z ~ N(0, T²)；小 → 更典型 smaller → more typical）")
-            btn = gr.Button("生成 Sample", variant="primary")
+                                    label=bi("温度（z ~ N(0, T²)；小 → 更典型）",
+                                             "Temperature (z ~ N(0, T²); smaller → more typical)"))
+            btn = gr.Button(bi("生成", "Sample"), variant="primary")
         with gr.Column(scale=2):
-            grid = gr.Image(label="样本 Samples", elem_id="gan-qp-grid", interactive=False, format="png")
-    with gr.Row():
-        seed_a = gr.Number(1, label="起点种子 Start seed", precision=0, minimum=0, maximum=MAX_SEED)
-        seed_b = gr.Number(2, label="终点种子 End seed", precision=0, minimum=0, maximum=MAX_SEED)
-        steps = gr.Slider(2, MAX_STEPS, value=10, step=1, label="插值步数 Steps")
-        btn_interp = gr.Button("插值 Interpolate")
-    strip = gr.Image(label="隐空间插值（球面）Latent interpolation (slerp)", elem_id="gan-qp-strip",
-                     interactive=False, format="png")
+            grid = gr.Image(label=bi("样本", "Samples"), elem_id="gan-qp-grid", interactive=False, format="png")
     gr.Examples([["fashion_qp-l1", 7, 16, 1.0], ["fashion_qp-l1", 7, 16, 0.6], ["fashion_wgan-gp", 7, 16, 1.0],
                  ["mnist_qp-l1", 3, 36, 0.8]], inputs=[checkpoint, seed, n, temperature],
-                label="例子：同一种子，不同损失或温度 Examples: one seed, different losses or temperatures")
+                label=bi("例子：同一种子，不同损失或温度", "Examples: one seed, different losses or temperatures"))
+    gr.Markdown(heading("隐空间插值（球面）", "Latent interpolation (slerp)"))
+    with gr.Row():
+        seed_a = gr.Number(1, label=bi("起点种子", "Start seed"), precision=0, minimum=0, maximum=MAX_SEED)
+        seed_b = gr.Number(2, label=bi("终点种子", "End seed"), precision=0, minimum=0, maximum=MAX_SEED)
+        steps = gr.Slider(2, MAX_STEPS, value=10, step=1, label=bi("插值步数", "Steps"))
+        btn_interp = gr.Button(bi("插值", "Interpolate"), variant="primary")
+    strip = gr.Image(label=bi("从起点到终点的样本", "Samples from the start to the end latent"),
+                     elem_id="gan-qp-strip", interactive=False, format="png")
     btn.click(sample_grid, [checkpoint, seed, n, temperature], [grid], api_name="gan_qp_sample")
     btn_interp.click(interpolate, [checkpoint, seed_a, seed_b, steps, temperature], [strip],
                      api_name="gan_qp_interpolate")
-    gr.Markdown("**同样网络、同样步数下的分类器 FID**（越低越好；特征来自在同一数据集上训练的小分类器，**不是 Inception "
-                "FID**，不能与论文数字比较）· **Classifier FID at the same nets and steps** (lower is better; features of a "
-                "small classifier trained on the same dataset — **not Inception FID**, not comparable with the paper)\n\n"
-                + fid_table())
-    with gr.Accordion("训练曲线、训练过程样本与模型卡 FID curve, samples during training, model card", open=False):
-        for path in sorted(WEIGHTS.glob("fid_curve_*.png")):
-            gr.Image(str(path), show_label=False, interactive=False, height=340)
-        for name in CHECKPOINTS:
-            gr.Image(str(WEIGHTS / f"{name}_progress.png"), label=f"{CHECKPOINTS[name]}：训练中的样本（每行一次评估）"
-                     " samples during training (a row per evaluation)", interactive=False, height=300)
-        gr.Markdown((WEIGHTS / "MODEL_CARD.md").read_text(encoding="utf-8"))
+    gr.Markdown(by_language(_fid_section))
+    pictures = [(path, None) for path in sorted(WEIGHTS.glob("fid_curve_*.png"))]
+    pictures += [(WEIGHTS / f"{name}_progress.png",
+                  bi(f"{translate(CHECKPOINTS[name], 'zh')}：训练中的样本（每行一次评估）",
+                     f"{translate(CHECKPOINTS[name], 'en')}: samples during training (a row per evaluation)"))
+                 for name in CHECKPOINTS]
+    model_card(WEIGHTS / "MODEL_CARD.md", pictures)

@@ -8,10 +8,11 @@ import time
 
 import gradio as gr
 
-from demos.adapter import CONTROL, REPO, Lazy, check_number, check_seed, error, explanation
+from demos.adapter import CONTROL, REPO, Lazy, check_number, check_seed, error, explanation, model_card
+from demos.language import bi
 
 TAB_ID = "gpt2"
-TITLE = "GPT2_ML 中文生成 Chinese GPT-2"
+TITLE = bi("GPT2_ML 中文生成", "GPT2_ML Chinese GPT-2", both="GPT2_ML 中文生成 Chinese GPT-2")
 POST = "https://kexue.fm/archives/7292"
 WEIGHTS = REPO / "data" / "gpt2"
 ENV = "KEXUE_GPT2_MODEL"          # a folder or hub id to use instead of the embedded model
@@ -19,8 +20,8 @@ MAX_PROMPT = 20_000               # characters; longer prompts are refused, shor
 MAX_NEW = 256
 MAX_SAMPLES = 5
 MAX_CHECKPOINT_BYTES = 3 * 2**30  # a hub model larger than this is refused (it would not fit a free Space)
-STYLE_CHOICES = [("新闻 News (People's Daily 1998)", "news"), ("评论 Reviews", "review"),
-                 ("唐诗 Tang poems", "poem"), ("不指定 None", "none")]
+STYLE_CHOICES = [(bi("新闻（人民日报 1998）", "News (People's Daily 1998)"), "news"), (bi("评论", "Reviews"), "review"),
+                 (bi("唐诗", "Tang poems"), "poem"), (bi("不指定", "None"), "none")]
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
 
 EXAMPLES = [  # prompt, style
@@ -253,36 +254,36 @@ def build_tab() -> None:
     ))
     with gr.Row():
         with gr.Column(scale=1):
-            prompt = gr.Textbox(label="开头 Prompt（可留空 may be empty）", value=EXAMPLES[0][0], lines=3,
+            prompt = gr.Textbox(label=bi("开头（可留空）", "Prompt (may be empty)"), value=EXAMPLES[0][0], lines=3,
                                 max_length=MAX_PROMPT)
-            style = gr.Radio(STYLE_CHOICES, value="news", label="风格 Style")
+            style = gr.Radio(STYLE_CHOICES, value="news", label=bi("风格", "Style"))
             with gr.Row():
-                max_new = gr.Slider(1, MAX_NEW - 1, value=120, step=1, label="生成长度 Max new tokens")
-                n = gr.Slider(1, MAX_SAMPLES, value=1, step=1, label="样本数 Samples")
-            with gr.Accordion("采样 Sampling", open=False):
+                max_new = gr.Slider(1, MAX_NEW - 1, value=120, step=1, label=bi("生成长度", "Max new tokens"))
+                n = gr.Slider(1, MAX_SAMPLES, value=1, step=1, label=bi("样本数", "Samples"))
+            with gr.Accordion(bi("采样", "Sampling"), open=False):
                 with gr.Row():
-                    temperature = gr.Slider(0, 2, value=1.0, step=0.05, label="温度 Temperature (0 = greedy)")
-                    top_k = gr.Slider(0, 200, value=20, step=1, label="top-k (0 = off)")
+                    temperature = gr.Slider(0, 2, value=1.0, step=0.05,
+                                            label=bi("温度（0 = 贪心）", "Temperature (0 = greedy)"))
+                    top_k = gr.Slider(0, 200, value=20, step=1, label=bi("top-k（0 = 不用）", "top-k (0 = off)"))
                 with gr.Row():
                     top_p = gr.Slider(0.05, 1, value=0.95, step=0.01, label="top-p")
-                    penalty = gr.Slider(1, 2, value=1.1, step=0.05, label="重复惩罚 Repetition penalty")
+                    penalty = gr.Slider(1, 2, value=1.1, step=0.05, label=bi("重复惩罚", "Repetition penalty"))
                 with gr.Row():
-                    seed = gr.Number(value=0, precision=0, label="种子 Seed")
-                    stop = gr.Checkbox(value=False, label="到“。”为止 Stop at “。”")
-            with gr.Accordion("其他模型 Other checkpoint", open=False):
-                other = gr.Textbox(label="本地文件夹或 Hub id（空 = 内置模型） Local folder or hub id (empty = embedded)",
+                    seed = gr.Number(value=0, precision=0, label=bi("种子", "Seed"))
+                    stop = gr.Checkbox(value=False, label=bi("到“。”为止", "Stop at “。”"))
+            with gr.Accordion(bi("其他模型", "Other checkpoint"), open=False):
+                other = gr.Textbox(label=bi("本地文件夹或 Hub id（空 = 内置模型）", "Local folder or hub id (empty = embedded)"),
                                    placeholder="uer/gpt2-chinese-cluecorpussmall", max_length=300)
-                gr.Markdown(f"任何 GPT-2（transformers 格式、safetensors 权重）或转换后的 GPT2_ML 权重文件夹（后置 LayerNorm，"
-                            f"见 `models/gpt2_ml.py`）。也可用环境变量 `{ENV}` 设定。  \n"
-                            f"Any GPT-2 (transformers layout, safetensors weights), or a folder of converted GPT2_ML "
-                            f"weights (post-LN, see `models/gpt2_ml.py`). The environment variable `{ENV}` sets it too.")
-            btn = gr.Button("生成 Generate", variant="primary")
+                gr.Markdown(bi(f"任何 GPT-2（transformers 格式、safetensors 权重）或转换后的 GPT2_ML 权重文件夹（后置 "
+                               f"LayerNorm，见 `models/gpt2_ml.py`）。也可用环境变量 `{ENV}` 设定。",
+                               f"Any GPT-2 (transformers layout, safetensors weights), or a folder of converted GPT2_ML "
+                               f"weights (post-LN, see `models/gpt2_ml.py`). The environment variable `{ENV}` sets it "
+                               f"too.", "  \n"))
+            btn = gr.Button(bi("生成", "Generate"), variant="primary")
+            gr.Examples(EXAMPLES, inputs=[prompt, style], label=bi("例子（每种风格）", "Examples (per style)"))
         with gr.Column(scale=1):
-            output = gr.Textbox(label="生成结果 Generated text", lines=14, elem_id="gpt2-output")
+            output = gr.Textbox(label=bi("生成结果", "Generated text"), lines=14, elem_id="gpt2-output")
             notes = gr.Markdown(elem_id="gpt2-notes")
-    gr.Examples(EXAMPLES, inputs=[prompt, style], label="例子 Examples（每种风格 per style）")
-    with gr.Accordion("模型卡与训练曲线 Model card and training curve", open=False):
-        gr.Markdown((WEIGHTS / "README.md").read_text(encoding="utf-8"))
-        gr.Image(str(WEIGHTS / "training_curve.png"), show_label=False, interactive=False, height=320)
     btn.click(generate, [prompt, style, max_new, temperature, top_k, top_p, penalty, n, seed, stop, other],
               [output, notes], api_name="gpt2_generate")
+    model_card(WEIGHTS / "README.md", [(WEIGHTS / "training_curve.png", None)])

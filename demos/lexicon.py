@@ -11,17 +11,20 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from demos.adapter import REPO, Lazy, check_number, check_text, error, explanation, read_text_file
+from demos.adapter import (REPO, Lazy, check_number, check_text, error, explanation, model_card,
+                           read_text_file)
+from demos.language import bi, heading
 from models.min_entropy import (Lexicon, LexiconConfig, build_lexicon, display, load_lexicon, span_prf,
                                 word_spans)
 
 TAB_ID = "lexicon"
-TITLE = "最小熵分词 Min-entropy words"
+TITLE = bi("最小熵分词", "Min-entropy words")
 POST = "https://kexue.fm/archives/5476"
 
 SAMPLE_PATH = REPO / "data" / "peoples_daily_sample.txt"
 SHIPPED_LEXICON = REPO / "data" / "lexicon_peoples_daily.tsv"  # built by `python -m training.min_entropy_lexicon`
-SOURCES = ["示例语料 People's Daily sample", "粘贴文本 Pasted text", "上传 .txt Uploaded file"]
+SOURCES = [bi("人民日报示例语料", "People's Daily sample", both="示例语料 People's Daily sample"),  # the values (API)
+           bi("粘贴文本", "Pasted text"), bi("上传 .txt", "Uploaded file")]                      # are these texts
 MAX_CORPUS_CHARS = 20_000_000  # a 20 MB upload of Chinese is ~7M characters: well inside this
 MAX_PASTE_CHARS = 1_000_000
 MAX_SEGMENT_CHARS = 20_000
@@ -205,38 +208,40 @@ def build_tab() -> None:
     lex_state = gr.State(None)
     with gr.Row():
         with gr.Column(scale=1):
-            source = gr.Radio(SOURCES, value=SOURCES[0], label="语料 Corpus")
-            pasted = gr.Textbox(label="粘贴语料 Paste a corpus", lines=4, max_length=MAX_PASTE_CHARS,
-                                placeholder="选择“粘贴文本”后在此粘贴 / choose 'Pasted text' and paste here")
-            upload = gr.File(label="上传 .txt Upload a .txt (UTF-8 / GBK, ≤ 20 MB)", file_types=[".txt"])
+            source = gr.Radio(SOURCES, value=SOURCES[0], label=bi("语料", "Corpus"))
+            pasted = gr.Textbox(label=bi("粘贴语料", "Paste a corpus"), lines=4, max_length=MAX_PASTE_CHARS,
+                                placeholder=bi("选择“粘贴文本”后在此粘贴", "choose 'Pasted text' and paste here", " / "))
+            upload = gr.File(label=bi("上传 .txt（UTF-8 / GBK，≤ 20 MB）", "Upload a .txt (UTF-8 / GBK, ≤ 20 MB)"),
+                             file_types=[".txt"])
             min_proba = gr.Slider(*RANGES["min_proba_exp"], step=0.5,
-                                  label="最小概率 log10 min probability (pairs and words)")
-            min_pmi = gr.Slider(*RANGES["min_pmi"], step=0.5, label="切分互信息 min PMI to keep a pair")
+                                  label=bi("最小概率（log10，字对和词）", "log10 min probability (pairs and words)"))
+            min_pmi = gr.Slider(*RANGES["min_pmi"], step=0.5, label=bi("切分互信息", "min PMI to keep a pair"))
             word_pmi = gr.Slider(*RANGES["word_pmi"], step=0.5,
-                                 label="成词互信息 word PMI per extra part (de-redundancy)")
-            max_len = gr.Slider(*RANGES["max_word_len"], step=1, label="最大词长 max word length")
-            build_btn = gr.Button("构建词库 Build lexicon", variant="primary")
+                                 label=bi("成词互信息（去冗余）", "word PMI per extra part (de-redundancy)"))
+            max_len = gr.Slider(*RANGES["max_word_len"], step=1, label=bi("最大词长", "max word length"))
+            build_btn = gr.Button(bi("构建词库", "Build lexicon"), variant="primary")
         with gr.Column(scale=2):
             summary = gr.Markdown(elem_id="lexicon-summary")
-            table = gr.Dataframe(label="词库（可排序）Lexicon (click a header to sort)", interactive=False,
+            table = gr.Dataframe(label=bi("词库（可排序）", "Lexicon (click a header to sort)"), interactive=False,
                                  max_height=360, elem_id="lexicon-table")
             with gr.Row():
-                files = gr.File(label="下载 Download: jieba 用户词典 user dict · CSV", file_count="multiple")
-                plot = gr.Plot(label="词长 Word lengths")
-    gr.Markdown("### 分词对比 Segmentation: this lexicon vs jieba\n"
-                "构建之前用内置词库（人民日报 1998 全文构建）；构建之后用你的词库。黄色 = 与另一方切分不同。  \n"
-                "Before you build, the shipped lexicon (built on all of People's Daily 1998) is used; after, yours. "
-                "Yellow = a word the other segmenter does not have.")
+                files = gr.File(label=bi("下载：jieba 用户词典 · CSV", "Download: jieba user dict · CSV"),
+                                file_count="multiple")
+                plot = gr.Plot(label=bi("词长", "Word lengths"))
+    gr.Markdown(heading("分词对比：本词库 vs jieba", "Segmentation: this lexicon vs jieba"))
+    gr.Markdown(bi("构建之前用内置词库（人民日报 1998 全文构建）；构建之后用你的词库。黄色 = 与另一方切分不同。",
+                   "Before you build, the shipped lexicon (built on all of People's Daily 1998) is used; after, "
+                   "yours. Yellow = a word the other segmenter does not have.", "  \n"))
     with gr.Row():
-        text = gr.Textbox(label="待分词文本 Text to segment", lines=3, value=EXAMPLE_TEXT, scale=4,
+        text = gr.Textbox(label=bi("待分词文本", "Text to segment"), lines=3, value=EXAMPLE_TEXT, scale=4,
                           max_length=MAX_SEGMENT_CHARS)
-        seg_btn = gr.Button("分词 Segment", variant="primary", scale=1)
+        seg_btn = gr.Button(bi("分词", "Segment"), variant="primary", scale=1)
     with gr.Row():
         with gr.Column():
-            gr.Markdown("**最小熵词库 Min-entropy lexicon**")
+            gr.Markdown(bi("**最小熵词库**", "**Min-entropy lexicon**"))
             ours = gr.HTML(elem_id="seg-ours")
         with gr.Column():
-            gr.Markdown("**jieba 0.42.1（精确模式 precise mode）**")
+            gr.Markdown(bi("**jieba 0.42.1（精确模式）**", "**jieba 0.42.1 (precise mode)**"))
             jieba_out = gr.HTML(elem_id="seg-jieba")
     seg_summary = gr.Markdown(elem_id="seg-summary")
     gr.Examples(
@@ -244,8 +249,9 @@ def build_tab() -> None:
          ["中国共产党成功地召开了第十五次全国代表大会，高举邓小平理论伟大旗帜。"],
          ["这家酒店的服务很好，房间干净，早餐也不错，下次还会再来。"],
          ["１９９７年，国民经济保持了“高增长、低通胀”的良好发展态势。"]],
-        inputs=[text], label="例句 Examples",
+        inputs=[text], label=bi("例句", "Examples"),
     )
     build_btn.click(build, [source, pasted, upload, min_proba, min_pmi, word_pmi, max_len],
                     [table, summary, files, plot, lex_state], api_name="lexicon_build")
     seg_btn.click(segment, [text, lex_state], [ours, jieba_out, seg_summary], api_name="lexicon_segment")
+    model_card(SHIPPED_LEXICON.with_suffix(".md"), title=bi("内置词库的数据卡", "Card of the shipped lexicon"))

@@ -6,10 +6,11 @@ import json
 import gradio as gr
 
 from demos.adapter import (MAX_SEED, REPO, Lazy, check_number, check_seed, enlarge, error, explanation,
-                           upload_path)
+                           model_card, upload_path)
+from demos.language import bi, by_language, heading, pick
 
 TAB_ID = "o_gan"
-TITLE = "O-GAN 判别器即编码器"
+TITLE = bi("O-GAN 判别器即编码器", "O-GAN", both="O-GAN 判别器即编码器")
 POST = "https://kexue.fm/archives/6409"
 WEIGHTS = REPO / "data" / "o_gan"
 DATASET = "fashion"
@@ -145,15 +146,26 @@ def interpolate_images(path_a, path_b, steps):
         return enlarge(to_grid(G(slerp(codes[0], codes[1], k)), nrow=k), ZOOM)
 
 
-def results_table() -> str:
+def results_table(lang: str = "both") -> str:
+    """The shipped model's test-split results (from the training run) as a Markdown table, in ``lang``."""
     info = json.loads((WEIGHTS / f"{DATASET}.json").read_text(encoding="utf-8"))["info"]
     r = info["results"]
-    return (f"| 指标 metric | 值 value |\n|---|---|\n"
-            f"| 样本 FID（分类器特征，非 Inception）sample FID (classifier features, not Inception) ↓ | {r['fid_10k']:.2f} |\n"
-            f"| ρ(z, E(G(z))) ↑ | {r['rho']:.3f} |\n"
-            f"| 测试集重建像素 MSE test reconstruction pixel MSE ↓ | {r['recon_mse']:.4f} |\n"
-            f"| 重建保持原类别 reconstructions keep the label ↑ | {r['recon_label_rate']:.1%} "
-            f"(原图 originals {r['original_label_rate']:.1%}) |")
+    rows = [(("指标", "metric"), ("值", "value")),
+            (("样本 FID（分类器特征，非 Inception）↓", "sample FID (classifier features, not Inception) ↓"),
+             f"{r['fid_10k']:.2f}"),
+            (("ρ(z, E(G(z))) ↑",) * 2, f"{r['rho']:.3f}"),
+            (("测试集重建像素 MSE ↓", "test reconstruction pixel MSE ↓"), f"{r['recon_mse']:.4f}"),
+            (("重建保持原类别 ↑", "reconstructions keep the label ↑"),
+             f"{r['recon_label_rate']:.1%} ({pick('原图', 'originals', lang)} {r['original_label_rate']:.1%})")]
+    lines = [f"| {pick(*name, lang)} | {value if isinstance(value, str) else pick(*value, lang)} |"
+             for name, value in rows]
+    return "\n".join(lines[:1] + ["|---|---|"] + lines[1:])
+
+
+def _results_section(lang: str) -> str:
+    title = pick("测试集上的结果", "Results on the test split", lang, " · ")
+    note = pick("与 GAN-QP 的比较", "Compared with GAN-QP by", lang, " · ") + ": `python -m bench.bench_o_gan`"
+    return f"### {title}\n{note}\n\n{results_table(lang)}"
 
 
 def build_tab() -> None:
@@ -172,39 +184,43 @@ def build_tab() -> None:
                 r"\rho\big(z,E(G(z))\big),\ \lambda=0.5,\qquad \hat x=G\big(0.9\cdot\mathrm{std}(E(x))\big)",
     ))
     with gr.Row():
-        seed = gr.Number(0, label="随机种子 Seed", precision=0, minimum=0, maximum=MAX_SEED)
-        n = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="样本数 Number of samples")
-        temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="温度 Temperature（z ~ N(0, T²)）")
-        btn = gr.Button("生成 Sample", variant="primary")
-    grid = gr.Image(label="随机样本 Random samples", elem_id="o-gan-grid", interactive=False, format="png", height=300)
-    gr.Markdown("### 编码与重建 Encode → reconstruct\n上传任意图片（转灰度、居中、缩放，右侧显示模型实际看到的图），"
-                "或选一张测试集图片 · Upload any picture (made grey, centred and resized — the picture the model "
-                "sees is shown) or pick a test image.")
+        with gr.Column(scale=1):
+            seed = gr.Number(0, label=bi("随机种子", "Seed"), precision=0, minimum=0, maximum=MAX_SEED)
+            n = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label=bi("样本数", "Number of samples"))
+            temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.05,
+                                    label=bi("温度（z ~ N(0, T²)）", "Temperature (z ~ N(0, T²))"))
+            btn = gr.Button(bi("生成", "Sample"), variant="primary")
+        with gr.Column(scale=2):
+            grid = gr.Image(label=bi("随机样本", "Random samples"), elem_id="o-gan-grid", interactive=False,
+                            format="png", height=300)
+    gr.Markdown(heading("编码与重建", "Encode → reconstruct"))
+    gr.Markdown(bi("上传任意图片（转灰度、居中、缩放，右侧显示模型实际看到的图），或选一张测试集图片。",
+                   "Upload any picture (made grey, centred and resized — the picture the model sees is shown) or "
+                   "pick a test image.", "  \n"))
     with gr.Row():
-        image = gr.Image(label="图片 Picture", type="filepath", sources=["upload", "clipboard"], height=240,
+        image = gr.Image(label=bi("图片", "Picture"), type="filepath", sources=["upload", "clipboard"], height=240,
                          elem_id="o-gan-input")
-        seen = gr.Image(label="模型看到的 What the model sees (28×28 → 32×32)", interactive=False, format="png",
-                        height=240, elem_id="o-gan-seen")
-        recon = gr.Image(label="重建 Reconstruction", interactive=False, format="png", height=240,
+        seen = gr.Image(label=bi("模型看到的（28×28 → 32×32）", "What the model sees (28×28 → 32×32)"),
+                        interactive=False, format="png", height=240, elem_id="o-gan-seen")
+        recon = gr.Image(label=bi("重建", "Reconstruction"), interactive=False, format="png", height=240,
                          elem_id="o-gan-recon")
     notes = gr.Markdown(elem_id="o-gan-notes")
-    btn_encode = gr.Button("编码并重建 Encode and reconstruct", variant="primary")
+    btn_encode = gr.Button(bi("编码并重建", "Encode and reconstruct"), variant="primary")
     gr.Examples([[p] for p in EXAMPLES], inputs=[image],
-                label="测试集图片（每类 2 张，训练时未见过）Test images (2 per class, never seen in training)",
+                label=bi("测试集图片（每类 2 张，训练时未见过）", "Test images (2 per class, never seen in training)"),
                 examples_per_page=20)
-    gr.Markdown("### 两张图片之间插值 Interpolate between two pictures")
+    gr.Markdown(heading("两张图片之间插值", "Interpolate between two pictures"))
     with gr.Row():
-        image_b = gr.Image(label="终点图片 End picture", type="filepath", sources=["upload", "clipboard"], height=200,
-                           value=EXAMPLES[3] if len(EXAMPLES) > 3 else None, elem_id="o-gan-input-b")
-        steps = gr.Slider(2, MAX_STEPS, value=10, step=1, label="插值步数 Steps")
-        btn_interp = gr.Button("插值（起点：上面的图片）Interpolate (start: the picture above)")
-    strip = gr.Image(label="编码空间插值 Interpolation between the codes", interactive=False, format="png",
+        image_b = gr.Image(label=bi("终点图片", "End picture"), type="filepath", sources=["upload", "clipboard"],
+                           height=200, value=EXAMPLES[3] if len(EXAMPLES) > 3 else None, elem_id="o-gan-input-b")
+        steps = gr.Slider(2, MAX_STEPS, value=10, step=1, label=bi("插值步数", "Steps"))
+        btn_interp = gr.Button(bi("插值（起点：上面的图片）", "Interpolate (start: the picture above)"),
+                               variant="primary")
+    strip = gr.Image(label=bi("编码空间插值", "Interpolation between the codes"), interactive=False, format="png",
                      elem_id="o-gan-strip")
     btn.click(samples, [seed, n, temperature], [grid], api_name="o_gan_sample")
     btn_encode.click(encode_image, [image], [seen, recon, notes], api_name="o_gan_reconstruct")
     btn_interp.click(interpolate_images, [image, image_b, steps], [strip], api_name="o_gan_interpolate")
-    gr.Markdown("**测试集上的结果 Results on the test split**（`python -m bench.bench_o_gan` 还与 GAN-QP 比较 "
-                "compares with GAN-QP）\n\n" + results_table())
-    with gr.Accordion("训练中的样本与模型卡 Samples during training, model card", open=False):
-        gr.Image(str(WEIGHTS / f"{DATASET}_progress.png"), show_label=False, interactive=False, height=300)
-        gr.Markdown((WEIGHTS / "MODEL_CARD.md").read_text(encoding="utf-8"))
+    gr.Markdown(by_language(_results_section))
+    model_card(WEIGHTS / "MODEL_CARD.md", [(WEIGHTS / f"{DATASET}_progress.png",
+                                            bi("训练中的样本（每行一次评估）", "Samples during training (a row per evaluation)"))])

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import gradio as gr
 
-from demos.adapter import REPO, Lazy, check_text, error, explanation
+from demos.adapter import REPO, Lazy, check_text, error, explanation, model_card
+from demos.language import bi
 
 TAB_ID = "sentiment"
-TITLE = "注意力情感分类 Attention sentiment"
+TITLE = bi("注意力情感分类", "Attention sentiment")
 POST = "https://kexue.fm/archives/4765"
 WEIGHTS = REPO / "data" / "sentiment"
 MAX_INPUT = 100_000  # longer input is refused; up to this, it is cut to the model's length with a notice
@@ -146,17 +147,19 @@ def build_tab() -> None:
     ))
     with gr.Row():
         with gr.Column(scale=1):
-            text = gr.Textbox(label="评论 Review（中文 Chinese）", lines=4, value=EXAMPLES[0], max_length=MAX_INPUT)
-            btn = gr.Button("判断情感 Classify", variant="primary")
-            gr.Examples([[e] for e in EXAMPLES], inputs=[text], label="例句：测试集评论（正面 ×2，负面 ×2）Examples: held-out test reviews (positive ×2, negative ×2)")
+            text = gr.Textbox(label=bi("评论（中文）", "Review (Chinese)"), lines=4, value=EXAMPLES[0],
+                              max_length=MAX_INPUT)
+            btn = gr.Button(bi("判断情感", "Classify"), variant="primary")
+            gr.Examples([[e] for e in EXAMPLES], inputs=[text],
+                        label=bi("例句：测试集评论（正面 ×2，负面 ×2）",
+                                 "Examples: held-out test reviews (positive ×2, negative ×2)"))
         with gr.Column(scale=1):
-            label = gr.Label(label="情感 Sentiment", elem_id="sentiment-label")
-            gr.Markdown("每个字对判断的贡献（蓝 → 正面，红 → 负面）· What each character adds to the decision "
-                        "(blue → positive, red → negative)")
+            label = gr.Label(label=bi("情感", "Sentiment"), elem_id="sentiment-label")
+            gr.Markdown(bi("每个字对判断的贡献（蓝 → 正面，红 → 负面）",
+                           "What each character adds to the decision (blue → positive, red → negative)"))
             highlights = gr.HTML(elem_id="sentiment-highlights")
             notes = gr.Markdown(elem_id="sentiment-notes")
-    plot = gr.Plot(label="每个头的注意力 Attention of every head", elem_id="sentiment-attention")
+    plot = gr.Plot(label=bi("每个头的注意力", "Attention of every head"), elem_id="sentiment-attention")
     btn.click(classify, [text], [label, highlights, notes], api_name="sentiment_classify").then(
         attention_maps, [text], [plot], api_name="sentiment_attention")
-    with gr.Accordion("模型卡 Model card", open=False):
-        gr.Markdown((WEIGHTS / "MODEL_CARD.md").read_text(encoding="utf-8"))
+    model_card(WEIGHTS / "MODEL_CARD.md")

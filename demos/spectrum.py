@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import gradio as gr
 
-from demos.adapter import REPO, Lazy, error, explanation, upload_path
+from demos.adapter import REPO, Lazy, error, explanation, model_card, upload_path
+from demos.language import bi
 
 TAB_ID = "spectrum"
-TITLE = "Conv1D 光谱分类 Spectra"
+TITLE = bi("Conv1D 光谱分类", "Conv1D spectra", both="Conv1D 光谱分类 Spectra")
 POST = "https://kexue.fm/archives/5505"
 WEIGHTS = REPO / "data" / "spectrum"
 EXAMPLES = sorted(str(p) for p in (WEIGHTS / "examples").glob("*.csv"))
@@ -244,15 +245,17 @@ def build_tab() -> None:
     ))
     with gr.Row():
         with gr.Column(scale=1):
-            upload = gr.File(label="光谱 Spectrum：CSV（波长 Å, 流量 wavelength, flux）或 FITS（SDSS / LAMOST）",
+            upload = gr.File(label=bi("光谱：CSV（波长 Å, 流量）或 FITS（SDSS / LAMOST）",
+                                      "Spectrum: CSV (wavelength Å, flux) or FITS (SDSS / LAMOST)"),
                              file_types=[".csv", ".txt", ".dat", ".fits", ".fit"], elem_id="spectrum-input")
-            btn = gr.Button("分类 Classify", variant="primary")
+            btn = gr.Button(bi("分类", "Classify"), variant="primary")
             gr.Examples([[e] for e in EXAMPLES], inputs=[upload],
-                        label="例子：测试集光谱（每类两条，模板未参与训练）Examples: test-split spectra, two per class")
+                        label=bi("例子：测试集光谱（每类两条，模板未参与训练）",
+                                 "Examples: test-split spectra, two per class (templates unseen in training)"))
         with gr.Column(scale=1):
-            label = gr.Label(label="类别 Class", elem_id="spectrum-label")
+            label = gr.Label(label=bi("类别", "Class"), elem_id="spectrum-label")
             notes = gr.Markdown(elem_id="spectrum-notes")
-    plot = gr.Plot(label="光谱、谱线与显著性 Spectrum, lines and saliency", elem_id="spectrum-plot")
+    plot = gr.Plot(label=bi("光谱、谱线与显著性", "Spectrum, lines and saliency"), elem_id="spectrum-plot")
     btn.click(classify, [upload], [label, plot, notes], api_name="spectrum_classify")
-    with gr.Accordion("模型卡 Model card", open=False):
-        gr.Markdown((WEIGHTS / "MODEL_CARD.md").read_text(encoding="utf-8"))
+    model_card(WEIGHTS / "MODEL_CARD.md", [(WEIGHTS / "training_curves.png", None),
+                                           (WEIGHTS / "f1_vs_snr.png", None)])

@@ -63,3 +63,26 @@ def test_readme_holds_the_two_setup_commands():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert "<!-- run-command -->" in readme and "python app.py" in readme
     assert "<!-- test-command -->" in readme and "pytest" in readme
+
+
+def test_every_tab_has_the_same_layout():
+    """Explanation (with the post and its formula) → a row of an input column holding the primary button and an
+    output column → further sections → the closed model-card accordion, last."""
+    demo = app.build_app()
+    tabs = [b for b in demo.blocks.values() if isinstance(b, gr.Tab)]
+    for tab, module in zip(tabs, TABS):
+        children = [c for c in tab.children if not isinstance(c, gr.State)]
+        first, main, last = children[0], children[1], children[-1]
+        assert isinstance(first, gr.Markdown) and module.POST in first.value and "$$" in first.value, module.TAB_ID
+        assert isinstance(main, gr.Row) and isinstance(main.children[0], gr.Column), module.TAB_ID
+        buttons = [b for b in _descendants(main.children[0]) if isinstance(b, gr.Button)]
+        assert any(b.variant == "primary" for b in buttons), module.TAB_ID
+        assert isinstance(last, gr.Accordion) and "model-card" in last.elem_classes and not last.open, module.TAB_ID
+        headings = [c.value for c in children[2:-1] if isinstance(c, gr.Markdown) and (c.value or "").startswith("#")]
+        assert all(h.startswith("### ") for h in headings), headings
+
+
+def _descendants(block):
+    for child in getattr(block, "children", []):
+        yield child
+        yield from _descendants(child)

@@ -22,18 +22,26 @@ if not os.path.exists(CHROMIUM):
 
 
 @pytest.fixture(scope="module")
-def page(server_url, tmp_path_factory):
+def context(server_url):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
-        pg = context.new_page()
-        pg.set_default_timeout(60_000)
-        pg.goto(server_url)
-        pg.wait_for_selector("#tab-lexicon-button, button[role=tab]")
-        yield pg
+        yield browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
         browser.close()
+
+
+def new_page(context, url):
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    pg.goto(url)
+    pg.wait_for_selector("#tab-lexicon-button, button[role=tab]")
+    return pg
+
+
+@pytest.fixture(scope="module")
+def page(context, server_url):
+    return new_page(context, server_url)
 
 
 def open_tab(page, title):
@@ -71,7 +79,7 @@ def test_lexicon_tab(page):
 def test_couplet_tab(page):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     open_tab(page, "对联机器人 Couplets")
-    page.get_by_label("上联 Upper line（≤ 32 字 characters）").fill("晚风摇树树还挺")
+    page.get_by_label("上联（≤ 32 字） Upper line (≤ 32 characters)").fill("晚风摇树树还挺")
     page.get_by_label("按平仄相对重排 Re-rank by tone opposition").check()
     page.get_by_role("button", name="对下联 Write the lower line").click()
     page.wait_for_selector("#couplet-chart .tone-row")
@@ -80,7 +88,7 @@ def test_couplet_tab(page):
     assert "上联" in chart and "晚" in chart
     assert page.locator("#couplet-chart .tone-row").count() == 6
     assert page.locator("#couplet-chart .tone-ok").count() > 0
-    page.get_by_text("模型卡与训练曲线 Model card and loss curve").click()
+    page.locator("#tab-couplet").get_by_text("模型卡与训练图 Model card and training plots").click()
     page.wait_for_selector("img[src*='loss_curve']")
     assert page.get_by_text("kept: train").is_visible()
     page.screenshot(path=str(SCREENSHOTS / "couplet.png"), full_page=True)
@@ -89,7 +97,7 @@ def test_couplet_tab(page):
 def test_sentiment_tab(page):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     open_tab(page, "注意力情感分类 Attention sentiment")
-    page.get_by_label("评论 Review（中文 Chinese）").fill("酒店隔音很差，晚上吵得睡不着，前台态度也不好。")  # not in the data
+    page.get_by_label("评论（中文） Review (Chinese)").fill("酒店隔音很差，晚上吵得睡不着，前台态度也不好。")  # not in the data
     page.get_by_role("button", name="判断情感 Classify").click()
     page.wait_for_function("() => document.querySelector('#sentiment-label')?.innerText.includes('%')")
     shown = [line for line in page.locator("#sentiment-label").inner_text().split("\n") if line.strip()]
@@ -119,15 +127,15 @@ def test_dgcnn_tab(page):
 def test_gpt2_tab(page):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     open_tab(page, "GPT2_ML 中文生成 Chinese GPT-2")
-    page.get_by_label("开头 Prompt（可留空 may be empty）").fill("今年以来，全国农村")
-    page.get_by_label("新闻 News (People's Daily 1998)").check()
+    page.get_by_label("开头（可留空） Prompt (may be empty)").fill("今年以来，全国农村")
+    page.get_by_label("新闻（人民日报 1998） News (People's Daily 1998)").check()
     page.get_by_role("button", name="生成 Generate").click()
     # streamed: a partial text shows while the notes still say "generating", then the final one
     page.wait_for_function("() => document.querySelector('#gpt2-notes')?.innerText.includes('tokens/s')")
     page.wait_for_function("() => !document.querySelector('#gpt2-notes').innerText.includes('generating')")
     text = page.locator("#gpt2-output textarea").input_value()
     assert text.startswith("今年以来，全国农村") and len(text) > 30
-    page.get_by_text("模型卡与训练曲线 Model card and training curve").click()
+    page.locator("#tab-gpt2").get_by_text("模型卡与训练图 Model card and training plots").click()
     page.wait_for_selector("img[src*='training_curve']")
     page.screenshot(path=str(SCREENSHOTS / "gpt2.png"), full_page=True)
 
@@ -173,6 +181,56 @@ def test_o_gan_tab(page):
     page.get_by_role("button", name="编码并重建 Encode and reconstruct").click()
     page.wait_for_function("() => document.querySelector('#o-gan-recon img')?.naturalWidth == 128")
     assert "MSE" in page.locator("#o-gan-notes").inner_text()
-    page.get_by_role("button", name="插值（起点：上面的图片）Interpolate (start: the picture above)").click()
+    page.get_by_role("button", name="插值（起点：上面的图片） Interpolate (start: the picture above)").click()
     page.wait_for_function("() => document.querySelector('#o-gan-strip img')?.naturalWidth > 500")
     page.screenshot(path=str(SCREENSHOTS / "o_gan.png"), full_page=True)
+
+
+def visible_labels(page, tab):
+    """The labels and button texts a tab shows (Gradio renders a label as span[data-testid=block-info])."""
+    texts = page.locator(f"#tab-{tab} [data-testid=block-info], #tab-{tab} button.primary").all_inner_texts()
+    return [t.strip() for t in texts if t.strip()]
+
+
+def test_language_switch(context, server_url):
+    """English, then Chinese, then both: tab titles, labels, buttons and explanations follow; typed text stays."""
+    import re
+
+    pg = new_page(context, server_url)
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    open_tab(pg, "注意力情感分类 Attention sentiment")
+    pg.get_by_label("评论（中文） Review (Chinese)").fill("房间很干净")
+    pg.locator("#language").get_by_label("English").check()
+    pg.get_by_role("button", name="Classify", exact=True).wait_for()
+    assert pg.get_by_role("tab", name="Attention sentiment", exact=True).is_visible()
+    assert pg.get_by_label("Review (Chinese)", exact=True).input_value() == "房间很干净"  # the user's text is kept
+    labels = visible_labels(pg, "sentiment")
+    assert "Review (Chinese)" in labels and not any(cjk.search(t) for t in labels), labels
+    tab = pg.locator("#tab-sentiment").inner_text()
+    assert "A first read of Attention is All You Need" in tab and "浅读" not in tab
+    assert "Posts:" in pg.locator("#header").inner_text() and "原文" not in pg.locator("#header").inner_text()
+    pg.screenshot(path=str(SCREENSHOTS / "language_en.png"), full_page=True)
+
+    pg.locator("#language").get_by_label("中文", exact=True).check()
+    pg.get_by_role("button", name="判断情感", exact=True).wait_for()
+    labels = visible_labels(pg, "sentiment")
+    assert "评论（中文）" in labels and all(cjk.search(t) for t in labels), labels
+    tab = pg.locator("#tab-sentiment").inner_text()
+    assert "浅读" in tab and "A first read" not in tab
+
+    pg.locator("#language").get_by_label("中英 Both").check()
+    pg.get_by_role("button", name="判断情感 Classify", exact=True).wait_for()
+    tab = pg.locator("#tab-sentiment").inner_text()
+    assert "浅读" in tab and "A first read" in tab
+    pg.close()
+
+
+def test_language_from_the_address(context, server_url):
+    """?lang=en opens the page in English: every tab's title, the other tabs' labels too."""
+    pg = new_page(context, server_url + "?lang=en")
+    pg.get_by_role("tab", name="Attention sentiment", exact=True).wait_for()
+    open_tab(pg, "Couplets")
+    pg.get_by_role("button", name="Write the lower line", exact=True).wait_for()
+    assert pg.get_by_label("Upper line (≤ 32 characters)", exact=True).is_visible()
+    assert "A couplet robot by sequence labelling" in pg.locator("#tab-couplet").inner_text()
+    pg.close()

@@ -1,0 +1,129 @@
+"""中文 / English — the page's language switch.
+
+Every word a tab puts on the page (tab titles, labels, buttons, choices, headings, explanations) is written with
+:func:`bi`, which returns the bilingual text the page shows first and remembers its Chinese and English halves.
+The header's switch (:func:`connect`) rewrites every remembered text on the page in Chinese, English or both, in
+one event. It never touches what the user typed, and what a request returns (results, notes, error messages) stays
+bilingual: API users read those too, and they are made per request.
+
+Texts are found by value: :func:`page_texts` walks the built page and keeps the props whose text was made by
+:func:`bi`. A bilingual text that was not (a label written as one string) is listed by :func:`unregistered`,
+which the tests require to be empty.
+"""
+from __future__ import annotations
+
+import inspect
+import re
+
+import gradio as gr
+
+LANGS = [("中英 Both", "both"), ("中文", "zh"), ("English", "en")]
+_TEXTS: dict[str, dict[str, str]] = {}  # shown text (as first built) → {"both": …, "zh": …, "en": …}
+
+# Props that hold words; `value` only for blocks whose value is static text, not something the user edits.
+TEXT_PROPS = ("label", "info", "placeholder")
+VALUE_BLOCKS = ("Markdown", "Button", "HTML")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
+
+
+def bi(zh: str, en: str, sep: str = " ", *, both: str | None = None) -> str:
+    """The text in both languages (``zh + sep + en``, unless the same or ``both`` is given), remembered with its
+    halves.
+    Paragraphs of Markdown use ``sep="  \\n"`` (a line break)."""
+    both = pick(zh, en, "both", sep) if both is None else both
+    entry = {"both": both, "zh": zh, "en": en}
+    _TEXTS[both] = entry
+    _TEXTS[inspect.cleandoc(both)] = entry  # gr.Markdown stores its value cleandoc'ed
+    return both
+
+
+def pick(zh: str, en: str, lang: str, sep: str = " ") -> str:
+    """For texts built once per language (tables, the header): ``zh``, ``en`` or both (once if they are equal)."""
+    return zh if lang == "zh" or zh == en else en if lang == "en" else f"{zh}{sep}{en}"
+
+
+def by_language(make) -> str:
+    """A text built once per language by ``make(lang)`` (a table, the header), registered like :func:`bi`."""
+    return bi(make("zh"), make("en"), both=make("both"))
+
+
+def heading(zh: str, en: str) -> str:
+    """A section heading (Markdown ###) in both languages."""
+    return bi(f"### {zh}", f"### {en}", both=f"### {pick(zh, en, 'both', ' · ')}")
+
+
+def translate(text, lang: str):
+    """``text`` in ``lang`` ("both", "zh" or "en") if :func:`bi` made it; anything else unchanged."""
+    entry = _TEXTS.get(text) if isinstance(text, str) else None
+    return entry[lang] if entry else text
+
+
+def _known(text) -> bool:
+    return isinstance(text, str) and text in _TEXTS
+
+
+def page_texts(blocks) -> list[tuple[object, dict]]:
+    """[(block, {prop: text made by bi, or a list of them})] for every block of the page that shows one."""
+    found = []
+    for block in blocks:
+        props = {p: getattr(block, p) for p in TEXT_PROPS if _known(getattr(block, p, None))}
+        if type(block).__name__ in VALUE_BLOCKS and _known(getattr(block, "value", None)):
+            props["value"] = block.value
+        choices = getattr(block, "choices", None)
+        if isinstance(choices, list) and any(isinstance(c, tuple) and _known(c[0]) for c in choices):
+            props["choices"] = choices
+        headers = getattr(block, "headers", None)  # gr.Examples' table: the inputs' labels
+        if isinstance(headers, list) and any(_known(h) for h in headers):
+            props["headers"] = headers
+        if props:
+            found.append((block, props))
+    return found
+
+
+def updates(found, lang: str) -> list[dict]:
+    """One ``gr.update`` per block of :func:`page_texts`, in ``lang``."""
+    out = []
+    for _, props in found:
+        new = {}
+        for prop, text in props.items():
+            if prop == "choices":
+                new[prop] = [(translate(name, lang), value) for name, value in text]
+            elif prop == "headers":
+                new[prop] = [translate(h, lang) for h in text]
+            else:
+                new[prop] = translate(text, lang)
+        out.append(gr.update(**new))
+    return out
+
+
+def unregistered(blocks) -> list[str]:
+    """Texts on the page with Chinese and English words in one string that :func:`bi` did not make (so the switch
+    cannot split them). Blocks with the ``no-translate`` class (model cards: documents, not labels) are skipped."""
+    bad = []
+    for block in blocks:
+        if "no-translate" in (getattr(block, "elem_classes", None) or []):
+            continue
+        texts = [getattr(block, p, None) for p in TEXT_PROPS]
+        if type(block).__name__ in VALUE_BLOCKS:
+            texts.append(getattr(block, "value", None))
+        texts += [c[0] for c in getattr(block, "choices", None) or [] if isinstance(c, tuple)]
+        texts += list(getattr(block, "headers", None) or []) if type(block).__name__ == "Dataset" else []
+        bad += [t for t in texts if isinstance(t, str) and not _known(t) and _CJK.search(t)
+                and _LATIN_WORD.search(t)]
+    return bad
+
+
+def connect(demo, switch) -> None:
+    """Wire the language ``switch`` (a gr.Radio over LANGS) to every text of ``demo`` made by :func:`bi`;
+    ``?lang=zh`` / ``?lang=en`` in the page's address picks the language on load."""
+    found = page_texts(list(demo.blocks.values()))
+    targets = [block for block, _ in found]
+    switch.change(lambda lang: updates(found, lang if lang in dict(LANGS).values() else "both"), [switch], targets,
+                  queue=False, api_visibility="private", show_progress="hidden")
+
+    def from_address(request: gr.Request):
+        lang = request.query_params.get("lang") if request else None
+        return lang if lang in ("zh", "en") else gr.update()
+
+    demo.load(from_address, None, [switch], queue=False, api_visibility="private", show_progress="hidden")
