@@ -21,6 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench import p50_p95, time_calls_ms  # noqa: E402
 from models.couplet import char_bleu, tone_opposition, tone_pattern  # noqa: E402
 from training.couplet import decode_greedy  # noqa: E402
 from training.couplet_data import prepare, read_tsv  # noqa: E402
@@ -57,8 +58,6 @@ def scores(name, uppers, hyps, refs):
 
 
 def main():
-    import torch
-
     from demos import couplet
 
     paths = prepare()
@@ -87,16 +86,9 @@ def main():
         print("| " + " | ".join(r) + " |")
     print(f"\nBatch decoding time: CNN {t_ours:.1f} s, baseline {t_base:.1f} s for {len(test):,} lines.")
 
-    torch.set_num_threads(torch.get_num_threads())
     couplet.generate(uppers[0])  # warm
-    times = []
-    for u in uppers[:300]:
-        t0 = time.perf_counter()
-        couplet.generate(u, n=5)
-        times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    print(f"\nTab latency (generate, 5-best, warm, 300 test lines): p50 {times[len(times) // 2]:.1f} ms, "
-          f"p95 {times[int(len(times) * 0.95)]:.1f} ms.")
+    p50, p95 = p50_p95(time_calls_ms([lambda u=u: couplet.generate(u, n=5) for u in uppers[:300]]))
+    print(f"\nTab latency (generate, 5-best, warm, 300 test lines): p50 {p50:.1f} ms, p95 {p95:.1f} ms.")
 
 
 if __name__ == "__main__":

@@ -14,9 +14,9 @@ latency of the tab's 16-sample grid.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,19 +26,14 @@ sys.path.insert(0, str(REPO))
 def latency(checkpoint: str = "fashion_qp-l1", runs: int = 50) -> str:
     from demos import gan_qp
 
+    from bench import p50_p95, time_calls_ms
+
     gan_qp.sample_grid(checkpoint, 0, 16, 1.0)  # warm: load the weights once
-    times = []
-    for seed in range(runs):
-        t0 = time.perf_counter()
-        gan_qp.sample_grid(checkpoint, seed, 16, 1.0)
-        times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    t0 = time.perf_counter()
-    for seed in range(10):
-        gan_qp.interpolate(checkpoint, seed, seed + 1, 10, 1.0)
-    strip = (time.perf_counter() - t0) * 100
-    return (f"Tab latency ({checkpoint}, warm, {runs} grids of 16 incl. the 3× zoom): p50 {times[runs // 2]:.1f} ms, "
-            f"p95 {times[int(runs * 0.95)]:.1f} ms; a 10-step interpolation strip {strip:.1f} ms on average.")
+    p50, p95 = p50_p95(time_calls_ms([lambda s=s: gan_qp.sample_grid(checkpoint, s, 16, 1.0) for s in range(runs)]))
+    strip = statistics.mean(time_calls_ms([lambda s=s: gan_qp.interpolate(checkpoint, s, s + 1, 10, 1.0)
+                                           for s in range(10)]))
+    return (f"Tab latency ({checkpoint}, warm, {runs} grids of 16 incl. the 3× zoom): p50 {p50:.1f} ms, "
+            f"p95 {p95:.1f} ms; a 10-step interpolation strip {strip:.1f} ms on average.")
 
 
 def references(dataset: str) -> str:

@@ -12,6 +12,7 @@ samples (pixel distance), and the label rate of the original images themselves. 
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ sys.path.insert(0, str(REPO))
 def main():
     import torch
 
+    from bench import p50_p95, time_calls_ms
     from demos import o_gan as tab
     from models.gan_qp import load_generator
     from models.o_gan import load_o_gan
@@ -69,17 +71,9 @@ def main():
 
     example = tab.EXAMPLES[0]
     tab.encode_image(example)  # warm
-    times = []
-    for _ in range(30):
-        t0 = time.perf_counter()
-        tab.encode_image(example)
-        times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    t0 = time.perf_counter()
-    for seed in range(20):
-        tab.samples(seed, 16, 1.0)
-    grid_ms = (time.perf_counter() - t0) * 50
-    print(f"Tab latency (warm): encode + reconstruct p50 {times[15]:.1f} ms, p95 {times[28]:.1f} ms; "
+    p50, p95 = p50_p95(time_calls_ms([lambda: tab.encode_image(example)] * 30))
+    grid_ms = statistics.mean(time_calls_ms([lambda s=s: tab.samples(s, 16, 1.0) for s in range(20)]))
+    print(f"Tab latency (warm): encode + reconstruct p50 {p50:.1f} ms, p95 {p95:.1f} ms; "
           f"a 16-sample grid {grid_ms:.1f} ms on average.")
 
 

@@ -10,6 +10,7 @@ of the tab's ``classify`` on the shipped checkpoint.
 """
 from __future__ import annotations
 
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench import p50_p95, time_calls_ms  # noqa: E402
 from models.attention import AttentionConfig  # noqa: E402
 from training.sentiment import MAX_LEN, accuracy, batches, build_vocab, train  # noqa: E402
 from training.sentiment_data import prepare, read_tsv  # noqa: E402
@@ -82,19 +84,10 @@ def main():
     from demos import sentiment
 
     sentiment.classify(test_rows[0][1])  # warm
-    times = []
-    for _, text in test_rows[:300]:
-        t0 = time.perf_counter()
-        sentiment.classify(text)
-        times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    t0 = time.perf_counter()
-    for _, text in test_rows[:20]:
-        sentiment.attention_maps(text)
-    plot_ms = (time.perf_counter() - t0) * 1000 / 20
-    print(f"\nTab latency on the shipped checkpoint (warm, 300 test reviews): classify p50 "
-          f"{times[len(times) // 2]:.1f} ms, p95 {times[int(len(times) * 0.95)]:.1f} ms; the attention figure "
-          f"(a separate endpoint) {plot_ms:.0f} ms on average.")
+    p50, p95 = p50_p95(time_calls_ms([lambda t=text: sentiment.classify(t) for _, text in test_rows[:300]]))
+    plot_ms = statistics.mean(time_calls_ms([lambda t=text: sentiment.attention_maps(t) for _, text in test_rows[:20]]))
+    print(f"\nTab latency on the shipped checkpoint (warm, 300 test reviews): classify p50 {p50:.1f} ms, "
+          f"p95 {p95:.1f} ms; the attention figure (a separate endpoint) {plot_ms:.0f} ms on average.")
 
 
 if __name__ == "__main__":

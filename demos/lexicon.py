@@ -105,15 +105,13 @@ def export_files(lex: Lexicon, stem: str = "lexicon") -> list[str]:
 
 def length_plot(lex: Lexicon):
     """Bar chart of word lengths in the lexicon (by types and by tokens)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: its global state is shared by concurrent requests
 
     lengths = sorted({len(w) for w in lex.counts})
     types = [sum(len(w) == n for w in lex.counts) for n in lengths]
     tokens = [sum(c for w, c in lex.counts.items() if len(w) == n) for n in lengths]
-    fig, ax = plt.subplots(figsize=(6, 2.8), dpi=100)
+    fig = Figure(figsize=(6, 2.8), dpi=100)
+    ax = fig.subplots()
     x = range(len(lengths))
     ax.bar([i - 0.2 for i in x], [t / sum(types) for t in types], 0.4, label="lexicon entries")
     ax.bar([i + 0.2 for i in x], [t / sum(tokens) for t in tokens], 0.4, label="corpus tokens")
@@ -123,7 +121,6 @@ def length_plot(lex: Lexicon):
     ax.legend(frameon=False)
     ax.set_title("Word lengths")
     fig.tight_layout()
-    plt.close(fig)
     return fig
 
 

@@ -178,16 +178,15 @@ def redshift(flux, kind: str) -> float:
 
 
 def figure(flux, sal, kind: str, z: float):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.figure import Figure
 
     from models.spectrum import GRID, LINES, QSO_LINES, STAR_LINES
 
     lines = {"star": STAR_LINES, "galaxy": LINES, "qso": QSO_LINES}.get(kind, {})
-    fig, (a, b) = plt.subplots(2, 1, figsize=(11, 5.2), dpi=90, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    # A bare Figure, not pyplot: pyplot's figure registry and rcParams are process-wide, shared by concurrent requests
+    fig = Figure(figsize=(11, 5.2), dpi=90)
+    a, b = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     a.plot(GRID, flux, lw=0.6, color="#1f2937")
     lo, hi = (float(v) for v in np.percentile(flux, [0.5, 99.5]))
     pad = 0.1 * (hi - lo or 1)
@@ -206,7 +205,6 @@ def figure(flux, sal, kind: str, z: float):
     b.set_xlabel("wavelength (Å)")
     b.set_ylim(0, 1.05)
     fig.tight_layout()
-    plt.close(fig)
     return fig
 
 

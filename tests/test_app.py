@@ -86,3 +86,16 @@ def _descendants(block):
     for child in getattr(block, "children", []):
         yield child
         yield from _descendants(child)
+
+
+def test_no_tab_draws_through_pyplot():
+    """Figures are bare matplotlib Figures: pyplot's figure registry and rcParams are process-wide, so two requests
+    drawing at once through pyplot could draw into each other's figure."""
+    import ast
+
+    for path in sorted((REPO / "demos").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = [alias.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+                    for alias in node.names] + [node.module or "" for node in ast.walk(tree)
+                                                if isinstance(node, ast.ImportFrom)]
+        assert not any("pyplot" in name for name in imported), path.name
