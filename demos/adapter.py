@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+import tempfile
 import threading
 from os import PathLike
 from pathlib import Path
@@ -111,6 +112,62 @@ def enlarge(picture, factor: int = 3):
     """A small uint8 picture (H, W) or (H, W, 3) shown ``factor``× larger with sharp pixels (the browser would
     blur a tiny image when scaling it up)."""
     return picture.repeat(factor, 0).repeat(factor, 1)
+
+
+PICTURES = Path(tempfile.gettempdir()) / "kexue-pictures"  # PNGs the image outputs hand to Gradio
+MAX_PICTURES = 2_000  # beyond this many files, the older half is removed
+
+
+def png_file(picture) -> str:
+    """A uint8 picture (H, W) or (H, W, 3) → the path of a PNG of it, written once per content and atomically.
+
+    Why not return the array: Gradio writes a returned array into its cache in place (open, truncate, write) under
+    a name made from the content, so two requests returning the same picture at once rewrite the file while the
+    first is being downloaded — the download breaks (``bench/bench_load.py`` saw ``RemoteProtocolError``). A path
+    is copied into Gradio's cache by a rename instead, and this file is itself renamed into place."""
+    import hashlib
+    import io
+    import os
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="png")
+    data = buffer.getvalue()
+    path = PICTURES / f"{hashlib.sha256(data).hexdigest()[:32]}.png"
+    if not path.exists():
+        PICTURES.mkdir(parents=True, exist_ok=True)
+        fd, staging = tempfile.mkstemp(dir=PICTURES, prefix=".staging-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(staging, path)
+        _prune_pictures()
+    return str(path)
+
+
+def _prune_pictures() -> None:
+    files = sorted(PICTURES.glob("*.png"), key=lambda p: p.stat().st_mtime if p.exists() else 0)
+    if len(files) > MAX_PICTURES:
+        for old in files[: len(files) // 2]:
+            old.unlink(missing_ok=True)
+
+
+def png_outputs(fn: Callable) -> Callable:
+    """``fn`` for an event: every picture (uint8 array) it returns becomes a :func:`png_file` path. The adapter
+    functions themselves keep returning arrays (what the tests check)."""
+    import functools
+
+    import numpy as np
+
+    def convert(value):
+        return png_file(value) if isinstance(value, np.ndarray) and value.dtype == np.uint8 else value
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        return tuple(convert(v) for v in out) if isinstance(out, tuple) else convert(out)
+
+    return wrapper
 
 
 def upload_path(path, what_zh: str = "文件", what_en: str = "file", empty: tuple[str, str] | None = None,

@@ -5,7 +5,8 @@ import json
 
 import gradio as gr
 
-from demos.adapter import MAX_SEED, REPO, Lazy, check_number, check_seed, enlarge, error, explanation, model_card
+from demos.adapter import (MAX_SEED, REPO, Lazy, check_number, check_seed, enlarge, error, explanation, model_card,
+                           png_outputs)
 from demos.language import bi, by_language, heading, pick, translate
 
 TAB_ID = "gan_qp"
@@ -140,8 +141,8 @@ def build_tab() -> None:
         btn_interp = gr.Button(bi("插值", "Interpolate"), variant="primary")
     strip = gr.Image(label=bi("从起点到终点的样本", "Samples from the start to the end latent"),
                      elem_id="gan-qp-strip", interactive=False, format="png")
-    btn.click(sample_grid, [checkpoint, seed, n, temperature], [grid], api_name="gan_qp_sample")
-    btn_interp.click(interpolate, [checkpoint, seed_a, seed_b, steps, temperature], [strip],
+    btn.click(png_outputs(sample_grid), [checkpoint, seed, n, temperature], [grid], api_name="gan_qp_sample")
+    btn_interp.click(png_outputs(interpolate), [checkpoint, seed_a, seed_b, steps, temperature], [strip],
                      api_name="gan_qp_interpolate")
     gr.Markdown(by_language(_fid_section))
     pictures = [(path, None) for path in sorted(WEIGHTS.glob("fid_curve_*.png"))]

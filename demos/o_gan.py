@@ -6,7 +6,7 @@ import json
 import gradio as gr
 
 from demos.adapter import (MAX_SEED, REPO, Lazy, check_number, check_seed, enlarge, error, explanation,
-                           model_card, upload_path)
+                           model_card, png_outputs, upload_path)
 from demos.language import bi, by_language, heading, pick
 
 TAB_ID = "o_gan"
@@ -218,9 +218,9 @@ def build_tab() -> None:
                                variant="primary")
     strip = gr.Image(label=bi("编码空间插值", "Interpolation between the codes"), interactive=False, format="png",
                      elem_id="o-gan-strip")
-    btn.click(samples, [seed, n, temperature], [grid], api_name="o_gan_sample")
-    btn_encode.click(encode_image, [image], [seen, recon, notes], api_name="o_gan_reconstruct")
-    btn_interp.click(interpolate_images, [image, image_b, steps], [strip], api_name="o_gan_interpolate")
+    btn.click(png_outputs(samples), [seed, n, temperature], [grid], api_name="o_gan_sample")
+    btn_encode.click(png_outputs(encode_image), [image], [seen, recon, notes], api_name="o_gan_reconstruct")
+    btn_interp.click(png_outputs(interpolate_images), [image, image_b, steps], [strip], api_name="o_gan_interpolate")
     gr.Markdown(by_language(_results_section))
     model_card(WEIGHTS / "MODEL_CARD.md", [(WEIGHTS / f"{DATASET}_progress.png",
                                             bi("训练中的样本（每行一次评估）", "Samples during training (a row per evaluation)"))])
