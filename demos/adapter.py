@@ -9,8 +9,8 @@ An adapter is one module in ``demos/`` that wraps one model or algorithm of ``mo
   whose message is Chinese and English); input sizes are capped with the ``check_*`` helpers below.
 * its model behind :class:`Lazy`: loaded on first use, then cached, once even under concurrent requests.
 * ``build_tab()`` — called inside ``gr.Tab``, always in the same order: the explanation (:func:`explanation`: zh +
-  en, the post's link and key formula); a row of an input column (ending in the primary button, with
-  ``gr.Examples``) and an output column; further sections under ``###`` headings; last :func:`model_card`. One
+  en, the post's link and key formula); a row of an input column (ending in the primary button) and an output
+  column, with the tab's ``gr.Examples`` in the input column or right below the row; further sections under ``###`` headings; last :func:`model_card`. One
   event per action, each with a stable ``api_name`` (``f"{TAB_ID}_<verb>"``, listed in the README). Every word
   on the page is written with ``bi(zh, en)`` (demos/language.py) so the header's language switch can show it in
   Chinese, English or both.
@@ -135,7 +135,9 @@ def png_file(picture) -> str:
     Image.fromarray(picture).save(buffer, format="png")
     data = buffer.getvalue()
     path = PICTURES / f"{hashlib.sha256(data).hexdigest()[:32]}.png"
-    if not path.exists():
+    try:
+        os.utime(path)  # already there: made the newest, so a prune running meanwhile keeps it
+    except FileNotFoundError:
         PICTURES.mkdir(parents=True, exist_ok=True)
         fd, staging = tempfile.mkstemp(dir=PICTURES, prefix=".staging-")
         with os.fdopen(fd, "wb") as f:

@@ -28,9 +28,8 @@ _LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
 
 
 def bi(zh: str, en: str, sep: str = " ", *, both: str | None = None) -> str:
-    """The text in both languages (``zh + sep + en``, unless the same or ``both`` is given), remembered with its
-    halves.
-    Paragraphs of Markdown use ``sep="  \\n"`` (a line break)."""
+    """The text in both languages (``zh + sep + en``, or ``zh`` alone if they are the same, or ``both`` if given),
+    remembered with its halves. Markdown paragraphs use ``sep="  \\n"`` (a line break)."""
     both = pick(zh, en, "both", sep) if both is None else both
     entry = {"both": both, "zh": zh, "en": en}
     _TEXTS[both] = entry
