@@ -143,15 +143,28 @@ def png_file(picture) -> str:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(staging, path)
-        _prune_pictures()
+        prune_oldest(PICTURES, "*.png", MAX_PICTURES)
     return str(path)
 
 
-def _prune_pictures() -> None:
-    files = sorted(PICTURES.glob("*.png"), key=lambda p: p.stat().st_mtime if p.exists() else 0)
-    if len(files) > MAX_PICTURES:
-        for old in files[: len(files) // 2]:
-            old.unlink(missing_ok=True)
+def prune_oldest(folder: Path, pattern: str, limit: int) -> None:
+    """Past ``limit`` entries matching ``pattern`` in ``folder`` (files or folders the outputs hand to Gradio,
+    which keeps its own copy), remove the older half: a long-running Space must not fill its disk."""
+    import shutil
+
+    def age(p: Path) -> float:
+        try:
+            return p.stat().st_mtime
+        except FileNotFoundError:
+            return 0.0
+
+    entries = sorted(folder.glob(pattern), key=age)
+    if len(entries) > limit:
+        for old in entries[: len(entries) // 2]:
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
 
 
 def png_outputs(fn: Callable) -> Callable:

@@ -11,7 +11,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from demos.adapter import (REPO, Lazy, check_number, check_text, error, explanation, model_card,
+from demos.adapter import (REPO, Lazy, check_number, check_text, error, explanation, model_card, prune_oldest,
                            read_text_file)
 from demos.language import bi, heading
 from models.min_entropy import (Lexicon, LexiconConfig, build_lexicon, display, load_lexicon, span_prf,
@@ -28,6 +28,8 @@ SOURCES = [bi("人民日报示例语料", "People's Daily sample", both="示例�
 MAX_CORPUS_CHARS = 20_000_000  # a 20 MB upload of Chinese is ~7M characters: well inside this
 MAX_PASTE_CHARS = 1_000_000
 MAX_SEGMENT_CHARS = 20_000
+EXPORTS = Path(tempfile.gettempdir()) / "kexue-lexicons"  # one folder per build: its two downloads
+MAX_EXPORTS = 200  # builds kept; beyond this, the older half is removed
 TABLE_ROWS = 2_000  # rows shown on the page; the downloads hold the whole lexicon
 # thresholds: (low, high, default) — the sliders and the checks of API calls use the same ranges
 RANGES = dict(min_proba_exp=(-9, -3, -5.5), min_pmi=(0, 8, 2.0), word_pmi=(0, 8, 4.0), max_word_len=(2, 10, 4))
@@ -88,7 +90,9 @@ def export_files(lex: Lexicon, stem: str = "lexicon") -> list[str]:
 
     Words that contain a digit/letter-run atom (〈数〉年) have no literal form, so they are in the CSV only.
     """
-    out = Path(tempfile.mkdtemp(prefix="lexicon_"))
+    EXPORTS.mkdir(parents=True, exist_ok=True)
+    out = Path(tempfile.mkdtemp(prefix="lexicon_", dir=EXPORTS))
+    prune_oldest(EXPORTS, "lexicon_*", MAX_EXPORTS)
     table = lex.build_word_table()
     dict_path, csv_path = out / f"{stem}_jieba_userdict.txt", out / f"{stem}.csv"
     with open(dict_path, "w", encoding="utf-8") as f:

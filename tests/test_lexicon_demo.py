@@ -150,3 +150,14 @@ def test_shipped_lexicon_is_the_training_command_output():
     assert header["config"] == TUNED.__dict__
     assert sum(len(w) > 1 for w in lex.counts) > 10_000 and header["f1"] > 0.7
     assert lexicon.segment("中国经济发展")[0].count('class="seg ') >= 2
+
+
+def test_exports_of_old_builds_are_pruned(tmp_path, monkeypatch):
+    """Every build writes its two downloads into a folder of its own; past MAX_EXPORTS the older half goes."""
+    monkeypatch.setattr(lexicon, "EXPORTS", tmp_path)
+    monkeypatch.setattr(lexicon, "MAX_EXPORTS", 4)
+    lex = lexicon.DEFAULT_LEXICON.get()
+    paths = [lexicon.export_files(lex) for _ in range(5)]
+    folders = sorted(p.name for p in tmp_path.iterdir())
+    assert len(folders) == 3  # 5 > 4: the older 2 removed
+    assert all(tmp_path / p.split("/")[-2] in tmp_path.iterdir() for p in paths[-1])  # the newest build is kept
