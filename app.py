@@ -33,7 +33,10 @@ def header(lang: str) -> str:
 
 def build_app(concurrency: int = 2) -> gr.Blocks:
     """All tabs; ``concurrency`` = events run at once per endpoint (the rest wait in the queue)."""
-    with gr.Blocks(title="kexue.fm models · 科学空间模型", analytics_enabled=False) as demo:
+    # delete_cache: every hour, Gradio drops the files it cached for requests more than a day ago (and all of them
+    # when the server stops), so a long-running Space does not fill its disk; example files are kept.
+    with gr.Blocks(title="kexue.fm models · 科学空间模型", analytics_enabled=False,
+                   delete_cache=(3600, 86400)) as demo:
         with gr.Row(equal_height=False):
             gr.Markdown(by_language(header), elem_id="header")
             lang = gr.Radio(LANGS, value="both", label="语言 Language", min_width=330, scale=0,

@@ -44,8 +44,10 @@ def test_host_and_port_come_from_flags_or_the_space_environment(monkeypatch):
     assert (args.host, args.port) == ("0.0.0.0", 7861)
 
 
-def test_uploads_are_capped():
+def test_uploads_are_capped_and_the_cache_is_emptied():
     assert app.launch_kwargs()["max_file_size"] == "20mb"
+    frequency, age = app.build_app().delete_cache
+    assert 0 < frequency <= age <= 7 * 86400
 
 
 def test_readme_front_matter_matches_requirements():
