@@ -30,14 +30,13 @@ from typing import Callable, Generic, TypeVar
 
 import gradio as gr
 
-from demos.language import bi
+from demos.language import CJK, bi
 
 T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_UPLOAD_MB = 20  # also the app's max_file_size: larger uploads are refused before they reach an adapter
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # removed from text input
 
 
@@ -81,7 +80,7 @@ def check_text(text, what_zh: str, what_en: str, max_chars: int, need_cjk: bool 
     if len(text) > max_chars:
         raise error(f"{what_zh}太长：{len(text):,} 字符，上限 {max_chars:,}",
                     f"the {what_en} is too long: {len(text):,} characters, the limit is {max_chars:,}")
-    if need_cjk and not _CJK.search(text):
+    if need_cjk and not CJK.search(text):
         raise error(f"{what_zh}里没有汉字", f"the {what_en} contains no Chinese characters")
     return text
 

@@ -23,7 +23,7 @@ _TEXTS: dict[str, dict[str, str]] = {}  # shown text (as first built) → {"both
 # Props that hold words; `value` only for blocks whose value is static text, not something the user edits.
 TEXT_PROPS = ("label", "info", "placeholder")
 VALUE_BLOCKS = ("Markdown", "Button", "HTML")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")  # a Chinese character (also the adapters' input check)
 _LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
 
 
@@ -62,19 +62,31 @@ def _known(text) -> bool:
     return isinstance(text, str) and text in _TEXTS
 
 
+def _shown(block) -> dict[str, object]:
+    """Every prop of ``block`` that shows words: {prop: text, or the list of texts for choices / headers}."""
+    props = {p: getattr(block, p, None) for p in TEXT_PROPS}
+    if type(block).__name__ in VALUE_BLOCKS:
+        props["value"] = getattr(block, "value", None)
+    props = {p: t for p, t in props.items() if isinstance(t, str)}
+    choices = getattr(block, "choices", None)
+    if isinstance(choices, list) and all(isinstance(c, tuple) for c in choices):
+        props["choices"] = choices
+    headers = getattr(block, "headers", None)  # gr.Examples' table: the inputs' labels
+    if type(block).__name__ == "Dataset" and isinstance(headers, list):
+        props["headers"] = headers
+    return props
+
+
+def _names(prop: str, shown) -> list:
+    """The texts of one prop of :func:`_shown` (a choice's shown name, not its value)."""
+    return [c[0] for c in shown] if prop == "choices" else shown if prop == "headers" else [shown]
+
+
 def page_texts(blocks) -> list[tuple[object, dict]]:
     """[(block, {prop: text made by bi, or a list of them})] for every block of the page that shows one."""
     found = []
     for block in blocks:
-        props = {p: getattr(block, p) for p in TEXT_PROPS if _known(getattr(block, p, None))}
-        if type(block).__name__ in VALUE_BLOCKS and _known(getattr(block, "value", None)):
-            props["value"] = block.value
-        choices = getattr(block, "choices", None)
-        if isinstance(choices, list) and any(isinstance(c, tuple) and _known(c[0]) for c in choices):
-            props["choices"] = choices
-        headers = getattr(block, "headers", None)  # gr.Examples' table: the inputs' labels
-        if isinstance(headers, list) and any(_known(h) for h in headers):
-            props["headers"] = headers
+        props = {p: t for p, t in _shown(block).items() if any(_known(n) for n in _names(p, t))}
         if props:
             found.append((block, props))
     return found
@@ -99,18 +111,9 @@ def updates(found, lang: str) -> list[dict]:
 def unregistered(blocks) -> list[str]:
     """Texts on the page with Chinese and English words in one string that :func:`bi` did not make (so the switch
     cannot split them). Blocks with the ``no-translate`` class (model cards: documents, not labels) are skipped."""
-    bad = []
-    for block in blocks:
-        if "no-translate" in (getattr(block, "elem_classes", None) or []):
-            continue
-        texts = [getattr(block, p, None) for p in TEXT_PROPS]
-        if type(block).__name__ in VALUE_BLOCKS:
-            texts.append(getattr(block, "value", None))
-        texts += [c[0] for c in getattr(block, "choices", None) or [] if isinstance(c, tuple)]
-        texts += list(getattr(block, "headers", None) or []) if type(block).__name__ == "Dataset" else []
-        bad += [t for t in texts if isinstance(t, str) and not _known(t) and _CJK.search(t)
-                and _LATIN_WORD.search(t)]
-    return bad
+    return [n for block in blocks if "no-translate" not in (getattr(block, "elem_classes", None) or [])
+            for p, t in _shown(block).items() for n in _names(p, t)
+            if isinstance(n, str) and not _known(n) and CJK.search(n) and _LATIN_WORD.search(n)]
 
 
 def connect(demo, switch) -> None:
