@@ -26,8 +26,15 @@ def _results() -> dict[str, dict]:
 
 
 RESULTS = _results()
-CHECKPOINTS = {name: bi(*(f"{d} · {LOSS_NAMES[r['info']['loss']]}" for d in DATASET_NAMES[r["info"]["dataset"]]),
-                        both=f"{DATASET_NAMES[r['info']['dataset']][0]} · {LOSS_NAMES[r['info']['loss']]}")
+
+
+def _checkpoint_name(info: dict) -> str:
+    """The checkpoint's shown name, e.g. ``Fashion-MNIST 服装 · GAN-QP L1`` (English: without the Chinese)."""
+    (zh, en), loss = DATASET_NAMES[info["dataset"]], LOSS_NAMES[info["loss"]]
+    return bi(f"{zh} · {loss}", f"{en} · {loss}", both=f"{zh} · {loss}")
+
+
+CHECKPOINTS = {name: _checkpoint_name(r["info"])
                for name, r in sorted(RESULTS.items(), key=lambda kv: (kv[1]["info"]["dataset"] != "fashion",
                                                                       list(LOSS_NAMES).index(kv[1]["info"]["loss"])))}
 DEFAULT = "fashion_qp-l1" if "fashion_qp-l1" in CHECKPOINTS else next(iter(CHECKPOINTS), None)
