@@ -12,7 +12,6 @@ in the training pairs (never the same character). Latency: the tab's own ``gener
 """
 from __future__ import annotations
 
-import statistics
 import sys
 import time
 from collections import Counter, defaultdict
@@ -22,8 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench import p50_p95, time_calls_ms  # noqa: E402
-from models.couplet import char_bleu, tone_opposition, tone_pattern  # noqa: E402
-from training.couplet import decode_greedy  # noqa: E402
+from models.couplet import decode_greedy, lower_line_metrics  # noqa: E402
 from training.couplet_data import prepare, read_tsv  # noqa: E402
 
 
@@ -48,13 +46,12 @@ class AlignedBaseline:
         return "".join(out)
 
 
+COLUMNS = ("bleu2", "bleu4", "accuracy", "opposed", "ping_ending", "same_position_repeat")  # the table's order
+
+
 def scores(name, uppers, hyps, refs):
-    acc = sum(h == r for hy, re_ in zip(hyps, refs) for h, r in zip(hy, re_)) / sum(map(len, refs))
-    opposed = statistics.mean(tone_opposition(u, h)[1] for u, h in zip(uppers, hyps))
-    zeze = [(u, h) for u, h in zip(uppers, hyps) if tone_pattern(u[-1]) == "仄"]
-    ends = sum(tone_pattern(h[-1]) == "平" for _, h in zeze) / max(1, len(zeze))
-    repeat = sum(any(a == b for a, b in zip(u, h)) for u, h in zip(uppers, hyps)) / len(hyps)
-    return (name, f"{char_bleu(hyps, refs, 2):.3f}", f"{char_bleu(hyps, refs):.3f}", f"{acc:.3f}", f"{opposed:.3f}", f"{ends:.3f}", f"{repeat:.3f}")
+    m = lower_line_metrics(uppers, hyps, refs)
+    return (name, *(f"{m[k]:.3f}" for k in COLUMNS))
 
 
 def main():

@@ -70,9 +70,8 @@ def main():
 
     from bench import p50_p95, time_calls_ms
     from demos import dgcnn as tab
-    from models.dgcnn import read
-    from training.dgcnn import scores
-    from training.qa_data import prepare, read_jsonl
+    from models.dgcnn import read, scores
+    from training.qa_data import TEMPLATES, prepare, read_jsonl
 
     rows = read_jsonl(prepare()["test"])
     model, vocab = tab.MODEL.get()
@@ -85,7 +84,7 @@ def main():
     base = [overlap_baseline(r["question"], r["passages"]) for r in tqdm(rows, desc="baseline", leave=False)]
     base_s = time.perf_counter() - t0
     table(f"Test split, {len(rows):,} questions × 3 passages (DGCNN {ours_s:.0f} s, baseline {base_s:.0f} s)",
-          {"DGCNN": scores(ours, rows), "overlap baseline": scores(base, rows)})
+          {"DGCNN": scores(ours, rows, TEMPLATES), "overlap baseline": scores(base, rows, TEMPLATES)})
 
     rng = random.Random(0)
     long_rows, long_ours, long_base = rows[:LONG_N], [], []
@@ -104,7 +103,8 @@ def main():
     long_ours = [max(c, key=c.get) if c else "" for c in long_ours]
     table(f"Long text: {LONG_N} test questions, each with one ~2,000-character passage (own passage at a random "
           "place among other test passages; the tab's windows of 256)",
-          {"DGCNN": scores(long_ours, long_rows), "overlap baseline": scores(long_base, long_rows)})
+          {"DGCNN": scores(long_ours, long_rows, TEMPLATES),
+           "overlap baseline": scores(long_base, long_rows, TEMPLATES)})
 
     answerable = [r["score"] for r in results]
     unanswerable = [read(model, vocab, r["question"], [p for p, h in zip(r["passages"], r["has_answer"]) if not h])

@@ -24,13 +24,12 @@ sys.path.insert(0, str(REPO))
 
 
 def latency(checkpoint: str = "fashion_qp-l1", runs: int = 50) -> str:
-    from demos import gan_qp
-
     from bench import p50_p95, time_calls_ms
+    from demos import gan_qp as tab
 
-    gan_qp.sample_grid(checkpoint, 0, 16, 1.0)  # warm: load the weights once
-    p50, p95 = p50_p95(time_calls_ms([lambda s=s: gan_qp.sample_grid(checkpoint, s, 16, 1.0) for s in range(runs)]))
-    strip = statistics.mean(time_calls_ms([lambda s=s: gan_qp.interpolate(checkpoint, s, s + 1, 10, 1.0)
+    tab.sample_grid(checkpoint, 0, 16, 1.0)  # warm: load the weights once
+    p50, p95 = p50_p95(time_calls_ms([lambda s=s: tab.sample_grid(checkpoint, s, 16, 1.0) for s in range(runs)]))
+    strip = statistics.mean(time_calls_ms([lambda s=s: tab.interpolate(checkpoint, s, s + 1, 10, 1.0)
                                            for s in range(10)]))
     return (f"Tab latency ({checkpoint}, warm, {runs} grids of 16 incl. the 3× zoom): p50 {p50:.1f} ms, "
             f"p95 {p95:.1f} ms; a 10-step interpolation strip {strip:.1f} ms on average.")
@@ -40,10 +39,13 @@ def references(dataset: str) -> str:
     """Classifier FID of real training images and of one class only (a fully mode-collapsed 'generator')."""
     import torch
 
-    from training.gan_qp import DATASET_NAMES, FidScorer
+    from models import image_classifier
+    from models.gan_qp import DATASET_NAMES
+    from models.image_classifier import FidScorer
     from training.image_data import CLASSES, load, to_tensor
 
-    fid = FidScorer(dataset)
+    fid = FidScorer(image_classifier.load(REPO / "data" / "image_classifier" / dataset),
+                    to_tensor(load(dataset, "test")[0]))
     images, labels = load(dataset, "train")
     x, y = to_tensor(images), torch.from_numpy(labels)
     n = int((y == 0).sum())

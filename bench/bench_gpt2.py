@@ -88,7 +88,8 @@ class KneserNey:
 
 
 def perplexity_table(model, streams, vocab_size, max_tokens, block):
-    from training.gpt2 import SOURCES, perplexity
+    from models.gpt2 import perplexity
+    from training.gpt2_data import SOURCES
 
     train = np.concatenate([streams["train"][s] for s in SOURCES])
     rows = []
@@ -142,8 +143,7 @@ def main(argv=None):
     import torch
 
     from demos.gpt2 import EMBEDDED
-    from training.gpt2 import token_streams
-    from training.gpt2_data import prepare
+    from training.gpt2_data import prepare, token_streams
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")

@@ -11,7 +11,6 @@ samples (pixel distance), and the label rate of the original images themselves. 
 """
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import time
@@ -26,29 +25,28 @@ def main():
 
     from bench import p50_p95, time_calls_ms
     from demos import o_gan as tab
-    from models.gan_qp import load_generator
-    from models.o_gan import load_o_gan
-    from training.gan_qp import FidScorer, sample
+    from models import checkpoint, gan_qp, image_classifier, o_gan
+    from models.image_classifier import FidScorer
     from training.image_data import load, to_tensor
-    from training.o_gan import evaluate
 
     dataset = tab.DATASET
-    fid = FidScorer(dataset)
-    G, E = load_o_gan(tab.WEIGHTS / dataset)
+    x_test, y_test = load(dataset, "test")
+    x_test, y_test = to_tensor(x_test), torch.from_numpy(y_test)
+    classifier = image_classifier.load(REPO / "data" / "image_classifier" / dataset)
+    fid = FidScorer(classifier, x_test)
+    G, E = o_gan.load(tab.CHECKPOINT)
     t0 = time.perf_counter()
-    ours = evaluate(G, E, dataset, fid)
+    ours = o_gan.evaluate(G, E, x_test, y_test, fid, classifier)
     eval_s = time.perf_counter() - t0
-    info = json.loads((tab.WEIGHTS / f"{dataset}.json").read_text())["info"]
+    info = checkpoint.read_history(tab.CHECKPOINT)["info"]
 
-    classifier = fid.classifier
-    x, y = load(dataset, "test")
-    x, y = to_tensor(x)[:2000], torch.from_numpy(y)[:2000]
+    x, y = x_test[:2000], y_test[:2000]
     rows = []
     for loss in ("qp-l1", "wgan-gp"):
         stem = REPO / "data" / "gan_qp" / f"{dataset}_{loss}"
-        generator = load_generator(stem)
-        steps = json.loads(stem.with_suffix(".json").read_text())["info"]["steps"]
-        pool = sample(generator, 10_000, seed=20_000)
+        generator = gan_qp.load(stem)
+        steps = checkpoint.read_history(stem)["info"]["steps"]
+        pool = gan_qp.sample(generator, 10_000, seed=20_000)
         nearest_mse, nearest_label = "–", "–"
         if loss == "qp-l1":  # nearest GAN-QP sample as a reconstruction without an encoder
             with torch.no_grad():

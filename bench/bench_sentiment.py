@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench import p50_p95, time_calls_ms  # noqa: E402
-from models.attention import AttentionConfig  # noqa: E402
-from training.sentiment import MAX_LEN, accuracy, batches, build_vocab, train  # noqa: E402
+from models.attention import AttentionConfig, accuracy  # noqa: E402
+from training.sentiment import MAX_LEN, batches, review_vocab, train  # noqa: E402
 from training.sentiment_data import prepare, read_tsv  # noqa: E402
 
 VARIANTS = [
@@ -56,7 +56,7 @@ def main():
     train_rows, valid_rows, test_rows = (read_tsv(paths[s]) for s in ("train", "valid", "test"))
     units = {"char": (train_rows, valid_rows, test_rows)}
     units["word"] = tuple(map(words, units["char"]))
-    vocabs = {u: build_vocab(r[0]) for u, r in units.items()}
+    vocabs = {u: review_vocab(r[0]) for u, r in units.items()}
     rows = []
     t0 = time.perf_counter()
     acc = tfidf_baseline(train_rows, test_rows)

@@ -35,15 +35,15 @@ def main():
 
     from bench import p50_p95, time_calls_ms
     from demos import spectrum as tab
-    from models.spectrum import CLASSES, macro_f1, scale
+    from models import spectrum
+    from models.spectrum import CLASSES, macro_f1, predict, scale
     from training.spectra_data import prepare, read_split
-    from training.spectrum import predict
 
     paths = prepare()
     (X, y, _), (Xt, yt, meta) = read_split(paths["train"]), read_split(paths["test"])
     X, Xt = scale(torch.from_numpy(X)), scale(torch.from_numpy(Xt))
     model = tab.MODEL.get()
-    stage1 = tab.load_model(tab.WEIGHTS / "spectrum_stage1.safetensors")
+    stage1 = spectrum.load(tab.WEIGHTS, stage=1)
     preds = {}
     t0 = time.perf_counter()
     preds["Su's network, stage 1 (cross-entropy)"] = predict(stage1, Xt).argmax(-1)

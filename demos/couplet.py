@@ -17,20 +17,12 @@ WEIGHTS = REPO / "data" / "couplet"
 MODES = [bi("最优", "k-best"), bi("采样", "sample")]  # the values (API) are the bilingual names
 EXAMPLES = ["晚风摇树树还挺", "春风得意马蹄疾", "明月松间照", "海内存知己", "一帆风顺年年好", "千山鸟飞绝"]
 _PUNCT = re.compile(r"[\s\u3000-\u303f\uff00-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65!-/:-@\[-`{-~·—…“”‘’]")
-_CJK = re.compile(r"^[\u4e00-\u9fff\u3400-\u4dbf]+$")
 
 
 def _load():
-    from safetensors.torch import load_file
+    from models import couplet
 
-    from models.couplet import CoupletNet, load_config
-    from models.vocab import Vocab
-
-    cfg = load_config(WEIGHTS / "config.json")
-    model = CoupletNet(cfg)
-    model.load_state_dict({k: v.float() for k, v in load_file(str(WEIGHTS / "couplet.safetensors")).items()})
-    model.eval()
-    return model, Vocab.load(WEIGHTS / "vocab.txt")
+    return couplet.load(WEIGHTS)
 
 
 MODEL = Lazy(_load)
@@ -40,6 +32,7 @@ def clean_upper(text) -> tuple[str, list[str]]:
     """The upper line → (Chinese characters only, notes). Punctuation and spaces are removed (and said so);
     letters, digits or symbols are refused."""
     from models.couplet import CoupletConfig
+    from models.vocab import CJK, CJK_ONLY
 
     text = check_text(text, "上联", "upper line", 200)
     notes = []
@@ -48,8 +41,8 @@ def clean_upper(text) -> tuple[str, list[str]]:
         notes.append("已去掉标点和空格 punctuation and spaces removed")
     if not stripped:
         raise error("上联里没有汉字", "the upper line has no Chinese characters")
-    if not _CJK.match(stripped):
-        bad = "".join(sorted({c for c in stripped if not _CJK.match(c)}))[:10]
+    if not CJK_ONLY.fullmatch(stripped):
+        bad = "".join(sorted({c for c in stripped if not CJK.fullmatch(c)}))[:10]
         raise error(f"上联只能是汉字，不能有：{bad}", f"the upper line must be Chinese characters only, not: {bad}")
     max_len = CoupletConfig.max_len
     if len(stripped) > max_len:
@@ -60,9 +53,7 @@ def clean_upper(text) -> tuple[str, list[str]]:
 
 def generate(upper, n=5, mode=MODES[0], temperature=1.0, rerank_by_tone=False, seed=0):
     """Upper line → (candidates table, tone chart HTML, notes markdown)."""
-    import torch
-
-    from models.couplet import allowed_log_probs, k_best, oppose, sample, tone_pattern
+    from models.couplet import tone_pattern, write_lower
 
     upper, notes = clean_upper(upper)
     n = int(check_number(n, "候选数", "number of candidates", 1, 10))
@@ -71,33 +62,14 @@ def generate(upper, n=5, mode=MODES[0], temperature=1.0, rerank_by_tone=False, s
     if mode not in MODES:
         raise error("未知的解码方式", f"unknown decoding mode {mode!r}")
     model, vocab = MODEL.get()
-    ids = vocab.encode(upper)
-    oov = sorted({c for c, i in zip(upper, ids) if i == 1})
+    oov = sorted({c for c, i in zip(upper, vocab.encode(upper)) if i == 1})
     if oov:
         notes.append(f"字表外的字按 `<unk>` 处理 characters outside the vocabulary, read as `<unk>`: {''.join(oov)}")
-    with torch.inference_mode():
-        logits = model(torch.tensor([ids]))[0]  # (T, V)
-    pool = n * 4 if rerank_by_tone else n
-    if mode == MODES[0]:
-        found = k_best(allowed_log_probs(logits, ids), pool)
-    else:
-        gen = torch.Generator().manual_seed(seed)
-        found = sample(allowed_log_probs(logits, ids, temperature), pool, gen)
-    upper_tones = tone_pattern(upper)
-    rows = []  # (lower line, log p, opposed share, per-position marks, its tones)
-    for score, out in found:
-        lower = vocab.decode(out)
-        tones = tone_pattern(lower)
-        marks, share = oppose(upper_tones, tones)
-        rows.append((lower, score, share, marks, tones))
-    if rerank_by_tone:
-        rows.sort(key=lambda r: (-r[2], -r[1]))
-    rows = rows[:n]
-    table = pd.DataFrame(
-        [(i + 1, lower, round(score, 2), tones, f"{share:.0%}")
-         for i, (lower, score, share, _, tones) in enumerate(rows)],
-        columns=["#", "下联 lower line", "log p", "平仄 tones", "平仄相对 opposed"])
-    return table, _tone_chart(upper, upper_tones, rows), "  \n".join(notes)
+    rows = write_lower(model, vocab, upper, n, sampled=mode == MODES[1], temperature=temperature,
+                       rerank_by_tone=bool(rerank_by_tone), seed=seed)
+    table = pd.DataFrame([(i + 1, c.lower, round(c.log_p, 2), c.tones, f"{c.opposed:.0%}") for i, c in enumerate(rows)],
+                         columns=["#", "下联 lower line", "log p", "平仄 tones", "平仄相对 opposed"])
+    return table, _tone_chart(upper, tone_pattern(upper), rows), "  \n".join(notes)
 
 
 def _tone_chart(upper: str, upper_tones: str, rows) -> str:
@@ -110,9 +82,9 @@ def _tone_chart(upper: str, upper_tones: str, rows) -> str:
         return "".join(out)
 
     lines = [f'<div class="tone-row"><span class="tone-label">上联</span>{cells(upper, upper_tones)}</div>']
-    for i, (lower, _, share, marks, tones) in enumerate(rows):
+    for i, c in enumerate(rows):
         lines.append(f'<div class="tone-row"><span class="tone-label">{i + 1}</span>'
-                     f'{cells(lower, tones, marks)}<span class="tone-share">{share:.0%}</span></div>')
+                     f'{cells(c.lower, c.tones, c.marks)}<span class="tone-share">{c.opposed:.0%}</span></div>')
     return '<div class="tone-chart">' + "".join(lines) + "</div>"
 
 

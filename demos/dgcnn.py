@@ -38,19 +38,9 @@ EXAMPLES = [  # the last one: the question without its own passage → no answer
 
 
 def _load():
-    import json
+    from models import dgcnn
 
-    from safetensors.torch import load_file
-
-    from models.dgcnn import DGCNN, DGCNNConfig
-    from models.vocab import Vocab
-
-    raw = json.loads((WEIGHTS / "config.json").read_text(encoding="utf-8"))
-    cfg = DGCNNConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
-    model = DGCNN(cfg)
-    model.load_state_dict({k: v.float() for k, v in load_file(str(WEIGHTS / "dgcnn.safetensors")).items()})
-    model.eval()
-    return model, Vocab.load(WEIGHTS / "vocab.txt")
+    return dgcnn.load(WEIGHTS)
 
 
 MODEL = Lazy(_load)

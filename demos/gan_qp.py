@@ -1,8 +1,6 @@
 """Tab: GAN-QP — samples and latent interpolations from the shipped generators (models/gan_qp.py)."""
 from __future__ import annotations
 
-import json
-
 import gradio as gr
 
 from demos.adapter import (MAX_SEED, REPO, Lazy, check_number, check_seed, enlarge, error, explanation, model_card,
@@ -16,13 +14,14 @@ WEIGHTS = REPO / "data" / "gan_qp"
 MAX_SAMPLES = 64
 MAX_STEPS = 16
 ZOOM = 3  # 32×32 tiles are tiny on a screen: shown 3× larger, pixels kept sharp (no blur)
-LOSS_NAMES = {"qp-l1": "GAN-QP L1", "qp-l2": "GAN-QP L2", "wgan-gp": "WGAN-GP", "sgan": "SGAN"}
-DATASET_NAMES = {"fashion": ("Fashion-MNIST 服装", "Fashion-MNIST"), "mnist": ("MNIST 手写数字", "MNIST")}  # zh, en
+DATASET_ZH = {"fashion": "服装", "mnist": "手写数字"}
 
 
-def _results() -> dict[str, dict]:
-    """{checkpoint name: its JSON (config, info, history)} for every shipped generator."""
-    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(WEIGHTS.glob("*.json"))}
+def _results() -> dict[str, tuple]:
+    """{checkpoint name: (its path, its training record {info, history})} for every shipped generator."""
+    from models import checkpoint
+
+    return {name: (path, checkpoint.read_history(path)) for name, path in checkpoint.list_checkpoints(WEIGHTS).items()}
 
 
 RESULTS = _results()
@@ -30,21 +29,29 @@ RESULTS = _results()
 
 def _checkpoint_name(info: dict) -> str:
     """The checkpoint's shown name, e.g. ``Fashion-MNIST 服装 · GAN-QP L1`` (English: without the Chinese)."""
-    (zh, en), loss = DATASET_NAMES[info["dataset"]], LOSS_NAMES[info["loss"]]
+    from models.gan_qp import DATASET_NAMES, LOSS_NAMES
+
+    en, loss = DATASET_NAMES[info["dataset"]], LOSS_NAMES[info["loss"]]
+    zh = f"{en} {DATASET_ZH[info['dataset']]}"
     return bi(f"{zh} · {loss}", f"{en} · {loss}", both=f"{zh} · {loss}")
 
 
-CHECKPOINTS = {name: _checkpoint_name(r["info"])
-               for name, r in sorted(RESULTS.items(), key=lambda kv: (kv[1]["info"]["dataset"] != "fashion",
-                                                                      list(LOSS_NAMES).index(kv[1]["info"]["loss"])))}
+def _order(item) -> tuple:
+    from models.gan_qp import LOSSES
+
+    info = item[1][1]["info"]
+    return info["dataset"] != "fashion", LOSSES.index(info["loss"])
+
+
+CHECKPOINTS = {name: _checkpoint_name(r[1]["info"]) for name, r in sorted(RESULTS.items(), key=_order)}
 DEFAULT = "fashion_qp-l1" if "fashion_qp-l1" in CHECKPOINTS else next(iter(CHECKPOINTS), None)
 
 
 def _loader(name):
     def load():
-        from models.gan_qp import load_generator
+        from models import gan_qp
 
-        return load_generator(WEIGHTS / name)
+        return gan_qp.load(RESULTS[name][0])
     return load
 
 
@@ -59,34 +66,24 @@ def _generator(checkpoint):
 
 def sample_grid(checkpoint, seed, n_samples, temperature):
     """→ a grid picture (uint8) of ``n_samples`` images from latents z ~ N(0, temperature²) drawn with ``seed``."""
-    import math
-
-    import torch
-
-    from models.gan_qp import latents, to_grid
+    from models import gan_qp
 
     seed = check_seed(seed)
     n = int(check_number(n_samples, "样本数", "number of samples", 1, MAX_SAMPLES))
     t = check_number(temperature, "温度", "temperature", 0.0, 2.0)
-    G = _generator(checkpoint)
-    with torch.inference_mode():
-        images = G(latents(seed, n, G.cfg.z_dim, t))
-    return enlarge(to_grid(images, nrow=math.ceil(math.sqrt(n))), ZOOM)  # as square as it gets
+    return enlarge(gan_qp.sample_grid(_generator(checkpoint), seed, n, t), ZOOM)
 
 
 def interpolate(checkpoint, seed_a, seed_b, steps, temperature):
     """→ a strip picture: G along the great circle from the first latent of ``seed_a`` to that of ``seed_b``."""
-    import torch
-
-    from models.gan_qp import latents, slerp, to_grid
+    from models.gan_qp import interpolation_strip, latents
 
     a, b = check_seed(seed_a, "起点种子", "start seed"), check_seed(seed_b, "终点种子", "end seed")
     k = int(check_number(steps, "插值步数", "interpolation steps", 2, MAX_STEPS))
     t = check_number(temperature, "温度", "temperature", 0.0, 2.0)
     G = _generator(checkpoint)
-    z = slerp(latents(a, 1, G.cfg.z_dim, t)[0], latents(b, 1, G.cfg.z_dim, t)[0], k)
-    with torch.inference_mode():
-        return enlarge(to_grid(G(z), nrow=k), ZOOM)
+    z0, z1 = latents(a, 1, G.cfg.z_dim, t)[0], latents(b, 1, G.cfg.z_dim, t)[0]
+    return enlarge(interpolation_strip(G, z0, z1, k), ZOOM)
 
 
 def fid_table(lang: str = "both") -> str:
@@ -94,9 +91,11 @@ def fid_table(lang: str = "both") -> str:
     head = [("数据", "dataset"), ("损失", "loss"), ("生成器步数", "G steps"), ("FID (10k) ↓",) * 2,
             ("训练时间", "train time")]
     rows = ["| " + " | ".join(pick(zh, en, lang) for zh, en in head) + " |", "|---|---|---|---|---|"]
+    from models.gan_qp import DATASET_NAMES, LOSS_NAMES
+
     for name in CHECKPOINTS:
-        i = RESULTS[name]["info"]
-        dataset = DATASET_NAMES[i["dataset"]][lang == "en"]
+        i = RESULTS[name][1]["info"]
+        dataset = DATASET_NAMES[i["dataset"]] + ("" if lang == "en" else f" {DATASET_ZH[i['dataset']]}")
         rows.append(f"| {dataset} | {LOSS_NAMES[i['loss']]} | {i['steps']:,} | {i['fid_10k']:.2f} | "
                     f"{i['minutes']:.0f} min |")
     return "\n".join(rows)
@@ -152,8 +151,10 @@ def build_tab() -> None:
     btn_interp.click(png_outputs(interpolate), [checkpoint, seed_a, seed_b, steps, temperature], [strip],
                      api_name="gan_qp_interpolate")
     gr.Markdown(by_language(_fid_section))
+    from models import checkpoint
+
     pictures = [(path, None) for path in sorted(WEIGHTS.glob("fid_curve_*.png"))]
-    pictures += [(WEIGHTS / f"{name}_progress.png",
+    pictures += [(checkpoint.beside(RESULTS[name][0], "progress.png"),
                   bi(f"{translate(CHECKPOINTS[name], 'zh')}：训练中的样本（每行一次评估）",
                      f"{translate(CHECKPOINTS[name], 'en')}: samples during training (a row per evaluation)"))
                  for name in CHECKPOINTS]

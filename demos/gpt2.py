@@ -286,4 +286,6 @@ def build_tab() -> None:
             notes = gr.Markdown(elem_id="gpt2-notes")
     btn.click(generate, [prompt, style, max_new, temperature, top_k, top_p, penalty, n, seed, stop, other],
               [output, notes], api_name="gpt2_generate")
-    model_card(WEIGHTS / "README.md", [(WEIGHTS / "training_curve.png", None)])
+    from models.gpt2 import card_file
+
+    model_card(card_file(WEIGHTS), [(WEIGHTS / "training_curve.png", None)])

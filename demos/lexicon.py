@@ -14,7 +14,7 @@ import pandas as pd
 from demos.adapter import (REPO, Lazy, check_number, check_text, error, explanation, model_card, prune_oldest,
                            read_text_file)
 from demos.language import bi, heading
-from models.min_entropy import (Lexicon, LexiconConfig, build_lexicon, display, load_lexicon, span_prf,
+from models.min_entropy import (Lexicon, LexiconConfig, build_lexicon, display, load, span_prf,
                                 word_spans)
 
 TAB_ID = "lexicon"
@@ -22,7 +22,7 @@ TITLE = bi("最小熵分词", "Min-entropy words")
 POST = "https://kexue.fm/archives/5476"
 
 SAMPLE_PATH = REPO / "data" / "peoples_daily_sample.txt"
-SHIPPED_LEXICON = REPO / "data" / "lexicon_peoples_daily.tsv"  # built by `python -m training.min_entropy_lexicon`
+SHIPPED_LEXICON = REPO / "data" / "lexicon"  # built by `python -m training.min_entropy_lexicon`
 SOURCES = [bi("人民日报示例语料", "People's Daily sample", both="示例语料 People's Daily sample"),  # the values (API)
            bi("粘贴文本", "Pasted text"), bi("上传 .txt", "Uploaded file")]                      # are these texts
 MAX_CORPUS_CHARS = 20_000_000  # a 20 MB upload of Chinese is ~7M characters: well inside this
@@ -40,7 +40,7 @@ def _sample_lines() -> list[str]:
     return SAMPLE_PATH.read_text(encoding="utf-8").splitlines()
 
 
-DEFAULT_LEXICON = Lazy(lambda: load_lexicon(SHIPPED_LEXICON)[0])
+DEFAULT_LEXICON = Lazy(lambda: load(SHIPPED_LEXICON))
 _jieba = Lazy(lambda: _load_jieba())
 
 
@@ -255,4 +255,4 @@ def build_tab() -> None:
     build_btn.click(build, [source, pasted, upload, min_proba, min_pmi, word_pmi, max_len],
                     [table, summary, files, plot, lex_state], api_name="lexicon_build")
     seg_btn.click(segment, [text, lex_state], [ours, jieba_out, seg_summary], api_name="lexicon_segment")
-    model_card(SHIPPED_LEXICON.with_suffix(".md"), title=bi("内置词库的数据卡", "Card of the shipped lexicon"))
+    model_card(SHIPPED_LEXICON / "MODEL_CARD.md", title=bi("内置词库的数据卡", "Card of the shipped lexicon"))

@@ -1,8 +1,6 @@
 """Tab: O-GAN — samples, encode → reconstruct, and image-to-image interpolation (models/o_gan.py)."""
 from __future__ import annotations
 
-import json
-
 import gradio as gr
 
 from demos.adapter import (MAX_SEED, REPO, Lazy, check_number, check_seed, enlarge, error, explanation,
@@ -18,13 +16,14 @@ ZOOM = 4
 MAX_SAMPLES = 64
 MAX_STEPS = 16
 MAX_PIXELS = 25_000_000  # larger pictures are refused before they are decoded (a 25-megapixel photo is plenty)
+CHECKPOINT = WEIGHTS / DATASET  # a folder (models/checkpoint.py), or the stem of an older checkpoint
 EXAMPLES = sorted(str(p) for p in (WEIGHTS / "examples").glob(f"{DATASET}_*.png"))
 
 
 def _load():
-    from models.o_gan import load_o_gan
+    from models import o_gan
 
-    return load_o_gan(WEIGHTS / DATASET)
+    return o_gan.load(CHECKPOINT)
 
 
 MODEL = Lazy(_load)
@@ -32,18 +31,12 @@ MODEL = Lazy(_load)
 
 def samples(seed, n_samples, temperature):
     """→ a grid picture of generated images, latents z ~ N(0, temperature²) drawn with ``seed``."""
-    import math
-
-    import torch
-
-    from models.gan_qp import latents, to_grid
+    from models.gan_qp import sample_grid
 
     seed = check_seed(seed)
     n = int(check_number(n_samples, "样本数", "number of samples", 1, MAX_SAMPLES))
     t = check_number(temperature, "温度", "temperature", 0.0, 2.0)
-    G, _ = MODEL.get()
-    with torch.inference_mode():
-        return enlarge(to_grid(G(latents(seed, n, G.cfg.z_dim, t)), nrow=math.ceil(math.sqrt(n))), ZOOM)
+    return enlarge(sample_grid(MODEL.get()[0], seed, n, t), ZOOM)
 
 
 def preprocess(path):
@@ -134,7 +127,7 @@ def interpolate_images(path_a, path_b, steps):
     """Two pictures → a strip: G along the great circle between their codes (both ends are reconstructions)."""
     import torch
 
-    from models.gan_qp import slerp, to_grid
+    from models.gan_qp import interpolation_strip
     from models.o_gan import encode
 
     k = int(check_number(steps, "插值步数", "interpolation steps", 2, MAX_STEPS))
@@ -142,13 +135,14 @@ def interpolate_images(path_a, path_b, steps):
     xb, _, _ = preprocess(path_b)
     G, E = MODEL.get()
     codes = encode(E, torch.cat([xa, xb]))
-    with torch.inference_mode():
-        return enlarge(to_grid(G(slerp(codes[0], codes[1], k)), nrow=k), ZOOM)
+    return enlarge(interpolation_strip(G, codes[0], codes[1], k), ZOOM)
 
 
 def results_table(lang: str = "both") -> str:
     """The shipped model's test-split results (from the training run) as a Markdown table, in ``lang``."""
-    info = json.loads((WEIGHTS / f"{DATASET}.json").read_text(encoding="utf-8"))["info"]
+    from models import checkpoint
+
+    info = checkpoint.read_history(CHECKPOINT)["info"]
     r = info["results"]
     rows = [(("指标", "metric"), ("值", "value")),
             (("样本 FID（分类器特征，非 Inception）↓", "sample FID (classifier features, not Inception) ↓"),
@@ -222,5 +216,7 @@ def build_tab() -> None:
     btn_encode.click(png_outputs(encode_image), [image], [seen, recon, notes], api_name="o_gan_reconstruct")
     btn_interp.click(png_outputs(interpolate_images), [image, image_b, steps], [strip], api_name="o_gan_interpolate")
     gr.Markdown(by_language(_results_section))
-    model_card(WEIGHTS / "MODEL_CARD.md", [(WEIGHTS / f"{DATASET}_progress.png",
+    from models import checkpoint
+
+    model_card(checkpoint.beside(CHECKPOINT, "MODEL_CARD.md"), [(checkpoint.beside(CHECKPOINT, "progress.png"),
                                             bi("训练中的样本（每行一次评估）", "Samples during training (a row per evaluation)"))])

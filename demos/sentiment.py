@@ -21,18 +21,9 @@ EXAMPLES = [  # held-out test-split reviews, two of each class
 
 
 def _load():
-    import json
+    from models import attention
 
-    from safetensors.torch import load_file
-
-    from models.attention import AttentionConfig, SentimentClassifier
-    from models.vocab import Vocab
-
-    cfg = AttentionConfig(**json.loads((WEIGHTS / "config.json").read_text(encoding="utf-8")))
-    model = SentimentClassifier(cfg)
-    model.load_state_dict({k: v.float() for k, v in load_file(str(WEIGHTS / "sentiment.safetensors")).items()})
-    model.eval()
-    return model, Vocab.load(WEIGHTS / "vocab.txt")
+    return attention.load(WEIGHTS)
 
 
 MODEL = Lazy(_load)

@@ -18,20 +18,13 @@ MIN_OVERLAP = 0.5   # at least half of the grid (3,700–9,000 Å) must be cover
 NAMES = {"star": "恒星 star", "galaxy": "星系 galaxy", "qso": "类星体 QSO", "unknown": "未知 unknown"}
 
 
-def load_model(path):
-    import json
+def _load():
+    from models import spectrum
 
-    from safetensors.torch import load_file
-
-    from models.spectrum import SpectrumConfig, SpectrumNet
-
-    raw = json.loads((WEIGHTS / "config.json").read_text(encoding="utf-8"))
-    model = SpectrumNet(SpectrumConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}))
-    model.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
-    return model.eval()
+    return spectrum.load(WEIGHTS)
 
 
-MODEL = Lazy(lambda: load_model(WEIGHTS / "spectrum.safetensors"))
+MODEL = Lazy(_load)
 
 
 def _read_fits(path):
@@ -137,46 +130,6 @@ def read_spectrum(path):
     return on_grid, notes
 
 
-def saliency(model, x):
-    """|∂ logit_c / ∂x · x| for the predicted class c, smoothed over 15 pixels and scaled to 0..1: which
-    wavelengths drove the decision. x: (2600,) scaled flux → (probabilities (4,), saliency (2600,))."""
-    import torch.nn.functional as F
-
-    x = x.clone().requires_grad_(True)
-    logits = model(x.unsqueeze(0))[0]
-    c = int(logits.argmax())
-    logits[c].backward()
-    s = (x.grad * x).abs().detach()
-    s = F.avg_pool1d(s.view(1, 1, -1), 15, stride=1, padding=7).view(-1)
-    return logits.softmax(-1).detach(), s / s.max().clamp(min=1e-12)
-
-
-def redshift(flux, kind: str) -> float:
-    """A rough redshift for marking lines: the z (galaxy 0–0.3, QSO 0.5–3) whose rest-frame emission lines land
-    on the most continuum-subtracted flux (a line comb). Stars: 0."""
-    import numpy as np
-
-    from models.spectrum import GRID, LINES, QSO_LINES
-
-    if kind not in ("galaxy", "qso"):
-        return 0.0
-    lines = np.array(list((LINES if kind == "galaxy" else QSO_LINES).values()))
-    window = 51
-    cont = np.convolve(flux, np.ones(window) / window, mode="same")
-    excess = (flux - cont) / (np.std(flux - cont) + 1e-12)
-    zs = np.arange(0.0, 0.3, 0.0005) if kind == "galaxy" else np.arange(0.5, 3.0, 0.002)
-    best, best_score = 0.0, -np.inf
-    for z in zs:
-        at = lines * (1 + z)
-        at = at[(at > GRID[0]) & (at < GRID[-1])]
-        if len(at) < 2:
-            continue
-        score = np.interp(at, GRID, excess).sum()
-        if score > best_score:
-            best, best_score = float(z), score
-    return best
-
-
 def figure(flux, sal, kind: str, z: float):
     import numpy as np
     from matplotlib.figure import Figure
@@ -210,19 +163,14 @@ def figure(flux, sal, kind: str, z: float):
 
 def classify(path):
     """An uploaded spectrum (CSV or FITS) → ({class: probability}, figure, notes)."""
-    import torch
-
-    from models.spectrum import CLASSES, scale
+    from models import spectrum
 
     on_grid, notes = read_spectrum(path)
-    x = scale(torch.tensor(on_grid, dtype=torch.float32))
-    probs, sal = saliency(MODEL.get(), x)
-    kind = CLASSES[int(probs.argmax())]
-    z = redshift(x.numpy(), kind)
-    label = {NAMES[c]: float(p) for c, p in zip(CLASSES, probs)}
-    if kind in ("galaxy", "qso"):
-        notes.append(f"粗略红移（发射线梳）rough redshift from an emission-line comb: z ≈ {z:.3f}")
-    return label, figure(x.numpy(), sal.numpy(), kind, z), "  \n".join(notes)
+    found = spectrum.classify(MODEL.get(), on_grid)
+    label = {NAMES[c]: p for c, p in found.probabilities.items()}
+    if found.kind in ("galaxy", "qso"):
+        notes.append(f"粗略红移（发射线梳）rough redshift from an emission-line comb: z ≈ {found.z:.3f}")
+    return label, figure(found.scaled, found.saliency, found.kind, found.z), "  \n".join(notes)
 
 
 def build_tab() -> None:

@@ -19,11 +19,15 @@ attention weights of every head.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from models import checkpoint
+from models.vocab import Vocab
 
 
 @dataclass
@@ -164,3 +168,29 @@ class SentimentClassifier(nn.Module):
 
 def loss_fn(logits, labels):
     return F.binary_cross_entropy_with_logits(logits, labels.float())
+
+
+@torch.no_grad()
+def accuracy(model: SentimentClassifier, batches, device="cpu") -> float:
+    """Share of reviews whose sign of the logit matches the label, over ``batches`` of (ids (B, T), labels (B,))."""
+    model.eval()
+    right = n = 0
+    for x, y in batches:
+        right += ((model(x.to(device))[0] > 0).long().cpu() == y).sum().item()
+        n += len(y)
+    return right / n
+
+
+def load(folder) -> tuple[SentimentClassifier, Vocab]:
+    """(model in eval mode, its vocabulary) from a checkpoint folder (models/checkpoint.py)."""
+    config, weights = checkpoint.read_folder(folder, legacy="sentiment.safetensors")
+    model = SentimentClassifier(checkpoint.config_from(AttentionConfig, config))
+    model.load_state_dict(weights)
+    return model.eval(), Vocab.load(Path(folder) / "vocab.txt")
+
+
+def save(model_and_vocab: tuple[SentimentClassifier, Vocab], folder, card: str) -> None:
+    """Write what :func:`load` reads: fp16 weights, config, card and vocab.txt."""
+    model, vocab = model_and_vocab
+    checkpoint.save_folder(folder, model.state_dict(), asdict(model.cfg), card)
+    vocab.save(Path(folder) / "vocab.txt")

@@ -10,19 +10,22 @@ per-position softmax over the vocabulary. A block is
     h, g = Conv1D(2d, 3, same)(x)          # split the 2d channels in halves
     out  = x ⊗ σ(g) + h ⊗ σ(−g)            # a gate between keeping x and taking the new h
 
-Decoding (Su's rule): per-position argmax, never <unk>, never the upper line's character at the same position.
-We add n-best: positions are independent given the upper line, so the k best lower lines by Σ log p are found
-exactly (:func:`k_best`), or lines are sampled with a temperature.
+Decoding (Su's rule): per-position argmax, never <unk>, never the upper line's character at the same position
+(:func:`decode_greedy`). We add n-best: positions are independent given the upper line, so the k best lower lines
+by Σ log p are found exactly (:func:`k_best`), or lines are sampled with a temperature; :func:`write_lower` is what
+the tab calls (candidates with their tones, optionally re-ranked by tone opposition).
 """
 from __future__ import annotations
 
 import heapq
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn as nn
+
+from models import checkpoint
+from models.vocab import Vocab
 
 
 @dataclass
@@ -114,12 +117,70 @@ def sample(logp: torch.Tensor, n: int, generator: torch.Generator) -> list[tuple
     return sorted(((s, list(k)) for k, s in lines.items()), reverse=True)
 
 
-def save_config(cfg: CoupletConfig, path: Path) -> None:
-    Path(path).write_text(json.dumps(asdict(cfg), indent=1), encoding="utf-8")
+def load(folder) -> tuple[CoupletNet, Vocab]:
+    """(model in eval mode, its vocabulary) from a checkpoint folder (models/checkpoint.py)."""
+    config, weights = checkpoint.read_folder(folder, legacy="couplet.safetensors")
+    model = CoupletNet(checkpoint.config_from(CoupletConfig, config))
+    model.load_state_dict(weights)
+    return model.eval(), Vocab.load(Path(folder) / "vocab.txt")
 
 
-def load_config(path: Path) -> CoupletConfig:
-    return CoupletConfig(**json.loads(Path(path).read_text(encoding="utf-8")))
+def save(model_and_vocab: tuple[CoupletNet, Vocab], folder, card: str) -> None:
+    """Write what :func:`load` reads: fp16 weights, config, card and vocab.txt."""
+    model, vocab = model_and_vocab
+    checkpoint.save_folder(folder, model.state_dict(), asdict(model.cfg), card)
+    vocab.save(Path(folder) / "vocab.txt")
+
+
+@torch.no_grad()
+def decode_greedy(model: CoupletNet, vocab: Vocab, uppers: list[str], device="cpu") -> list[str]:
+    """Su's rule, batched by length: per-position argmax without <unk> or the same-position character."""
+    model.eval()
+    out = {}
+    by_len: dict[int, list[int]] = {}
+    for i, u in enumerate(uppers):
+        by_len.setdefault(len(u), []).append(i)
+    for idx in by_len.values():
+        ids = [vocab.encode(uppers[i]) for i in idx]
+        logits = model(torch.tensor(ids, device=device)).float().cpu()
+        for i, row, up in zip(idx, logits, ids):
+            out[i] = vocab.decode(allowed_log_probs(row, up).argmax(-1).tolist())
+    return [out[i] for i in range(len(uppers))]
+
+
+@dataclass
+class Candidate:
+    """A lower line with its score and tones."""
+    lower: str
+    log_p: float                 # Σ_t log p(y_t | upper) under Su's rule (at the sampling temperature)
+    tones: str                   # 平 / 仄 / ○ per character (:func:`tone_pattern`)
+    marks: list[bool | None]     # per position: opposed to the upper line's tone? None where unknown
+    opposed: float               # share of opposed positions among the known ones
+
+
+@torch.no_grad()
+def write_lower(model: CoupletNet, vocab: Vocab, upper: str, n: int = 5, sampled: bool = False,
+                temperature: float = 1.0, rerank_by_tone: bool = False, seed: int = 0) -> list[Candidate]:
+    """The ``n`` best lower lines for ``upper`` (exact k-best), or ``n`` distinct lines sampled at ``temperature``
+    from a generator seeded with ``seed``; with ``rerank_by_tone``, 4n lines ranked by tone opposition, then log p."""
+    model.eval()
+    ids = vocab.encode(upper)
+    logits = model(torch.tensor([ids]))[0]  # (T, V)
+    pool = n * 4 if rerank_by_tone else n
+    if sampled:
+        found = sample(allowed_log_probs(logits, ids, temperature), pool, torch.Generator().manual_seed(seed))
+    else:
+        found = k_best(allowed_log_probs(logits, ids), pool)
+    upper_tones = tone_pattern(upper)
+    out = []
+    for score, line in found:
+        lower = vocab.decode(line)
+        tones = tone_pattern(lower)
+        marks, share = oppose(upper_tones, tones)
+        out.append(Candidate(lower, score, tones, marks, share))
+    if rerank_by_tone:
+        out.sort(key=lambda c: (-c.opposed, -c.log_p))
+    return out[:n]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -172,3 +233,16 @@ def char_bleu(hypotheses: list[str], references: list[str], max_n: int = 4) -> f
     hyp_len, ref_len = sum(map(len, hypotheses)), sum(map(len, references))
     bp = 1.0 if hyp_len >= ref_len else math.exp(1 - ref_len / max(1, hyp_len))
     return bp * math.exp(log_p / max_n)
+
+
+def lower_line_metrics(uppers: list[str], hypotheses: list[str], references: list[str]) -> dict[str, float]:
+    """What the card and the benchmark report of lower lines written for ``uppers`` against the poets' own:
+    character BLEU-2 and BLEU-4, character accuracy, share of tone-opposed positions, share of 仄-ending upper lines
+    answered by a 平 ending, share of lines repeating an upper character at the same position."""
+    acc = sum(h == r for hy, re_ in zip(hypotheses, references) for h, r in zip(hy, re_)) / sum(map(len, references))
+    opposed = sum(tone_opposition(u, h)[1] for u, h in zip(uppers, hypotheses)) / len(hypotheses)
+    zeze = [h for u, h in zip(uppers, hypotheses) if tone_pattern(u[-1]) == "仄"]
+    ends = sum(tone_pattern(h[-1]) == "平" for h in zeze) / max(1, len(zeze))
+    repeat = sum(any(a == b for a, b in zip(u, h)) for u, h in zip(uppers, hypotheses)) / len(hypotheses)
+    return {"bleu2": char_bleu(hypotheses, references, 2), "bleu4": char_bleu(hypotheses, references),
+            "accuracy": acc, "opposed": opposed, "ping_ending": ends, "same_position_repeat": repeat}

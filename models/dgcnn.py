@@ -16,14 +16,20 @@ rates 1, 2, 4, 8, 16, 1 (a receptive field of 65 characters). Three sigmoid head
 answer at each position, and whether the passage holds an answer at all (from the attention-pooled passage); the
 start and end probabilities are multiplied by the passage-level one. Trained with a focal loss. Decoding picks
 i ≤ j < i + max_len maximising start_i · end_j in each passage, then votes across passages: an answer found in
-several passages scores 1 − Π(1 − s_k) (noisy-OR).
+several passages scores 1 − Π(1 − s_k) (noisy-OR). :func:`read` is the whole way from a question and passages
+(text) to the answer; :func:`scores` measures answers as extractive QA does (exact match, character F1).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 import torch.nn as nn
+
+from models import checkpoint
+from models.vocab import Vocab
 
 
 @dataclass
@@ -180,3 +186,42 @@ def read(model: DGCNN, vocab, question: str, passages: list[str], window: int = 
     ranked = vote([(passages[k][s[0]:s[1] + 1], s[2]) for k, s in enumerate(spans) if s])
     answer, score = ranked[0] if ranked else ("", 0.0)
     return {"answer": answer, "score": score, "ranked": ranked, "spans": spans, "has": has_by_passage}
+
+
+def load(folder) -> tuple[DGCNN, Vocab]:
+    """(model in eval mode, its vocabulary) from a checkpoint folder (models/checkpoint.py)."""
+    config, weights = checkpoint.read_folder(folder, legacy="dgcnn.safetensors")
+    model = DGCNN(checkpoint.config_from(DGCNNConfig, config))
+    model.load_state_dict(weights)
+    return model.eval(), Vocab.load(Path(folder) / "vocab.txt")
+
+
+def save(model_and_vocab: tuple[DGCNN, Vocab], folder, card: str) -> None:
+    """Write what :func:`load` reads: fp16 weights, config, card and vocab.txt."""
+    model, vocab = model_and_vocab
+    checkpoint.save_folder(folder, model.state_dict(), asdict(model.cfg), card)
+    vocab.save(Path(folder) / "vocab.txt")
+
+
+def char_f1(pred: str, gold: str) -> float:
+    """Character-level F1 (multiset overlap), the usual metric of Chinese extractive QA."""
+    common = sum((Counter(pred) & Counter(gold)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(pred), common / len(gold)
+    return 2 * precision * recall / (precision + recall)
+
+
+def scores(predictions: list[str], rows: list[dict], types=None) -> dict:
+    """EM, character F1 and Su's (EM + F1) / 2 — over all ``rows`` ({"answer", "type"}) and per question type, in
+    the order of ``types`` (default: the order the types first appear)."""
+    out = {}
+    types = list(types or dict.fromkeys(r["type"] for r in rows))
+    groups = {"all": range(len(rows))} | {t: [i for i, r in enumerate(rows) if r["type"] == t] for t in types}
+    for name, idx in groups.items():
+        if not idx:
+            continue
+        em = sum(predictions[i] == rows[i]["answer"] for i in idx) / len(idx)
+        f1 = sum(char_f1(predictions[i], rows[i]["answer"]) for i in idx) / len(idx)
+        out[name] = {"n": len(idx), "em": em, "f1": f1, "score": (em + f1) / 2}
+    return out

@@ -18,18 +18,25 @@ Nets: DCGAN-style for 32×32 (the post's code uses the same shape at 64–256 px
 dense layer to 4×4 and three stride-2 transposed convolutions with batch norm; the critic is three stride-2
 convolutions with LeakyReLU and a dense output — no batch norm, because WGAN-GP's penalty is per sample and the
 comparison must use one critic for every loss. ``out_dim`` > 1 turns the critic into O-GAN's encoder.
+
+Sampling (:func:`sample`, :func:`sample_grid`, :func:`interpolation_strip`) is shared by the tab, the training
+command and the benchmark, and by O-GAN (the same generator).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from models import checkpoint
+
 LOSSES = ("qp-l1", "qp-l2", "wgan-gp", "sgan")
+LOSS_NAMES = {"qp-l1": "GAN-QP L1", "qp-l2": "GAN-QP L2", "wgan-gp": "WGAN-GP", "sgan": "SGAN"}
+DATASET_NAMES = {"fashion": "Fashion-MNIST", "mnist": "MNIST"}  # the 32×32 grey datasets the GANs are trained on
 
 
 @dataclass
@@ -187,16 +194,36 @@ def to_grid(images: torch.Tensor, nrow: int, pad: int = 2) -> np.ndarray:
     return grid[0] if c == 1 else grid.transpose(1, 2, 0)
 
 
-def load_generator(stem) -> Generator:
-    """A trained generator from ``<stem>.safetensors`` (weights, fp16 or fp32) + ``<stem>.json`` ({"config": …})."""
-    import json
-    from pathlib import Path
+@torch.no_grad()
+def sample(generator: Generator, n: int, seed: int, device="cpu", batch_size: int = 500,
+           temperature: float = 1.0) -> torch.Tensor:
+    """n images (n, C, 32, 32) on the CPU from latents reproducible by seed; eval mode (batch-norm running stats)."""
+    generator.eval()
+    z = latents(seed, n, generator.cfg.z_dim, temperature)
+    return torch.cat([generator(z[i:i + batch_size].to(device)).cpu() for i in range(0, n, batch_size)])
 
-    from safetensors.torch import load_file
 
-    stem = Path(stem)
-    cfg = GanConfig(**json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))["config"])
-    model = Generator(cfg)
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v
-                           for k, v in load_file(str(stem.with_suffix(".safetensors"))).items()})
+def sample_grid(generator: Generator, seed: int, n: int, temperature: float = 1.0) -> np.ndarray:
+    """n samples from latents z ~ N(0, temperature²) drawn with ``seed``, as one picture as square as it gets."""
+    return to_grid(sample(generator, n, seed, temperature=temperature), nrow=math.ceil(math.sqrt(n)))
+
+
+@torch.no_grad()
+def interpolation_strip(generator: Generator, z0: torch.Tensor, z1: torch.Tensor, steps: int) -> np.ndarray:
+    """G along the great circle from latent z0 to z1 (:func:`slerp`), ``steps`` images in one row."""
+    generator.eval()
+    return to_grid(generator(slerp(z0, z1, steps)), nrow=steps)
+
+
+def load(path) -> Generator:
+    """A trained generator in eval mode from a checkpoint folder (models/checkpoint.py) or an older stem
+    (``<stem>.json`` + ``<stem>.safetensors``)."""
+    config, weights = checkpoint.read_folder(path)
+    model = Generator(checkpoint.config_from(GanConfig, config))
+    model.load_state_dict(weights)
     return model.eval()
+
+
+def save(generator: Generator, folder, card: str) -> None:
+    """Write what :func:`load` reads: fp16 weights (batch-norm counters stay integers), config and card."""
+    checkpoint.save_folder(folder, generator.state_dict(), asdict(generator.cfg), card)

@@ -15,10 +15,13 @@ vocabulary the same way). BERT decodes with a space between tokens; Chinese has 
 tokens directly and keeps a space only between two Latin words / numbers.
 
 Other checkpoints load through :func:`load`: a local folder or a hub id of any GPT-2 (with its own tokenizer), or a
-folder of converted GPT2_ML weights (``models/gpt2_ml.py``, post-LN layout).
+folder of converted GPT2_ML weights (``models/gpt2_ml.py``, post-LN layout). :func:`save` writes ours as a
+transformers folder (fp16, shards under 10 MB) with its vocab.txt and MODEL_CARD.md; :func:`perplexity` scores a
+token stream.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -26,11 +29,14 @@ from pathlib import Path
 
 import torch
 
+from models.vocab import HAN
+
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 STYLES = {"news": "[NEWS]", "review": "[REVIEW]", "poem": "[POEM]"}
 END = "[SEP]"           # end of a document
 PERIOD = "。"           # Su's demo stops at the first full stop
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
+# BERT's "Chinese character": the project's HAN plus compatibility ideographs and the supplementary planes
+_CJK = re.compile(f"[{HAN}\uf900-\ufaff\U00020000-\U0002ffff]")
 _WORD_END = re.compile(r"[0-9A-Za-z]$")
 _WORD_START = re.compile(r"^[0-9A-Za-z]")
 
@@ -194,3 +200,56 @@ def prompt_ids(ckpt: Checkpoint, prompt: str, style: str | None,
     room = max(ckpt.context - max_new_tokens - len(start), 0)
     dropped = max(len(body) - room, 0)
     return start, body[dropped:], dropped
+
+
+def save(model_and_tokenizer, folder, card: str) -> None:
+    """Our model as a transformers folder (float16; shards past 9 MB — a Space refuses files over 10 MB outside Git
+    LFS), its character vocabulary and the card: what :func:`load` reads back."""
+    from models.checkpoint import CARD, MAX_SHARD_BYTES
+
+    model, tokenizer = model_and_tokenizer
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.to("cpu").to(torch.float16).save_pretrained(folder, max_shard_size=MAX_SHARD_BYTES)
+    vocab = tokenizer.get_vocab()  # (transformers 5's save_vocabulary needs the vocab_file it ignored on loading)
+    (folder / "vocab.txt").write_text("".join(f"{t}\n" for t in sorted(vocab, key=vocab.get)), encoding="utf-8")
+    (folder / CARD).write_text(card, encoding="utf-8")
+
+
+def card_file(folder) -> Path:
+    """The card of a checkpoint folder: MODEL_CARD.md, or README.md where an older export named it so."""
+    from models.checkpoint import CARD
+
+    folder = Path(folder)
+    return folder / CARD if (folder / CARD).exists() else folder / "README.md"
+
+
+@torch.no_grad()
+def perplexity(model, stream, block: int = 256, batch: int = 16, max_tokens: int | None = None,
+               progress: str | None = None) -> tuple[float, int]:
+    """Perplexity of ``stream`` (token ids; every token after the first scored once): windows of ``block`` tokens
+    with stride ``block``/2; a window scores only its second half (the first window scores all), so every scored
+    token sees ≥ ``block``/2 tokens of context. Returns (perplexity, tokens scored)."""
+    from tqdm import tqdm
+
+    model.eval()
+    ids = torch.as_tensor(stream[: max_tokens + 1 if max_tokens else None], dtype=torch.long)
+    half = block // 2
+    starts = list(range(0, max(len(ids) - block, 0) + 1, half))
+    if starts[-1] + block < len(ids):
+        starts.append(len(ids) - block)
+    nll, count, scored_to = 0.0, 0, 0        # scored_to: tokens [1, scored_to) are already scored
+    for b in tqdm(range(0, len(starts), batch), desc=progress, unit=" batches", disable=progress is None,
+                  leave=False):
+        chunk = starts[b:b + batch]
+        x = torch.stack([ids[s:s + block] for s in chunk]) if len(ids) >= block else ids[None]
+        out = model(x)
+        logits = out.logits if hasattr(out, "logits") else out[0]  # transformers model, or models.gpt2_ml
+        logp = torch.log_softmax(logits[:, :-1].float(), -1).gather(-1, x[:, 1:, None])[..., 0]  # (B, T-1)
+        for row, s in zip(logp, chunk):
+            first = max(scored_to, s + 1)        # absolute index of the first new target
+            part = row[first - s - 1:]
+            nll -= part.sum().item()
+            count += part.numel()
+            scored_to = s + x.shape[1]
+    return math.exp(nll / max(count, 1)), count

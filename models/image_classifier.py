@@ -11,11 +11,13 @@ Inception FIDs** from papers. The GAN tabs also use the classifier to check that
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 import torch.nn as nn
+
+from models import checkpoint
 
 
 @dataclass
@@ -31,6 +33,7 @@ class ImageClassifier(nn.Module):
 
     def __init__(self, cfg: ClassifierConfig):
         super().__init__()
+        self.cfg = cfg
         w = cfg.width
 
         def block(cin, cout):  # a 3×3 conv then halve: 32 → 16 → 8 → 4
@@ -71,3 +74,27 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     inner = np.linalg.eigvalsh(root1 @ sigma2 @ root1)
     trace_root = np.sqrt(np.clip(inner, 0, None)).sum()
     return float(((mu1 - mu2) ** 2).sum() + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_root)
+
+
+class FidScorer:
+    """Classifier FID of generated images against a reference set (its features computed once)."""
+
+    def __init__(self, classifier: ImageClassifier, reference: torch.Tensor):
+        self.classifier = classifier
+        self.reference = gaussian(embed(classifier, reference))
+
+    def __call__(self, images: torch.Tensor) -> float:
+        return frechet_distance(*gaussian(embed(self.classifier, images)), *self.reference)
+
+
+def load(path) -> ImageClassifier:
+    """The classifier in eval mode from a checkpoint folder (models/checkpoint.py) or an older stem."""
+    config, weights = checkpoint.read_folder(path)
+    model = ImageClassifier(checkpoint.config_from(ClassifierConfig, config))
+    model.load_state_dict(weights)
+    return model.eval()
+
+
+def save(model: ImageClassifier, folder, card: str) -> None:
+    """Write what :func:`load` reads; float32 weights: the FID features are to stay those of the trained net."""
+    checkpoint.save_folder(folder, model.state_dict(), asdict(model.cfg), card, half=False)

@@ -252,22 +252,39 @@ class Lexicon:
         return rows
 
 
-def save_lexicon(lex: Lexicon, path: str | Path, meta: dict | None = None) -> None:
-    """Write a lexicon as UTF-8 TSV (``word<TAB>count<TAB>pmi``, readable words; one ``#`` JSON header line)."""
+TABLE = "lexicon.tsv"  # in a lexicon folder, beside config.json (the header) and MODEL_CARD.md
+
+
+def save(lex: Lexicon, folder, card: str, meta: dict | None = None) -> None:
+    """A lexicon folder: ``config.json`` (corpus statistics the lexicon needs, plus ``meta``: the build config, its
+    scores), ``lexicon.tsv`` (``word<TAB>count<TAB>pmi``, readable words, most frequent first) and ``MODEL_CARD.md``
+    — the project's checkpoint layout (models/checkpoint.py) with a word table in place of weights."""
+    from models.checkpoint import CARD, CONFIG
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     header = {"n_chars": lex.n_chars, "char_entropy": lex.char_entropy, "max_word_len": lex.max_word_len,
               **(meta or {})}
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("# " + json.dumps(header, ensure_ascii=False) + "\n")
+    (folder / CONFIG).write_text(json.dumps(header, ensure_ascii=False, indent=1), encoding="utf-8")
+    with open(folder / TABLE, "w", encoding="utf-8") as f:
         for w, c in sorted(lex.counts.items(), key=lambda kv: (-kv[1], kv[0])):
             pmi = lex.pmi.get(w)
             f.write(f"{display(w)}\t{c}\t{'' if pmi is None else f'{pmi:.4f}'}\n")
+    (folder / CARD).write_text(card, encoding="utf-8")
 
 
-def load_lexicon(path: str | Path) -> tuple[Lexicon, dict]:
-    """Read a lexicon written by :func:`save_lexicon` → (lexicon, header)."""
+def read_header(folder) -> dict:
+    """The ``config.json`` of a lexicon folder written by :func:`save`."""
+    from models.checkpoint import CONFIG
+
+    return json.loads((Path(folder) / CONFIG).read_text(encoding="utf-8"))
+
+
+def load(folder) -> Lexicon:
+    """Read a lexicon folder written by :func:`save`."""
+    header = read_header(folder)
     counts, pmi = {}, {}
-    with open(path, encoding="utf-8") as f:
-        header = json.loads(f.readline()[1:])
+    with open(Path(folder) / TABLE, encoding="utf-8") as f:
         for line in f:
             word, count, p = line.rstrip("\n").split("\t")
             for atom, name in ATOM_NAMES.items():
@@ -275,9 +292,8 @@ def load_lexicon(path: str | Path) -> tuple[Lexicon, dict]:
             counts[word] = int(count)
             if p:
                 pmi[word] = float(p)
-    lex = Lexicon(counts, pmi, max_word_len=header["max_word_len"], n_chars=header["n_chars"],
-                  char_entropy=header["char_entropy"])
-    return lex, header
+    return Lexicon(counts, pmi, max_word_len=header["max_word_len"], n_chars=header["n_chars"],
+                   char_entropy=header["char_entropy"])
 
 
 def _split_separators(run: str) -> list[str]:
@@ -327,7 +343,9 @@ def build_lexicon(texts: Iterable[str] | str, config: LexiconConfig | None = Non
     """Build a lexicon from ``texts`` (a string, or an iterable of lines/documents; a callable that returns a
     fresh iterator is also accepted so a corpus on disk is streamed instead of held in memory).
 
-    ``progress(fraction, message)`` is called between stages when given.
+    ``progress(fraction, message)`` is called between stages when given. The stages: count characters and
+    adjacent pairs; keep the pairs that glue (probability and PMI); cut the corpus between the others and count the
+    fragments; remove redundant candidates, longest first.
     """
     cfg = config or LexiconConfig()
     if isinstance(texts, str):
@@ -339,11 +357,39 @@ def build_lexicon(texts: Iterable[str] | str, config: LexiconConfig | None = Non
         stream = lambda: iter(corpus)  # noqa: E731
     say = progress or (lambda f, m: None)
 
-    # 1. characters and adjacent pairs ------------------------------------------------------------------------
     say(0.0, "counting characters and pairs")
+    chars, pairs, kept_blocks = _count_chars_and_pairs(stream, cfg)
+    n_chars = int(chars[1].sum())
+    if n_chars == 0:
+        raise ValueError("corpus has no Chinese characters, digits or letters")
+    glue = _glued_pairs(chars, pairs, cfg)
+
+    say(0.3, "cutting on weak pairs and counting fragments")
+    blocks = kept_blocks if kept_blocks is not None else _blocks(stream(), cfg.block_chars)
+    fragments, singles = _count_fragments(blocks, chars[0], glue, cfg)
+    keys, counts, mat, n_candidates = _candidates(chars[0], fragments, singles, cfg)
+
+    say(0.6, f"removing redundant candidates ({n_candidates:,})")
+    pmi = np.full(keys.size, np.nan)
+    for _ in range(cfg.redundancy_passes):  # removing a word raises its parts' counts: sweep again
+        if not _remove_redundant(keys, counts, mat, pmi, cfg.word_pmi):
+            break
+    alive = counts > 0
+    words = np.ascontiguousarray(mat[alive]).view(f"<U{cfg.max_word_len}").ravel().tolist()
+    pc = chars[1] / n_chars
+    lex = Lexicon(dict(zip(words, counts[alive].tolist())),
+                  pmi={w: p for w, p in zip(words, pmi[alive].tolist()) if p == p},
+                  max_word_len=cfg.max_word_len, n_chars=n_chars, char_entropy=float(-(pc * np.log(pc)).sum()))
+    say(1.0, f"{sum(len(w) > 1 for w in lex.counts):,} words")
+    return lex
+
+
+def _count_chars_and_pairs(stream, cfg: LexiconConfig):
+    """Stage 1, one pass over the corpus → ((char keys, counts), (pair keys, counts), the atom blocks if they fit
+    in ``cfg.cache_atoms``, else None: stage 3 then streams the corpus again). A pair key is a << 32 | b."""
     char_keys = np.zeros(0, np.uint32); char_counts = np.zeros(0, np.int64)  # noqa: E702
     pair_keys = np.zeros(0, np.uint64); pair_counts = np.zeros(0, np.int64)  # noqa: E702
-    kept_blocks: list[np.ndarray] | None = []  # the atoms, kept for pass 2 while they fit in cache_atoms
+    kept_blocks: list[np.ndarray] | None = []
     n_atoms = 0
     for atoms in _blocks(stream(), cfg.block_chars):
         n_atoms += atoms.size
@@ -358,11 +404,14 @@ def build_lexicon(texts: Iterable[str] | str, config: LexiconConfig | None = Non
         pk = (atoms[:-1][both].astype(np.uint64) << np.uint64(32)) | atoms[1:][both].astype(np.uint64)
         p, n = np.unique(pk, return_counts=True)
         pair_keys, pair_counts = _merge_counts(pair_keys, pair_counts, p, n)
-    n_chars, n_pairs = int(char_counts.sum()), int(pair_counts.sum())
-    if n_chars == 0:
-        raise ValueError("corpus has no Chinese characters, digits or letters")
+    return (char_keys, char_counts), (pair_keys, pair_counts), kept_blocks
 
-    # PMI of every distinct pair; the pairs that stay glued together
+
+def _glued_pairs(chars, pairs, cfg: LexiconConfig):
+    """Stage 2: the PMI of every distinct pair → (keys, PMI) of the pairs that stay glued together (probability
+    above ``min_proba``, PMI above ``min_pmi``; never in front of a digit run when ``number_starts_word``)."""
+    (char_keys, char_counts), (pair_keys, pair_counts) = chars, pairs
+    n_chars, n_pairs = int(char_counts.sum()), int(pair_counts.sum())
     log_pc = np.log(char_counts) - math.log(n_chars)
     a = np.searchsorted(char_keys, (pair_keys >> np.uint64(32)).astype(np.uint32))
     b = np.searchsorted(char_keys, (pair_keys & np.uint64(0xFFFFFFFF)).astype(np.uint32))
@@ -371,15 +420,17 @@ def build_lexicon(texts: Iterable[str] | str, config: LexiconConfig | None = Non
     glued = (log_pp > math.log(cfg.min_proba)) & (pair_pmi > cfg.min_pmi)
     if cfg.number_starts_word:  # never glue anything in front of a digit run
         glued &= (pair_keys & np.uint64(0xFFFFFFFF)) != np.uint64(_NUM_CP)
-    glue_keys, glue_pmi = pair_keys[glued], pair_pmi[glued]
+    return pair_keys[glued], pair_pmi[glued]
 
-    # 2. cut the corpus, count the fragments --------------------------------------------------------------------
-    say(0.3, "cutting on weak pairs and counting fragments")
+
+def _count_fragments(blocks, char_keys, glue, cfg: LexiconConfig):
+    """Stage 3: cut every block between pairs that do not glue → ((fragment hashes, counts, texts) of the
+    multi-atom fragments, (atoms, counts) of the atoms that stood alone)."""
+    glue_keys, glue_pmi = glue
     L = cfg.max_word_len
     frag_keys = np.zeros(0, np.uint64); frag_counts = np.zeros(0, np.int64)  # noqa: E702
     frag_names = np.zeros(0, f"<U{L}")
     single_keys = np.zeros(0, np.uint32); single_counts = np.zeros(0, np.int64)  # noqa: E702
-    blocks = kept_blocks if kept_blocks is not None else _blocks(stream(), cfg.block_chars)
     # glued pairs as a dense V×V bit table over character ids when it is small (O(1) lookups), else a sorted list
     lut = np.zeros(max(int(char_keys.max()) + 1, _LAT_CP + 1), np.int64)
     lut[char_keys] = np.arange(char_keys.size)
@@ -416,13 +467,18 @@ def build_lexicon(texts: Iterable[str] | str, config: LexiconConfig | None = Non
         text = np.where(offsets < fl[first][:, None], atoms[np.minimum(idx, atoms.size - 1)], 0)
         names = np.ascontiguousarray(text.astype("<u4")).view(f"<U{L}").ravel()
         frag_keys, frag_counts, frag_names = _merge_named(frag_keys, frag_counts, frag_names, u, n, names)
+    return (frag_keys, frag_counts, frag_names), (single_keys, single_counts)
 
+
+def _candidates(char_keys, fragments, singles, cfg: LexiconConfig):
+    """The candidate table: every character (count 0 where it never stood alone) + the fragments more frequent
+    than ``min_proba`` of all, as rows of a zero-padded atom matrix sorted by fragment hash → (keys, counts,
+    matrix, number of frequent fragments)."""
+    (frag_keys, frag_counts, frag_names), (single_keys, single_counts) = fragments, singles
+    L = cfg.max_word_len
     total_frags = int(frag_counts.sum() + single_counts.sum())
     min_count = max(1.0, cfg.min_proba * total_frags)
     frequent = frag_counts > min_count
-
-    # the candidate table: every character (count 0 where it never stood alone) + the frequent fragments,
-    # as rows of a zero-padded atom matrix, sorted by fragment hash
     chars = char_keys[char_keys != 0]
     ones = np.zeros(chars.size, np.int64)
     hit = np.isin(chars, single_keys)
@@ -433,23 +489,7 @@ def build_lexicon(texts: Iterable[str] | str, config: LexiconConfig | None = Non
     keys = np.concatenate([chars.astype(np.uint64) + np.uint64(1), frag_keys[frequent]])
     counts = np.concatenate([ones, frag_counts[frequent]])
     order = np.argsort(keys)
-    keys, counts, mat = keys[order], counts[order], mat[order]
-
-    # 3. de-redundancy, longest first ---------------------------------------------------------------------------
-    say(0.6, f"removing redundant candidates ({int(frequent.sum()):,})")
-    pmi = np.full(keys.size, np.nan)
-    for _ in range(cfg.redundancy_passes):  # removing a word raises its parts' counts: sweep again
-        if not _remove_redundant(keys, counts, mat, pmi, cfg.word_pmi):
-            break
-    alive = counts > 0
-    words = np.ascontiguousarray(mat[alive]).view(f"<U{L}").ravel().tolist()
-    pc = char_counts / n_chars
-    lex = Lexicon(dict(zip(words, counts[alive].tolist())),
-                  pmi={w: p for w, p in zip(words, pmi[alive].tolist()) if p == p},
-                  max_word_len=L, n_chars=n_chars, char_entropy=float(-(pc * np.log(pc)).sum()))
-
-    say(1.0, f"{sum(len(w) > 1 for w in lex.counts):,} words")
-    return lex
+    return keys[order], counts[order], mat[order], int(frequent.sum())
 
 
 def _merge_named(keys, counts, names, new_keys, new_counts, new_names):

@@ -23,9 +23,12 @@ The nets are GAN-QP's (models/gan_qp.py): its generator, and its critic with n_z
 """
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import torch
 
-from models.gan_qp import Critic, GanConfig, Generator
+from models import checkpoint
+from models.gan_qp import Critic, GanConfig, Generator, latents, sample
 
 RHO_WEIGHT = 0.5
 RECON_SCALE = 0.9
@@ -77,17 +80,41 @@ def build(cfg: GanConfig) -> tuple[Generator, Critic]:
     return Generator(cfg), Critic(cfg)
 
 
-def load_o_gan(stem) -> tuple[Generator, Critic]:
-    """(generator, encoder) from ``<stem>.safetensors`` (keys ``generator.*``, ``encoder.*``) + ``<stem>.json``."""
-    import json
-    from pathlib import Path
-
-    from safetensors.torch import load_file
-
-    stem = Path(stem)
-    G, E = build(GanConfig(**json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))["config"]))
-    weights = load_file(str(stem.with_suffix(".safetensors")))
+def load(path) -> tuple[Generator, Critic]:
+    """(generator, encoder) in eval mode from a checkpoint folder (models/checkpoint.py; one weights file with keys
+    ``generator.*`` and ``encoder.*``) or an older stem (``<stem>.json`` + ``<stem>.safetensors``)."""
+    config, weights = checkpoint.read_folder(path)
+    G, E = build(checkpoint.config_from(GanConfig, config))
     for prefix, net in (("generator.", G), ("encoder.", E)):
-        net.load_state_dict({k[len(prefix):]: v.float() if v.is_floating_point() else v
-                             for k, v in weights.items() if k.startswith(prefix)})
+        net.load_state_dict({k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)})
     return G.eval(), E.eval()
+
+
+def save(generator_and_encoder: tuple[Generator, Critic], folder, card: str) -> None:
+    """Write what :func:`load` reads: both nets' fp16 weights in one file, the generator's config, the card."""
+    G, E = generator_and_encoder
+    weights = {f"generator.{k}": v for k, v in G.state_dict().items()} | \
+              {f"encoder.{k}": v for k, v in E.state_dict().items()}
+    checkpoint.save_folder(folder, weights, asdict(G.cfg), card)
+
+
+@torch.no_grad()
+def evaluate(G: Generator, E: Critic, x_test: torch.Tensor, y_test: torch.Tensor, fid, classifier,
+             n_samples: int = 10_000) -> dict:
+    """FID of samples (``fid``: images → FID, e.g. models.image_classifier.FidScorer); on the test images: the
+    reconstruction pixel MSE (images in [0, 1]), the rate at which ``classifier`` gives a reconstruction the
+    original's label (and, for scale, the originals themselves), and ρ(z, E(G(z)))."""
+    classifier = classifier.cpu().eval()
+    G, E = G.eval(), E.eval()
+    recon = torch.cat([reconstruct(G, E, x_test[i:i + 500]) for i in range(0, len(x_test), 500)])
+    z = latents(30_000, n_samples, G.cfg.z_dim)
+    codes = torch.cat([E(G(z[i:i + 500])) for i in range(0, n_samples, 500)])
+
+    def labels(images):
+        return torch.cat([classifier(images[i:i + 500]).argmax(1) for i in range(0, len(images), 500)])
+
+    return {"fid_10k": fid(sample(G, n_samples, seed=20_000)),
+            "recon_mse": ((recon - x_test) / 2).pow(2).mean().item(),
+            "recon_label_rate": (labels(recon) == y_test).float().mean().item(),
+            "original_label_rate": (labels(x_test) == y_test).float().mean().item(),
+            "rho": correlation(z, codes).mean().item(), "n_test": len(y_test)}

@@ -17,15 +17,21 @@ smaller learning rate — the differentiable macro-F1 loss, which optimises the 
     F1_c = 2 Σ_n y_nc p_nc / Σ_n (y_nc + p_nc),     loss = −log( (1/C) Σ_c F1_c )
 
 (from scratch it does not converge — the per-class sums are too noisy while p is uniform).
+
+:func:`classify` is the way from flux on the grid to what the tab shows: class probabilities, a saliency trace
+|∂logit/∂x · x| and, for galaxies and QSOs, a rough redshift from an emission-line comb.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from models import checkpoint
 
 CLASSES = ("star", "galaxy", "qso", "unknown")
 LO, HI, N_POINTS = 3700.0, 9000.0, 2600
@@ -117,6 +123,87 @@ def macro_f1(pred: torch.Tensor, labels: torch.Tensor, n_classes: int = len(CLAS
         denom = (pred == c).sum().item() + (labels == c).sum().item()
         per_class.append(2 * tp / denom if denom else 0.0)
     return sum(per_class) / n_classes, per_class
+
+
+@torch.no_grad()
+def predict(model: SpectrumNet, X: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    """Scaled flux (n, N) → probabilities (n, C)."""
+    model.eval()
+    return torch.cat([model(X[i:i + batch]).softmax(-1) for i in range(0, len(X), batch)])
+
+
+def saliency(model: SpectrumNet, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """|∂ logit_c / ∂x · x| for the predicted class c, smoothed over 15 pixels and scaled to 0..1: which
+    wavelengths drove the decision. x: (N,) scaled flux → (probabilities (C,), saliency (N,))."""
+    model.eval()
+    x = x.clone().requires_grad_(True)
+    logits = model(x.unsqueeze(0))[0]
+    c = int(logits.argmax())
+    logits[c].backward()
+    s = (x.grad * x).abs().detach()
+    s = F.avg_pool1d(s.view(1, 1, -1), 15, stride=1, padding=7).view(-1)
+    return logits.softmax(-1).detach(), s / s.max().clamp(min=1e-12)
+
+
+def redshift(flux: np.ndarray, kind: str) -> float:
+    """A rough redshift for marking lines: the z (galaxy 0–0.3, QSO 0.5–3) whose rest-frame emission lines land
+    on the most continuum-subtracted flux (a line comb). Stars: 0."""
+    if kind not in ("galaxy", "qso"):
+        return 0.0
+    lines = np.array(list((LINES if kind == "galaxy" else QSO_LINES).values()))
+    window = 51
+    cont = np.convolve(flux, np.ones(window) / window, mode="same")
+    excess = (flux - cont) / (np.std(flux - cont) + 1e-12)
+    zs = np.arange(0.0, 0.3, 0.0005) if kind == "galaxy" else np.arange(0.5, 3.0, 0.002)
+    best, best_score = 0.0, -np.inf
+    for z in zs:
+        at = lines * (1 + z)
+        at = at[(at > GRID[0]) & (at < GRID[-1])]
+        if len(at) < 2:
+            continue
+        score = np.interp(at, GRID, excess).sum()
+        if score > best_score:
+            best, best_score = float(z), score
+    return best
+
+
+@dataclass
+class Classified:
+    """What :func:`classify` finds in one spectrum."""
+    probabilities: dict[str, float]   # class → probability
+    kind: str                         # the most probable class
+    scaled: np.ndarray                # (N,) the flux the network read (see :func:`scale`)
+    saliency: np.ndarray              # (N,) in 0..1
+    z: float                          # rough redshift (0 for stars and unknown)
+
+
+def classify(model: SpectrumNet, flux_on_grid: np.ndarray) -> Classified:
+    """Flux on GRID (any units) → class probabilities, saliency and a rough redshift."""
+    x = scale(torch.tensor(flux_on_grid, dtype=torch.float32))
+    probs, sal = saliency(model, x)
+    kind = CLASSES[int(probs.argmax())]
+    return Classified({c: float(p) for c, p in zip(CLASSES, probs)}, kind, x.numpy(), sal.numpy(),
+                      redshift(x.numpy(), kind))
+
+
+def load(folder, stage: int = 2) -> SpectrumNet:
+    """The model in eval mode from a checkpoint folder (models/checkpoint.py). ``stage`` 1: the cross-entropy model
+    of Su's first stage, kept in ``stage1/`` beside the shipped (stage-2) model for the benchmark."""
+    folder = Path(folder)
+    if stage == 1:
+        path, legacy = (folder / "stage1", None) if (folder / "stage1").is_dir() else \
+            (folder, "spectrum_stage1.safetensors")
+    else:
+        path, legacy = folder, "spectrum.safetensors"
+    config, weights = checkpoint.read_folder(path, legacy=legacy)
+    model = SpectrumNet(checkpoint.config_from(SpectrumConfig, config))
+    model.load_state_dict(weights)
+    return model.eval()
+
+
+def save(model: SpectrumNet, folder, card: str) -> None:
+    """Write what :func:`load` reads: fp16 weights, config and card."""
+    checkpoint.save_folder(folder, model.state_dict(), asdict(model.cfg), card)
 
 
 def header_wavelengths(header, n: int) -> np.ndarray:

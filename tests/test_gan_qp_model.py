@@ -146,7 +146,7 @@ def test_to_grid_layout():
     assert colour.shape == (36, 70, 3)
 
 
-def test_load_generator_round_trip(tmp_path):
+def test_load_reads_a_checkpoint_of_the_older_stem_layout(tmp_path):
     import json
     from dataclasses import asdict
 
@@ -157,7 +157,7 @@ def test_load_generator_round_trip(tmp_path):
     save_file({k: v.half() if v.is_floating_point() else v for k, v in G.state_dict().items()},
               str(tmp_path / "g.safetensors"))
     (tmp_path / "g.json").write_text(json.dumps({"config": asdict(G.cfg)}))
-    loaded = gan_qp.load_generator(tmp_path / "g")
+    loaded = gan_qp.load(tmp_path / "g")
     z = torch.randn(2, 128)
     with torch.no_grad():
         assert torch.allclose(loaded(z), G(z), atol=2e-2)  # fp16 weights

@@ -4,7 +4,7 @@ import json
 import torch
 
 from conftest import FIXTURES
-from models.gan_qp import load_generator
+from models import gan_qp
 from training import gan_qp as training
 from training.image_data import read_idx, to_tensor
 
@@ -38,17 +38,20 @@ def test_checkpoint_files_card_and_plot(tmp_path):
         G, _, history, progress = run(loss)
         info = {"dataset": "fashion", "loss": loss, "steps": 4, "minutes": 0.01, "fid_10k": 1.5,
                 "fid_real_train": 0.1, "seed": 0, "device": "cpu", "command": "python -m training.gan_qp --steps 4"}
+        (tmp_path / f"fashion_{loss}.json").write_text("{}")  # an older checkpoint of the same name: replaced
         training.save_checkpoint(tmp_path, f"fashion_{loss}", G, history, progress, info)
-    assert {p.name for p in tmp_path.iterdir()} >= {"fashion_qp-l1.safetensors", "fashion_qp-l1.json",
-                                                    "fashion_qp-l1_progress.png"}
-    saved = json.loads((tmp_path / "fashion_sgan.json").read_text())
+    assert {p.name for p in tmp_path.iterdir()} == {"fashion_qp-l1", "fashion_sgan"}
+    assert {p.name for p in (tmp_path / "fashion_qp-l1").iterdir()} == {
+        "config.json", "model.safetensors", "MODEL_CARD.md", "history.json", "progress.png"}
+    saved = json.loads((tmp_path / "fashion_sgan" / "history.json").read_text())
     assert saved["info"]["loss"] == "sgan" and len(saved["history"]) == 2
+    assert "**1.50**" in (tmp_path / "fashion_sgan" / "MODEL_CARD.md").read_text()
     z = torch.randn(3, 128)
     with torch.no_grad():
-        assert torch.allclose(load_generator(tmp_path / "fashion_qp-l1")(z), G(z), atol=2e-2)
+        assert torch.allclose(gan_qp.load(tmp_path / "fashion_qp-l1")(z), G(z), atol=2e-2)
     assert training.plot_fid(tmp_path, "fashion").exists()
     assert training.plot_fid(tmp_path, "mnist") is None
     training.write_card(tmp_path)
     card = (tmp_path / "MODEL_CARD.md").read_text()
-    assert "| Fashion-MNIST | GAN-QP (L1) | 4 | **1.50** |" in card and "SGAN" in card
+    assert "| Fashion-MNIST | GAN-QP L1 | 4 | **1.50** |" in card and "SGAN" in card
     assert "Not Inception FID" in card

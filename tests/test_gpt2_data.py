@@ -83,7 +83,7 @@ def test_tokenizer_round_trip_without_spaces(prepared):
 
 def test_encode_split_frames_every_document(prepared):
     from models.gpt2 import load_tokenizer
-    from training.gpt2 import encode_split
+    from training.gpt2_data import encode_split
 
     tok = load_tokenizer(prepared["vocab"].parent)
     streams = encode_split(tok, [("poem", "迈向"), ("news", "新年"), ("poem", "希望")])
@@ -107,7 +107,7 @@ class Uniform(torch.nn.Module):
 
 @pytest.mark.parametrize("n", [5, 256, 300, 1000])
 def test_perplexity_scores_every_token_once(n):
-    from training.gpt2 import perplexity
+    from models.gpt2 import perplexity
 
     stream = np.random.default_rng(0).integers(0, 50, n)
     ppl, count = perplexity(Uniform(50), stream, block=64, batch=3)
@@ -116,7 +116,7 @@ def test_perplexity_scores_every_token_once(n):
 
 
 def test_perplexity_of_a_perfect_model_is_one():
-    from training.gpt2 import perplexity
+    from models.gpt2 import perplexity
 
     stream = np.arange(500) % 7
 

@@ -142,11 +142,11 @@ def test_lazy_loads_once_under_concurrency():
 
 
 def test_shipped_lexicon_is_the_training_command_output():
-    from models.min_entropy import load_lexicon
+    from models.min_entropy import load, read_header
     from training.min_entropy_lexicon import OUT, TUNED
 
     assert lexicon.SHIPPED_LEXICON == OUT
-    lex, header = load_lexicon(OUT)
+    lex, header = load(OUT), read_header(OUT)
     assert header["config"] == TUNED.__dict__
     assert sum(len(w) > 1 for w in lex.counts) > 10_000 and header["f1"] > 0.7
     assert lexicon.segment("中国经济发展")[0].count('class="seg ') >= 2

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from models.min_entropy import (LAT, NUM, Lexicon, LexiconConfig, build_lexicon, display, load_lexicon, save_lexicon,
+from models.min_entropy import (LAT, NUM, Lexicon, LexiconConfig, build_lexicon, display, load, read_header, save,
                                  span_prf, to_atoms)
 
 POOL = [chr(c) for c in range(0x4E00, 0x4E00 + 400)]
@@ -117,11 +117,13 @@ def test_save_and_load_round_trip(tmp_path):
     _, sentences = planted_corpus(n_lines=500)
     lex = build_lexicon(["".join(s) + "１９９８年" for s in sentences], LexiconConfig(min_proba=1e-3))
     assert NUM + "年" in lex.counts
-    save_lexicon(lex, tmp_path / "lex.tsv", meta={"note": "x"})
-    back, header = load_lexicon(tmp_path / "lex.tsv")
-    assert back.counts == lex.counts and header["note"] == "x"
+    save(lex, tmp_path / "lex", "# card", meta={"note": "x"})
+    back, header = load(tmp_path / "lex"), read_header(tmp_path / "lex")
+    assert back.counts == lex.counts and header["note"] == "x" and header["n_chars"] == lex.n_chars
     assert back.pmi == pytest.approx(lex.pmi, abs=1e-4)
-    assert "〈数〉年" in (tmp_path / "lex.tsv").read_text(encoding="utf-8")
+    assert back.cut("１９９８年") == lex.cut("１９９８年")
+    assert "〈数〉年" in (tmp_path / "lex" / "lexicon.tsv").read_text(encoding="utf-8")
+    assert (tmp_path / "lex" / "MODEL_CARD.md").read_text() == "# card"
 
 
 def test_a_corpus_too_large_to_keep_is_streamed_twice_with_the_same_result():

