@@ -30,7 +30,8 @@ from typing import Callable, Generic, TypeVar
 
 import gradio as gr
 
-from demos.language import CJK, bi
+from demos.language import bi
+from models.vocab import CJK
 
 T = TypeVar("T")
 

@@ -17,13 +17,14 @@ import re
 
 import gradio as gr
 
+from models.vocab import CJK  # a Chinese character: the project's one definition
+
 LANGS = [("中英 Both", "both"), ("中文", "zh"), ("English", "en")]
 _TEXTS: dict[str, dict[str, str]] = {}  # shown text (as first built) → {"both": …, "zh": …, "en": …}
 
 # Props that hold words; `value` only for blocks whose value is static text, not something the user edits.
 TEXT_PROPS = ("label", "info", "placeholder")
 VALUE_BLOCKS = ("Markdown", "Button", "HTML")
-CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")  # a Chinese character (also the adapters' input check)
 _LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
 
 

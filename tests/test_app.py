@@ -31,7 +31,17 @@ def test_header_links_every_post():
     header = next(b.value for b in demo.blocks.values() if isinstance(b, gr.Markdown))
     for tab in TABS:
         assert f"]({tab.POST})" in header and tab.POST.startswith("https://kexue.fm/archives/")
-    assert len({tab.POST for tab in TABS}) == len(TABS) == 8
+    assert len({tab.POST for tab in TABS}) == len(TABS)
+
+
+def test_readme_lists_every_tab_and_no_other():
+    """The README's table of tabs has one row per adapter in demos.TABS (the count is read from TABS)."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = readme.split("| tab | post | status |")[1].split("\n\n")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "kexue.fm" in line]
+    assert len(rows) == len(TABS)
+    for tab in TABS:
+        assert sum(tab.POST in row for row in rows) == 1, tab.TAB_ID
 
 
 def test_host_and_port_come_from_flags_or_the_space_environment(monkeypatch):

