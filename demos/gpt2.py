@@ -286,6 +286,6 @@ def build_tab() -> None:
             notes = gr.Markdown(elem_id="gpt2-notes")
     btn.click(generate, [prompt, style, max_new, temperature, top_k, top_p, penalty, n, seed, stop, other],
               [output, notes], api_name="gpt2_generate")
-    from models.gpt2 import card_file
+    from models.checkpoint import card_file
 
     model_card(card_file(WEIGHTS), [(WEIGHTS / "training_curve.png", None)])

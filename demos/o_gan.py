@@ -6,6 +6,7 @@ import gradio as gr
 from demos.adapter import (MAX_SEED, REPO, Lazy, check_number, check_seed, enlarge, error, explanation,
                            model_card, png_outputs, upload_path)
 from demos.language import bi, by_language, heading, pick
+from models.checkpoint import beside, read_history
 
 TAB_ID = "o_gan"
 TITLE = bi("O-GAN 判别器即编码器", "O-GAN", both="O-GAN 判别器即编码器")
@@ -140,9 +141,7 @@ def interpolate_images(path_a, path_b, steps):
 
 def results_table(lang: str = "both") -> str:
     """The shipped model's test-split results (from the training run) as a Markdown table, in ``lang``."""
-    from models import checkpoint
-
-    info = checkpoint.read_history(CHECKPOINT)["info"]
+    info = read_history(CHECKPOINT)["info"]
     r = info["results"]
     rows = [(("指标", "metric"), ("值", "value")),
             (("样本 FID（分类器特征，非 Inception）↓", "sample FID (classifier features, not Inception) ↓"),
@@ -216,7 +215,6 @@ def build_tab() -> None:
     btn_encode.click(png_outputs(encode_image), [image], [seen, recon, notes], api_name="o_gan_reconstruct")
     btn_interp.click(png_outputs(interpolate_images), [image, image_b, steps], [strip], api_name="o_gan_interpolate")
     gr.Markdown(by_language(_results_section))
-    from models import checkpoint
-
-    model_card(checkpoint.beside(CHECKPOINT, "MODEL_CARD.md"), [(checkpoint.beside(CHECKPOINT, "progress.png"),
-                                            bi("训练中的样本（每行一次评估）", "Samples during training (a row per evaluation)"))])
+    model_card(beside(CHECKPOINT, "MODEL_CARD.md"), [(beside(CHECKPOINT, "progress.png"),
+                                                      bi("训练中的样本（每行一次评估）",
+                                                         "Samples during training (a row per evaluation)"))])

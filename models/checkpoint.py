@@ -20,8 +20,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch is imported by whoever saves or loads weights; listing checkpoints must not (cold start)
+    import torch
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
@@ -127,6 +129,12 @@ def beside(path, name: str) -> Path:
         return path / name
     own = path.parent / f"{path.name}_{name}"
     return own if own.exists() else path.parent / name
+
+
+def card_file(folder) -> Path:
+    """The card of a checkpoint folder: MODEL_CARD.md, or README.md where an older transformers export named it so."""
+    folder = Path(folder)
+    return folder / CARD if (folder / CARD).exists() else folder / "README.md"
 
 
 def remove_stem(folder, name: str, extra=()) -> None:

@@ -158,7 +158,7 @@ class Candidate:
     opposed: float               # share of opposed positions among the known ones
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def write_lower(model: CoupletNet, vocab: Vocab, upper: str, n: int = 5, sampled: bool = False,
                 temperature: float = 1.0, rerank_by_tone: bool = False, seed: int = 0) -> list[Candidate]:
     """The ``n`` best lower lines for ``upper`` (exact k-best), or ``n`` distinct lines sampled at ``temperature``

@@ -33,10 +33,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from models import checkpoint
-
-LOSSES = ("qp-l1", "qp-l2", "wgan-gp", "sgan")
-LOSS_NAMES = {"qp-l1": "GAN-QP L1", "qp-l2": "GAN-QP L2", "wgan-gp": "WGAN-GP", "sgan": "SGAN"}
-DATASET_NAMES = {"fashion": "Fashion-MNIST", "mnist": "MNIST"}  # the 32×32 grey datasets the GANs are trained on
+from models.gan_names import LOSSES
 
 
 @dataclass

@@ -216,14 +216,6 @@ def save(model_and_tokenizer, folder, card: str) -> None:
     (folder / CARD).write_text(card, encoding="utf-8")
 
 
-def card_file(folder) -> Path:
-    """The card of a checkpoint folder: MODEL_CARD.md, or README.md where an older export named it so."""
-    from models.checkpoint import CARD
-
-    folder = Path(folder)
-    return folder / CARD if (folder / CARD).exists() else folder / "README.md"
-
-
 @torch.no_grad()
 def perplexity(model, stream, block: int = 256, batch: int = 16, max_tokens: int | None = None,
                progress: str | None = None) -> tuple[float, int]:

@@ -44,6 +44,17 @@ def test_readme_lists_every_tab_and_no_other():
         assert sum(tab.POST in row for row in rows) == 1, tab.TAB_ID
 
 
+def test_building_the_app_imports_no_torch():
+    """Models load lazily, on first use: building the page must not import torch (2.5 s of the cold start here)."""
+    import subprocess
+    import sys
+
+    code = "import sys, app; app.build_app(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+    assert out.stdout.strip().splitlines()[-1] == "False", out.stderr[-2000:]
+
+
 def test_host_and_port_come_from_flags_or_the_space_environment(monkeypatch):
     args = app.parse_args([])
     assert (args.host, args.port) == ("127.0.0.1", 7860)

@@ -149,7 +149,7 @@ def test_gpt2_saves_a_transformers_folder_with_its_vocabulary_and_card(tmp_path,
     model = GPT2LMHeadModel(gpt2.gpt2_config(len(tokenizer), n_layer=1, n_embd=32, n_head=2, n_positions=32)).eval()
     monkeypatch.setattr(checkpoint, "MAX_SHARD_BYTES", 200_000)  # the 7k × 32 embedding alone is 450 kB in fp16
     gpt2.save((model, tokenizer), tmp_path, "# card")
-    assert (tmp_path / "MODEL_CARD.md").read_text() == "# card" and gpt2.card_file(tmp_path).name == "MODEL_CARD.md"
+    assert (tmp_path / "MODEL_CARD.md").read_text() == "# card" and checkpoint.card_file(tmp_path).name == "MODEL_CARD.md"
     assert (tmp_path / "vocab.txt").read_text(encoding="utf-8") == (REPO / "data" / "gpt2" / "vocab.txt").read_text(
         encoding="utf-8")
     assert (tmp_path / "model.safetensors.index.json").exists()

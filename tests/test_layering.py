@@ -1,5 +1,6 @@
-"""The layering, read from the imports of every file (ast): app → demos → models, training → models, bench → models /
-demos / training's data; no arrow runs back. And every adapter gets its model through ``models.<name>.load``."""
+"""The layering, read from the imports of every file (ast): app → demos → models, training → models,
+bench → models / demos / training's data; no arrow runs back. Every adapter gets its model through
+``models.<name>.load``."""
 import ast
 
 import pytest
@@ -81,8 +82,8 @@ def test_bench_takes_only_data_and_training_runs_from_training():
 def test_the_layering_test_sees_a_violation(tmp_path):
     """The check above is not vacuous: a models file importing gradio, or bench importing a metric, is caught."""
     bad = tmp_path / "bad.py"
-    bad.write_text("def f():\n    import gradio as gr\n    from training import gan_qp\n    from training.dgcnn import scores"
-                   "\n    return gan_qp.sample\n")
+    bad.write_text("def f():\n    import gradio as gr\n    from training import gan_qp\n"
+                   "    from training.dgcnn import scores\n    return gan_qp.sample\n")
     assert ("gradio", set()) in imports(bad) and layer("gradio") in FORBIDDEN["models"]
     assert training_uses(bad) == {"training.dgcnn": {"scores"}, "training.gan_qp": {"sample"}}
 

@@ -26,8 +26,8 @@ import torch
 from tqdm import tqdm
 
 from models import checkpoint, gan_qp
-from models.gan_qp import (DATASET_NAMES, LOSS_NAMES, LOSSES, Critic, GanConfig, Generator, critic_loss,
-                           generator_loss, latents, sample, to_grid)
+from models.gan_names import DATASET_NAMES, LOSS_NAMES, LOSSES
+from models.gan_qp import Critic, GanConfig, Generator, critic_loss, generator_loss, latents, sample, to_grid
 from training import REPO
 from training.image_classifier import fid_scorer
 from training.image_data import load, to_tensor

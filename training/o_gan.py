@@ -23,7 +23,8 @@ import torch
 from tqdm import tqdm
 
 from models import checkpoint, o_gan
-from models.gan_qp import DATASET_NAMES, GanConfig, latents, sample, to_grid
+from models.gan_names import DATASET_NAMES
+from models.gan_qp import GanConfig, latents, sample, to_grid
 from models.o_gan import build, o_gan_loss
 from training import REPO
 from training.image_classifier import fid_scorer

@@ -31,7 +31,8 @@ MAX_LEN = 200
 
 
 def review_vocab(rows, extra_texts=()) -> Vocab:
-    """Units seen ≥ 2 times in the training reviews (as the model reads them: the first MAX_LEN) and ``extra_texts``."""
+    """Units seen ≥ 2 times in the training reviews (the first MAX_LEN, as the model reads them) and
+    ``extra_texts``."""
     return Vocab.from_texts([*(t[:MAX_LEN] for _, t in rows), *extra_texts])
 
 
