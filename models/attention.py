@@ -44,6 +44,7 @@ class AttentionConfig:
     max_len: int = 200
     dropout: float = 0.5  # after pooling (Su: 0.5)
     attn_dropout: float = 0.1  # inside encoder blocks
+    temperature: float = 1.0  # calibration, fitted on validation after training: P(positive) = σ(logit / T)
 
 
 def sinusoidal_position_embedding(length: int, dim: int) -> torch.Tensor:
@@ -155,6 +156,10 @@ class SentimentClassifier(nn.Module):
             x = x[where]
         return x @ self.embed.weight.T / math.sqrt(self.cfg.d_model)
 
+    def probability(self, logits: torch.Tensor) -> torch.Tensor:
+        """Calibrated P(positive) = σ(logit / T) (T from the config; 1 = as trained)."""
+        return torch.sigmoid(logits / self.cfg.temperature)
+
     def explain(self, ids):
         """One pass for the page (eval mode) → (logits (B,), per-token contributions (B, T), attentions).
 
@@ -166,16 +171,44 @@ class SentimentClassifier(nn.Module):
         return contrib.sum(1) + self.head.bias, contrib, attentions
 
 
-def loss_fn(logits, labels):
-    return F.binary_cross_entropy_with_logits(logits, labels.float())
+def loss_fn(logits, labels, weights=None):
+    """Binary cross-entropy; ``weights`` (B,) weigh the reviews (e.g. to balance each source's classes)."""
+    return F.binary_cross_entropy_with_logits(logits, labels.float(), weight=weights)
+
+
+def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """The T > 0 minimising the negative log-likelihood of σ(logit / T) on held-out reviews (Guo et al. 2017):
+    a log-spaced grid, then a finer one around its best point. It rescales confidence, never the decision."""
+    def nll(t: float) -> float:
+        return F.binary_cross_entropy_with_logits(logits / t, labels.float()).item()
+
+    grid = torch.logspace(-1, 1, 41).tolist()  # 0.1 … 10
+    best = min(grid, key=nll)
+    return min((best * f for f in torch.linspace(0.9, 1.1, 41).tolist()), key=nll)
+
+
+def reliability(probs: torch.Tensor, labels: torch.Tensor, bins: int = 10) -> tuple[list[tuple], float]:
+    """Per confidence bin of the predicted class (0.5–1 in ``bins`` steps): (mean confidence, accuracy, count);
+    and the expected calibration error Σ n_b/N · |accuracy_b − confidence_b|."""
+    conf = torch.where(probs >= 0.5, probs, 1 - probs)
+    right = ((probs >= 0.5).long() == labels).float()
+    edges = torch.linspace(0.5, 1.0, bins + 1)
+    rows, ece = [], 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = (conf >= lo) & ((conf < hi) | (hi == 1.0))
+        if sel.any():
+            c, a, n = conf[sel].mean().item(), right[sel].mean().item(), int(sel.sum())
+            rows.append((c, a, n))
+            ece += n / len(probs) * abs(a - c)
+    return rows, ece
 
 
 @torch.no_grad()
 def accuracy(model: SentimentClassifier, batches, device="cpu") -> float:
-    """Share of reviews whose sign of the logit matches the label, over ``batches`` of (ids (B, T), labels (B,))."""
+    """Share of reviews whose sign of the logit matches the label, over ``batches`` of (ids (B, T), labels (B,), …)."""
     model.eval()
     right = n = 0
-    for x, y in batches:
+    for x, y, *_ in batches:
         right += ((model(x.to(device))[0] > 0).long().cpu() == y).sum().item()
         n += len(y)
     return right / n

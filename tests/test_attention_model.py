@@ -1,12 +1,12 @@
-"""models/attention.py: the mask really masks, position embedding values, variants, contributions; data prep."""
+"""models/attention.py and its training: the mask really masks, position embedding, variants, weights,
+calibration, resuming."""
 import math
 
 import pytest
 import torch
 
-from models.attention import (AttentionConfig, MultiHeadAttention, SentimentClassifier,
+from models.attention import (AttentionConfig, MultiHeadAttention, SentimentClassifier, loss_fn,
                               sinusoidal_position_embedding)
-from training.sentiment_data import clean
 
 
 def test_position_embedding_is_cos_then_sin():
@@ -72,14 +72,53 @@ def test_position_embedding_makes_order_matter():
     assert torch.allclose(without(ids)[0], without(rev)[0], atol=1e-5)  # a bag of characters without PE
 
 
-def test_clean_dedupes_drops_contradictions_and_splits_all():
-    pos = ["好书", "好书", " 很好 ", "一般", ""]
-    neg = ["差", "一般", "很差"]
-    splits, counts = clean(pos, neg)
-    rows = [r for s in splits.values() for r in s]
-    assert sorted(rows) == sorted([(1, "好书"), (1, "很好"), (0, "差"), (0, "很差")])
-    assert counts["dropped: in both classes"] == 1
-    assert clean(pos, neg, seed=0) == clean(pos, neg, seed=0)
+def test_source_weights_balance_each_sources_classes():
+    from training.sentiment import source_weights
+
+    rows = [(1, "a", "x")] * 6 + [(0, "a", "x")] * 2 + [(1, "b", "x")] * 1 + [(0, "b", "x")] * 1
+    w = source_weights(rows)
+    assert w["a", 1] * 6 == pytest.approx(w["a", 0] * 2)      # within a source both classes weigh the same
+    assert w["b", 1] == pytest.approx(w["b", 0])
+    assert sum(w[s, y] for y, s, _ in rows) == pytest.approx(len(rows))  # mean weight 1
+
+
+def test_weighted_loss_is_the_weighted_mean():
+    logits, labels = torch.tensor([2.0, -1.0]), torch.tensor([1, 1])
+    each = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels.float(), reduction="none")
+    weighted = (each * torch.tensor([1.0, 3.0])).mean().item()
+    assert loss_fn(logits, labels, torch.tensor([1.0, 3.0])).item() == pytest.approx(weighted)
+    assert loss_fn(logits, labels).item() == pytest.approx(each.mean().item())
+
+
+def test_temperature_undoes_overconfidence_and_reliability_measures_it():
+    from models.attention import fit_temperature, reliability
+
+    g = torch.Generator().manual_seed(0)
+    true_logit = torch.randn(4000, generator=g) * 2
+    labels = (torch.rand(4000, generator=g) < torch.sigmoid(true_logit)).long()
+    t = fit_temperature(true_logit * 3, labels)                 # a model 3× too confident
+    assert 2.6 < t < 3.4
+    _, ece_over = reliability(torch.sigmoid(true_logit * 3), labels)
+    rows, ece_fixed = reliability(torch.sigmoid(true_logit * 3 / t), labels)
+    assert ece_fixed < ece_over / 3 and sum(n for _, _, n in rows) == 4000
+    assert all(0.5 <= c <= 1 and 0 <= a <= 1 for c, a, _ in rows)
+
+
+def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path):
+    from models.vocab import Vocab
+    from training.sentiment import train
+
+    rows = [(1, "a", "很好很满意"), (0, "a", "太差了失望"), (1, "b", "不错推荐"), (0, "b", "难用退货")] * 8
+    vocab = Vocab.from_texts(t for _, _, t in rows)
+    cfg = AttentionConfig(vocab_size=len(vocab), d_model=16, n_heads=2, head_dim=8, max_len=16)
+    straight, h1 = train(cfg, rows, rows, vocab, epochs=3, patience=9, batch_size=8)
+    train(cfg, rows, rows, vocab, epochs=2, patience=9, batch_size=8, run=tmp_path)   # "interrupted" after 2
+    resumed, h2 = train(cfg, rows, rows, vocab, epochs=3, patience=9, batch_size=8, run=tmp_path, resume=True)
+    # epoch 3's loss depends on the weights and the Adam moments restored after epoch 2
+    assert [h["epoch"] for h in h2] == [1, 2, 3]
+    assert [h["train_loss"] for h in h2] == pytest.approx([h["train_loss"] for h in h1], abs=1e-6)
+    for k, v in straight.state_dict().items():
+        assert torch.allclose(v, resumed.state_dict()[k], atol=1e-6), k
 
 
 def test_masked_lm_pretraining_lowers_its_loss():

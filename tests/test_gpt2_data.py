@@ -140,7 +140,7 @@ def test_resume_state_round_trip(tmp_path):
     from transformers import GPT2LMHeadModel
 
     from models.gpt2 import gpt2_config
-    from training.gpt2 import load_state, save_state
+    from training import load_run, save_run
 
     torch.manual_seed(0)
     model = GPT2LMHeadModel(gpt2_config(30, n_layer=1, n_embd=16, n_head=2, n_positions=16))
@@ -148,12 +148,12 @@ def test_resume_state_round_trip(tmp_path):
     x = torch.randint(0, 30, (2, 8))
     model(x, labels=x).loss.backward()
     opt.step()
-    save_state(tmp_path, model, opt, 7, [[7, 1.5, None]])
+    save_run(tmp_path, model, opt, {"step": 7, "history": [[7, 1.5, None]]}, extra={"best.w": torch.ones(2)})
 
     model2 = GPT2LMHeadModel(gpt2_config(30, n_layer=1, n_embd=16, n_head=2, n_positions=16))
     opt2 = torch.optim.AdamW(model2.parameters(), lr=1e-2)
-    step, history = load_state(tmp_path, model2, opt2)
-    assert step == 7 and history == [[7, 1.5, None]]
+    state, extra = load_run(tmp_path, model2, opt2)
+    assert state == {"step": 7, "history": [[7, 1.5, None]]} and torch.equal(extra["best.w"], torch.ones(2))
     for a, b in zip(model.parameters(), model2.parameters()):
         assert torch.equal(a, b)
     assert model2.lm_head.weight.data_ptr() == model2.transformer.wte.weight.data_ptr()  # still tied

@@ -65,3 +65,47 @@ def prepare_command(prepare, doc: str, argv=None) -> None:
     paths = prepare(seed=ap.parse_args(argv).seed)
     for step, n in json.loads(paths["counts"].read_text(encoding="utf-8")).items():
         print(f"{n:>9,}  {step}")
+
+
+def save_run(folder: Path, model, optimizer, state: dict, extra: dict | None = None) -> None:
+    """A resumable run: model weights, the Adam moments (safetensors, no pickle) and ``state`` (JSON: step, history…)
+    in ``folder``; ``extra`` = more tensors to keep (e.g. the best weights so far). Tied weights are stored once."""
+    import json
+
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    seen, weights = set(), {}
+    for k, v in model.state_dict().items():
+        if v.data_ptr() not in seen:  # tied embeddings share storage; safetensors refuses shared tensors
+            seen.add(v.data_ptr())
+            weights[k] = v.detach().cpu().contiguous()
+    save_file(weights, str(folder / "model.safetensors"))
+    moments = {}
+    for i, p in enumerate(model.parameters()):
+        st = optimizer.state.get(p)
+        if st:
+            moments[f"{i}.exp_avg"], moments[f"{i}.exp_avg_sq"] = st["exp_avg"].cpu(), st["exp_avg_sq"].cpu()
+            moments[f"{i}.step"] = st["step"].reshape(1).float().cpu()
+    save_file(moments, str(folder / "optimizer.safetensors"))
+    if extra:
+        save_file({k: v.detach().cpu().contiguous() for k, v in extra.items()}, str(folder / "extra.safetensors"))
+    (folder / "state.json").write_text(json.dumps(state), encoding="utf-8")
+
+
+def load_run(folder: Path, model, optimizer) -> tuple[dict, dict]:
+    """What :func:`save_run` wrote → (state, extra tensors); model and optimizer are filled in place, the moments on
+    each parameter's device (a run saved on a GPU resumes on a CPU and the other way round)."""
+    import json
+
+    from safetensors.torch import load_file
+
+    model.load_state_dict(load_file(str(folder / "model.safetensors")), strict=False)
+    moments = load_file(str(folder / "optimizer.safetensors"))
+    for i, p in enumerate(model.parameters()):
+        if f"{i}.exp_avg" in moments:
+            optimizer.state[p] = {"exp_avg": moments[f"{i}.exp_avg"].to(p.device),
+                                  "exp_avg_sq": moments[f"{i}.exp_avg_sq"].to(p.device),
+                                  "step": moments[f"{i}.step"].reshape(())}
+    extra = load_file(str(folder / "extra.safetensors")) if (folder / "extra.safetensors").exists() else {}
+    return json.loads((folder / "state.json").read_text(encoding="utf-8")), extra

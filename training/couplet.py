@@ -191,6 +191,7 @@ def main(argv=None):
     counts = json.loads(paths["counts"].read_text(encoding="utf-8"))
     text = card(cfg, vocab, n_params, counts, history, best, results, len(test), minutes, args)
     couplet.save((model.cpu(), vocab), args.out, text)
+    (args.out / "couplet.safetensors").unlink(missing_ok=True)  # the weights' name before the common layout
     loss_plot(history, args.out / "loss_curve.png")
     (args.out / "history.json").write_text(json.dumps(history), encoding="utf-8")
     print(text)

@@ -232,6 +232,7 @@ def main(argv=None):
     text = card(cfg, vocab, history, test, counts, minutes, args.device, flags,
                 sum(p.numel() for p in model.parameters()))
     dgcnn.save((model, vocab), args.out, text)
+    (args.out / "dgcnn.safetensors").unlink(missing_ok=True)  # the weights' name before the common layout
     (args.out / "history.json").write_text(json.dumps({"history": history, "test": test}, indent=1),
                                            encoding="utf-8")
     print(text)

