@@ -2,6 +2,7 @@
 import re
 
 import gradio as gr
+import pytest
 
 import app
 from conftest import REPO
@@ -80,6 +81,21 @@ def test_readme_front_matter_matches_requirements():
     pinned = re.search(r"^gradio==(\S+)$", (REPO / "requirements.txt").read_text(), re.M).group(1)
     assert fields["sdk_version"] == pinned
     assert (REPO / fields["app_file"]).is_file()
+
+
+def test_no_file_in_the_repository_is_over_10_mb():
+    """A Hugging Face Space refuses files over 10 MB outside Git LFS: large weights are written in shards."""
+    import subprocess
+
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            capture_output=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    files = [REPO / f for f in listed.stdout.decode().split("\0") if f]
+    assert files
+    too_big = [f"{p.relative_to(REPO)} ({p.stat().st_size / 2**20:.1f} MB)" for p in files
+               if p.is_file() and p.stat().st_size > 10 * 2**20]
+    assert not too_big
 
 
 def test_readme_holds_the_two_setup_commands():

@@ -10,7 +10,7 @@ from conftest import REPO
 LAYERS = ("app", "demos", "models", "training", "bench")
 # what bench/ may take from training/ besides its data modules: the training runs a benchmark repeats in the same
 # run (the sentiment variants, the GAN comparison) — never inference or metric code, which lives in models/
-BENCH_TRAINING_RUNS = {"training.sentiment": {"MAX_LEN", "batches", "review_vocab", "train"},
+BENCH_TRAINING_RUNS = {"training.sentiment": {"MAX_LEN", "batches", "review_vocab", "source_weights", "train"},
                        "training.gan_qp": {"main", "plot_fid"}}
 
 

@@ -210,7 +210,7 @@ def card(cfg: AttentionConfig, vocab: Vocab, n_params: int, counts: dict, histor
     return f"""# Model card: attention sentiment classifier
 
 - **Model**: models/attention.py, variant `{cfg.variant}`{f" × {cfg.n_layers} blocks" if cfg.variant == "encoder" else ""}
-  (kexue.fm/archives/4765): character embedding {cfg.d_model}, {"sinusoidal position embedding added" if cfg.use_pe else "no position embedding"},
+  (kexue.fm/archives/4765): character embedding {cfg.d_model}{f" + a hashed embedding of each character pair ({cfg.bigram_buckets:,} buckets)" if cfg.bigram_buckets else ""}, {"sinusoidal position embedding added" if cfg.use_pe else "no position embedding"},
   {cfg.n_heads} heads × {cfg.head_dim if cfg.variant == "su" else cfg.d_model // cfg.n_heads}, average pool over real characters, dropout {cfg.dropout}, one logit;
   {n_params / 1e6:.2f}M parameters, stored fp16; {len(vocab):,} characters (seen ≥ 2 times in the training reviews{" and the pre-training text" if args.pretrain_epochs else ""}, + `<pad>`, `<unk>`);
   reviews cut to {MAX_LEN} characters.
@@ -291,7 +291,8 @@ def main(argv=None):
              for name, rows in held_out_sets(test_rows).items()}
     counts = json.loads(paths["counts"].read_text(encoding="utf-8"))
     flags = " ".join(argv if argv is not None else sys.argv[1:])
-    flags = re.sub(r"--source \S+", "--source DIR", flags).replace(" --resume", "").replace("--resume", "")
+    flags = re.sub(r"--source \S+", "--source DIR", flags)
+    flags = re.sub(r"\s*--(resume|out \S+)", "", flags).strip()  # where it was written, or resumed, is no setting
     calibration = {"temperature": temperature, "ece_before": ece_before, "ece_after": ece_after}
     text = card(cfg, vocab, sum(p.numel() for p in model.parameters()), counts, history, tests, calibration,
                 sum(map(len, unlabelled)), minutes, args, flags)
