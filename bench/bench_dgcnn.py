@@ -1,27 +1,39 @@
-"""Benchmark of the DGCNN tab, one run: the shipped reader against a question-overlap baseline on the test split.
+"""Benchmark of the DGCNN tab, one run: the shipped reader against two baselines on human-written questions.
 
-    python -m bench.bench_dgcnn          # ~1 min on 2 CPU cores
+    python -m bench.bench_dgcnn                 # all 3,219 CMRC dev questions (~50 min on 2 CPU cores)
+    python -m bench.bench_dgcnn --cmrc 1000     # the first 1,000 (~20 min)
+    python -m bench.bench_dgcnn --quick         # 300 CMRC dev and 500 template questions (~5 min)
 
-Metrics (as Su's WebQA entry): exact match, character F1 and (EM + F1) / 2, overall and per question type, over
-all 5,087 test questions (each with 3 passages; no test idiom or poet was seen in training).
+Readers:
 
-Baseline — the classic sliding-window reader (Richardson et al., MCTest 2013), no training: every clause of every
-passage (text between punctuation marks, at most 40 characters) is a candidate; its score is how many distinct
-question characters occur in the ``WINDOW`` characters around it, minus those inside it (an answer rarely repeats
-the question). The best-scoring clause is the answer.
+* **DGCNN** — the shipped checkpoint (data/dgcnn/, `python -m training.dgcnn`).
+* **BiLSTM pointer** — data/dgcnn_bilstm/ (`python -m training.dgcnn --model bilstm --out data/dgcnn_bilstm`):
+  the same inputs, attention, heads and training data with recurrent encoders instead of dilated gated
+  convolutions (models/bilstm_reader.py).
+* **Overlap baseline** — the classic sliding-window reader (Richardson et al., MCTest 2013), no training: every
+  clause of every passage (text between punctuation marks, at most 40 characters) is a candidate; its score is how
+  many distinct question characters occur in the ``WINDOW`` characters around it, minus those inside it (an answer
+  rarely repeats the question). The best-scoring clause is the answer.
 
-Long text: the first ``LONG_N`` test questions asked with one ~2,000-character passage — their own passage put at
-a random place among passages of other test questions — which the tab reads as overlapping windows of 256.
+Sets, all scored with the official CMRC 2018 rules (models.dgcnn.scores: EM and F1 after normalisation, the best
+over the annotators' answers):
 
-No-answer threshold: the same test questions asked again with the passages that hold the answer removed (only
-distractors left; questions whose every passage holds it are skipped): for thresholds t, how often an answerable
-question's best score is ≥ t and an unanswerable one's < t — the tab's default threshold comes from this table.
+* **CMRC 2018 dev** (3,219 questions, the field's standard test set; never trained on) with the question's own
+  paragraph only — the setting of published results — and with 2 distractor paragraphs (training/reading_data.py).
+* **Real input** — data/real_input/reading.json: 118 questions over 21 passages written for this benchmark in ten
+  layouts (biographies modern and classical, news, product specifications, narrative, dictionary entries, a notice,
+  a recipe, a travel guide, popular science); with the own passage only, and with 2 other passages of the set.
+* **Template set** — the template questions over idiom and poet entries that the first checkpoint was trained on
+  (training/qa_data.py, a seeded sample of its test split: idioms and poets never seen), 3 passages each; no reader
+  here trained on it.
 
-Then the tab's latency: one question with 3 passages (warm, batch 1), and one 2,000-character passage read as
-overlapping windows.
+Then the no-answer threshold on CMRC dev (the questions asked again with only the distractors), and the tab's
+latency: one question with 3 CMRC passages (warm, batch 1, incl. the highlighted HTML).
 """
 from __future__ import annotations
 
+import argparse
+import json
 import random
 import re
 import sys
@@ -34,7 +46,8 @@ sys.path.insert(0, str(REPO))
 CLAUSE = re.compile(r"[^，。：；（）《》、！？“”‘’\s,.;:()]+")
 WINDOW = 12
 MAX_ANSWER = 40
-LONG_N = 500
+REAL = REPO / "data" / "real_input" / "reading.json"
+BILSTM = REPO / "data" / "dgcnn_bilstm"
 
 
 def overlap_baseline(question: str, passages: list[str]) -> str:
@@ -53,81 +66,91 @@ def overlap_baseline(question: str, passages: list[str]) -> str:
     return best
 
 
-def table(title: str, results: dict[str, dict]) -> None:
-    names = list(results)
-    print(f"\n## {title}\n")
-    print("| question type | n | " + " | ".join(f"{n} EM | {n} F1 | {n} (EM+F1)/2" for n in names) + " |")
-    print("|---|---|" + "---|---|---|" * len(names))
-    for t in results[names[0]]:
-        cells = [f"{results[n][t]['em']:.4f} | {results[n][t]['f1']:.4f} | {results[n][t]['score']:.4f}"
-                 for n in names]
-        label = f"**{t}**" if t == "all" else t
-        print(f"| {label} | {results[names[0]][t]['n']:,} | " + " | ".join(cells) + " |")
+def real_rows(distractors: int = 0, seed: int = 0) -> list[dict]:
+    """The real-input set as rows {"question", "answers", "layout", "passages"}: the own passage, plus
+    ``distractors`` other passages of the set (seeded), shuffled."""
+    items = json.loads(REAL.read_text(encoding="utf-8"))
+    rng, rows = random.Random(seed), []
+    for k, item in enumerate(items):
+        for q in item["questions"]:
+            others = rng.sample([x["passage"] for j, x in enumerate(items) if j != k], distractors)
+            passages = [item["passage"], *others]
+            rng.shuffle(passages)
+            rows.append({"question": q["question"], "answers": q["answers"], "layout": item["layout"],
+                         "passages": passages, "has_answer": [p == item["passage"] for p in passages]})
+    return rows
 
 
-def main():
+def own_only(rows: list[dict]) -> list[dict]:
+    return [r | {"passages": [p for p, h in zip(r["passages"], r["has_answer"]) if h]} for r in rows]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cmrc", type=int, default=0, help="the first N CMRC dev questions (0: all)")
+    ap.add_argument("--template", type=int, default=1000, help="template test questions, a seeded sample")
+    ap.add_argument("--quick", action="store_true", help="--cmrc 300 --template 500")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.cmrc, args.template = 300, 500
     from tqdm import tqdm
 
-    from bench import p50_p95, time_calls_ms
+    from bench import markdown_table, p50_p95, time_calls_ms
     from demos import dgcnn as tab
+    from models import bilstm_reader
     from models.dgcnn import read, scores
-    from training.qa_data import TEMPLATES, prepare, read_jsonl
+    from training import qa_data, reading_data
 
-    rows = read_jsonl(prepare()["test"])
-    model, vocab = tab.MODEL.get()
-    t0 = time.perf_counter()
-    results = [read(model, vocab, r["question"], r["passages"])
-               for r in tqdm(rows, desc="DGCNN", unit=" questions", leave=False)]
-    ours = [r["answer"] for r in results]
-    ours_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    base = [overlap_baseline(r["question"], r["passages"]) for r in tqdm(rows, desc="baseline", leave=False)]
-    base_s = time.perf_counter() - t0
-    table(f"Test split, {len(rows):,} questions × 3 passages (DGCNN {ours_s:.0f} s, baseline {base_s:.0f} s)",
-          {"DGCNN": scores(ours, rows, TEMPLATES), "overlap baseline": scores(base, rows, TEMPLATES)})
+    cmrc = reading_data.read_jsonl(reading_data.prepare()["test"])
+    template = qa_data.read_jsonl(qa_data.prepare()["test"])
+    template = random.Random(0).sample(template, min(args.template, len(template)))
+    cmrc = cmrc[:args.cmrc or len(cmrc)]
+    sets = {"CMRC 2018 dev, own paragraph": own_only(cmrc), "CMRC 2018 dev, + 2 distractors": cmrc,
+            "real input, own passage": real_rows(0), "real input, + 2 other passages": real_rows(2),
+            f"template set ({len(template):,} of its test split), 3 passages": template}
+    model, tok = tab.MODEL.get()
+    lstm, lstm_tok = bilstm_reader.load(BILSTM)
+    readers = {"DGCNN": lambda r: read(model, tok, r["question"], r["passages"])["answer"],
+               "BiLSTM pointer": lambda r: read(lstm, lstm_tok, r["question"], r["passages"])["answer"],
+               "overlap baseline": lambda r: overlap_baseline(r["question"], r["passages"])}
+    results, seconds = {}, {}
+    for name, rows in sets.items():
+        for reader, fn in readers.items():
+            t0 = time.perf_counter()
+            predictions = [fn(r) for r in tqdm(rows, desc=f"{reader} · {name}", leave=False)]
+            seconds[reader] = seconds.get(reader, 0.0) + time.perf_counter() - t0
+            results[name, reader] = scores(predictions, rows)["all"]
+            if name.startswith("real input, own"):
+                misses = [(r["question"], p) for r, p in zip(rows, predictions) if not scores([p], [r])["all"]["em"]]
+                print(f"{reader} misses on real input ({len(misses)}): "
+                      + "; ".join(f"{q} → {p or '∅'}" for q, p in misses[:40]), file=sys.stderr)
+    print(f"\n## EM / F1 (official CMRC 2018 rules; CMRC dev: the first {len(cmrc):,} questions)\n")
+    print(markdown_table(["set", "n", *readers],
+                         [[name, f"{len(rows):,}", *(f"{results[name, r]['em']:.4f} / {results[name, r]['f1']:.4f}"
+                                                     for r in readers)] for name, rows in sets.items()]))
+    print("\nSeconds per reader over all sets: " + ", ".join(f"{r} {s:.0f} s" for r, s in seconds.items()))
 
-    rng = random.Random(0)
-    long_rows, long_ours, long_base = rows[:LONG_N], [], []
-    for k, r in enumerate(tqdm(long_rows, desc="long text", leave=False)):
-        own = next(p for p, h in zip(r["passages"], r["has_answer"]) if h)
-        others = []
-        while sum(map(len, others)) < 2000 - len(own):
-            other = rows[rng.randrange(len(rows))]
-            piece = next(p for p, h in zip(other["passages"], other["has_answer"]) if h)
-            if other is not r and r["answer"] not in piece:   # the answer must be in the own passage only
-                others.append(piece)
-        others.insert(rng.randrange(len(others) + 1), own)
-        text = "".join(others)
-        long_ours.append(tab.answer(r["question"], text, 0.0)[1])
-        long_base.append(overlap_baseline(r["question"], [text]))
-    long_ours = [max(c, key=c.get) if c else "" for c in long_ours]
-    table(f"Long text: {LONG_N} test questions, each with one ~2,000-character passage (own passage at a random "
-          "place among other test passages; the tab's windows of 256)",
-          {"DGCNN": scores(long_ours, long_rows, TEMPLATES),
-           "overlap baseline": scores(long_base, long_rows, TEMPLATES)})
+    answerable = [read(model, tok, r["question"], r["passages"])["score"] for r in tqdm(cmrc, leave=False)]
+    unanswerable = [read(model, tok, r["question"], [p for p, h in zip(r["passages"], r["has_answer"]) if not h])
+                    ["score"] for r in tqdm(cmrc, desc="no-answer", leave=False) if not all(r["has_answer"])]
+    print(f"\n## No-answer threshold on CMRC 2018 dev ({len(answerable):,} questions with their paragraph, "
+          f"{len(unanswerable):,} with only the distractors); the tab's default {model.cfg.threshold:.2f} was "
+          "calibrated on CMRC trial\n")
+    rows = []
+    for t in sorted({0.05, 0.1, 0.2, 0.3, 0.5, model.cfg.threshold}):
+        kept = sum(s >= t for s in answerable) / len(answerable)
+        refused = sum(s < t for s in unanswerable) / len(unanswerable)
+        rows.append([f"{t:.2f}", f"{kept:.4f}", f"{refused:.4f}", f"{(kept + refused) / 2:.4f}"])
+    print(markdown_table(["threshold t", "answerable with score ≥ t", "unanswerable with score < t", "mean"], rows))
 
-    answerable = [r["score"] for r in results]
-    unanswerable = [read(model, vocab, r["question"], [p for p, h in zip(r["passages"], r["has_answer"]) if not h])
-                    ["score"] for r in tqdm(rows, desc="no-answer", leave=False) if not all(r["has_answer"])]
-    print(f"\n## No-answer threshold ({len(answerable):,} answerable, {len(unanswerable):,} unanswerable: "
-          "the same questions with only the distractors)\n")
-    print("| threshold t | answerable with score ≥ t | unanswerable with score < t | mean of both |")
-    print("|---|---|---|---|")
-    for t in (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7):
-        a = sum(s >= t for s in answerable) / len(answerable)
-        u = sum(s < t for s in unanswerable) / len(unanswerable)
-        print(f"| {t} | {a:.4f} | {u:.4f} | {(a + u) / 2:.4f} |")
-
-    times = time_calls_ms(lambda r=r: tab.answer(r["question"], "\n\n".join(r["passages"])) for r in rows[:300])
-    times = times[20:]  # the first calls warm the allocator
-    long_passage = "".join(r["passages"][0] for r in rows[:60])[:2000]
-    # one passage: no blank lines inside
-    long_times = time_calls_ms([lambda: tab.answer(rows[0]["question"], long_passage)] * 20)
+    three = [r for r in cmrc if len(r["passages"]) == 3][:200]
+    times = time_calls_ms(lambda r=r: tab.answer(r["question"], "\n\n".join(r["passages"])) for r in three)[20:]
+    lstm_times = time_calls_ms(lambda r=r: read(lstm, lstm_tok, r["question"], r["passages"]) for r in three)[20:]
+    chars = sum(len("".join(r["passages"])) for r in three) / len(three)
     p50, p95 = p50_p95(times)
-    print(f"\nTab latency (warm, batch 1, `demos.dgcnn.answer`, incl. the highlighted HTML): 3 passages "
-          f"p50 {p50:.1f} ms, p95 {p95:.1f} ms over {len(times)} test questions; "
-          f"one {len(long_passage):,}-character passage (windows of 256) "
-          f"p50 {p50_p95(long_times)[0]:.1f} ms.")
+    print(f"\nTab latency (warm, batch 1, `demos.dgcnn.answer` incl. jieba and the highlighted HTML): 3 CMRC passages "
+          f"(mean {chars:.0f} characters) p50 {p50:.1f} ms, p95 {p95:.1f} ms over {len(times)} questions; "
+          f"the BiLSTM reader on the same: p50 {p50_p95(lstm_times)[0]:.1f} ms.")
 
 
 if __name__ == "__main__":

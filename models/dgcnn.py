@@ -17,12 +17,30 @@ answer at each position, and whether the passage holds an answer at all (from th
 start and end probabilities are multiplied by the passage-level one. Trained with a focal loss. Decoding picks
 i ≤ j < i + max_len maximising start_i · end_j in each passage, then votes across passages: an answer found in
 several passages scores 1 − Π(1 − s_k) (noisy-OR). :func:`read` is the whole way from a question and passages
-(text) to the answer; :func:`scores` measures answers as extractive QA does (exact match, character F1).
+(text) to the answer; :func:`scores` measures answers with the official CMRC 2018 rules (exact match and F1 after
+normalisation, the best over the annotators' answers).
+
+What Su's model had that the first version here lacked, each a switch in :class:`DGCNNConfig` (0 / False = off, the
+first checkpoint's layout):
+
+* ``words`` — mixed character + word embedding: every character also gets the embedding of the jieba word it
+  belongs to (Su added a projected word vector to each character of the word); plus the word-level match feature
+  (the character's word occurs among the question's words).
+* ``positions`` — a learned position embedding over the window.
+* ``question_attention`` — beyond the post: each passage character also attends over the question's characters
+  (c = softmax(x Qᵀ/√d) Q, BiDAF's context-to-question attention) and the merge sees [x, q, c, x ⊗ c]. One pooled
+  question vector cannot say *which* question word a passage character answers; this is the cheapest fix.
+* ``span_softmax`` — beyond the post: start and end as a softmax over the window's positions (× the window's
+  has-answer probability), trained with cross-entropy, instead of per-position sigmoids with a focal loss; on real
+  questions the focal loss learned an order of magnitude slower (measured: README, DGCNN section).
 """
 from __future__ import annotations
 
+import math
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -42,6 +60,13 @@ class DGCNNConfig:
     dropout: float = 0.1
     gate_noise: float = 0.1   # ε ~ U[−gate_noise, gate_noise] multiplies the gate's pre-activation in training
     max_answer: int = 40      # longest answer span (characters) at decoding
+    words: int = 0            # word-vocabulary size (0: characters only)
+    positions: int = 0        # learned position embeddings (0: none); the longest window the model reads
+    question_attention: bool = False   # passage → question character attention (see the module docstring)
+    window: int = 256         # passages are read as overlapping windows of this many characters…
+    stride: int = 192         # …starting this far apart
+    threshold: float = 0.1    # "no answer" below this best score (calibrated on validation data by the trainer)
+    span_softmax: bool = False   # start / end as a softmax over the window instead of sigmoids (span_outputs)
 
 
 class GatedDilatedBlock(nn.Module):
@@ -86,7 +111,12 @@ class DGCNN(nn.Module):
                                              for r in cfg.question_rates)
         self.question_pool = AttentionPool(d)
         self.in_question = nn.Embedding(2, d)   # Su's match feature: 1 where the passage character is in the question
-        self.merge = nn.Linear(2 * d, d)
+        if cfg.words:
+            self.word_embed = nn.Embedding(cfg.words, d, padding_idx=0)
+            self.word_in_question = nn.Embedding(2, d)   # the character's word is one of the question's words
+        if cfg.positions:
+            self.position = nn.Embedding(cfg.positions, d)
+        self.merge = nn.Linear((4 if cfg.question_attention else 2) * d, d)
         self.passage_blocks = nn.ModuleList(GatedDilatedBlock(d, r, cfg.kernel, cfg.gate_noise)
                                             for r in cfg.passage_rates)
         self.passage_pool = AttentionPool(d)
@@ -94,31 +124,75 @@ class DGCNN(nn.Module):
         self.end = nn.Linear(d, 1)
         self.has_answer = nn.Linear(2 * d, 1)
 
-    def encode_question(self, q_ids):
-        """(B, Tq) → question vector (B, d)."""
+    def embed_text(self, ids, word_ids=None):
+        """(B, T) characters [+ their words' ids] → (B, T, d)."""
+        x = self.embed(ids)
+        if self.cfg.words and word_ids is not None:
+            x = x + self.word_embed(word_ids)
+        return x
+
+    def encode_question(self, q_ids, q_words=None):
+        """(B, Tq) → (question vector (B, d), encoded characters (B, Tq, d), mask (B, Tq, 1))."""
         mask = (q_ids > 0).unsqueeze(-1).float()
-        x = self.drop(self.embed(q_ids)) * mask
+        x = self.drop(self.embed_text(q_ids, q_words)) * mask
         for block in self.question_blocks:
             x = block(x, mask)
-        return self.question_pool(x, mask)[0]
+        return self.question_pool(x, mask)[0], x, mask
 
-    def forward(self, q_ids, p_ids):
-        """q_ids (B, Tq), p_ids (B, Tp) → start (B, Tp), end (B, Tp), has_answer (B,) — probabilities; start and end
-        already multiplied by has_answer, 0 on padding."""
-        q = self.encode_question(q_ids)                                              # (B, d)
+    def forward(self, q_ids, p_ids, q_words=None, p_words=None, logits: bool = False):
+        """q_ids (B, Tq), p_ids (B, Tp) [+ the word ids of every character, same shapes, when ``cfg.words``] →
+        start (B, Tp), end (B, Tp), has_answer (B,) — probabilities; start and end already multiplied by
+        has_answer, 0 on padding (``logits``: see :func:`span_outputs`)."""
+        q, q_seq, q_mask = self.encode_question(q_ids, q_words)                      # (B, d), (B, Tq, d)
         mask = (p_ids > 0).unsqueeze(-1).float()                                     # (B, Tp, 1)
-        # (B, Tp): the character occurs in the question (padding and <unk> never match)
-        match = ((p_ids.unsqueeze(2) == q_ids.unsqueeze(1)) & (q_ids > 1).unsqueeze(1)).any(-1).long()
-        x = self.drop(self.embed(p_ids) + self.in_question(match))
-        x = self.merge(torch.cat([x, q.unsqueeze(1).expand_as(x)], dim=-1)) * mask   # (B, Tp, d)
+        x = passage_inputs(self, q_ids, p_ids, q_words, p_words)                     # (B, Tp, d)
+        if self.cfg.positions:
+            x = x + self.position(torch.arange(p_ids.shape[1], device=p_ids.device).clamp(max=self.cfg.positions - 1))
+        x = self.drop(x)
+        parts = [x, q.unsqueeze(1).expand_as(x)]
+        if self.cfg.question_attention:
+            c = attend(x, q_seq, q_mask)                                             # (B, Tp, d)
+            parts += [c, x * c]
+        x = self.merge(torch.cat(parts, dim=-1)) * mask                              # (B, Tp, d)
         for block in self.passage_blocks:
             x = block(x, mask)
         pooled = self.passage_pool(x, mask)[0]                                       # (B, d)
-        has = torch.sigmoid(self.has_answer(torch.cat([pooled, q], dim=-1))).squeeze(-1)  # (B,)
-        keep = mask.squeeze(-1)
-        start = torch.sigmoid(self.start(x)).squeeze(-1) * has.unsqueeze(1) * keep
-        end = torch.sigmoid(self.end(x)).squeeze(-1) * has.unsqueeze(1) * keep
+        has = self.has_answer(torch.cat([pooled, q], dim=-1)).squeeze(-1)            # (B,) logit
+        return span_outputs(self.start(x).squeeze(-1), self.end(x).squeeze(-1), has, mask.squeeze(-1),
+                            self.cfg.span_softmax, logits)
+
+
+def passage_inputs(model, q_ids, p_ids, q_words=None, p_words=None):
+    """The passage characters' input vectors (B, Tp, d): character [+ word] embedding + Su's match features — the
+    character occurs in the question, and (with words) its word is one of the question's words; padding and <unk>
+    never match. ``model`` has ``embed_text``, ``in_question`` (and ``word_in_question``)."""
+    match = ((p_ids.unsqueeze(2) == q_ids.unsqueeze(1)) & (q_ids > 1).unsqueeze(1)).any(-1)               # (B, Tp)
+    x = model.embed_text(p_ids, p_words) + model.in_question(match.long())
+    if model.cfg.words and p_words is not None:
+        word_match = ((p_words.unsqueeze(2) == q_words.unsqueeze(1)) & (q_words > 1).unsqueeze(1)).any(-1)
+        x = x + model.word_in_question(word_match.long())
+    return x
+
+
+def attend(x, q_seq, q_mask):
+    """Passage → question attention: (B, Tp, d), (B, Tq, d), (B, Tq, 1) → c = softmax(x Qᵀ / √d) Q, (B, Tp, d)."""
+    att = torch.einsum("bpd,bqd->bpq", x, q_seq) / math.sqrt(x.shape[-1])                                 # (B, Tp, Tq)
+    return att.masked_fill(q_mask.transpose(1, 2) == 0, -1e4).softmax(-1) @ q_seq
+
+
+def span_outputs(start, end, has, keep, softmax: bool, logits: bool = False):
+    """The heads' logits (B, T), (B, T), (B,) and the mask (B, T) → start, end, has-answer.
+
+    Sigmoid heads (Su's, ``softmax`` False): start_i = σ(s_i) · p_has. Softmax heads: start_i = softmax(s)_i · p_has
+    — one distribution over the window's positions, trained with cross-entropy on the answer's position, which
+    learns far faster on real questions than a per-position focal loss (one positive among ~256). With ``logits``
+    the raw logits come back (padding at −10⁴), for the loss."""
+    start, end = start.masked_fill(keep == 0, -1e4), end.masked_fill(keep == 0, -1e4)
+    if logits:
         return start, end, has
+    p_has = torch.sigmoid(has)
+    squash = (lambda z: z.softmax(-1)) if softmax else torch.sigmoid
+    return squash(start) * p_has.unsqueeze(1) * keep, squash(end) * p_has.unsqueeze(1) * keep, p_has
 
 
 def focal_loss(p, target, mask, gamma: float = 2.0, eps: float = 1e-7):
@@ -162,21 +236,63 @@ def windows(text: str, size: int, stride: int) -> list[tuple[int, str]]:
     return [(s, text[s:s + size]) for s in starts]
 
 
+@lru_cache(maxsize=1)
+def _jieba():
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba.Tokenizer()
+
+
+def segment(text: str) -> list[str]:
+    """jieba's words of ``text`` (default dictionary, HMM on); they cover the text exactly, in order."""
+    return _jieba().lcut(text) if text else []
+
+
+class Tokenizer:
+    """Text → the model's inputs: character ids, and (when the model has words) the id of the jieba word each
+    character belongs to — so the two sequences have the same length and a span of either is a span of the text."""
+
+    def __init__(self, chars: Vocab, words: Vocab | None = None):
+        self.chars, self.words = chars, words
+
+    def encode(self, text: str) -> tuple[list[int], list[int] | None]:
+        if self.words is None:
+            return self.chars.encode(text), None
+        return self.chars.encode(text), [self.words.stoi.get(w, 1) for w in segment(text) for _ in w]
+
+
+def pad(rows: list[list], value=0) -> torch.Tensor:
+    """Rows of different lengths → one (len(rows), longest) tensor, padded at the end."""
+    T = max(map(len, rows))
+    return torch.tensor([list(r) + [value] * (T - len(r)) for r in rows])
+
+
 @torch.no_grad()
-def read(model: DGCNN, vocab, question: str, passages: list[str], window: int = 256, stride: int = 192) -> dict:
+def read(model: DGCNN, tok: Tokenizer, question: str, passages: list[str], window: int | None = None,
+         stride: int | None = None) -> dict:
     """Answer ``question`` from ``passages`` (text) → {"answer", "score", "ranked": [(answer, score)],
     "spans": [per passage: (start, end, score) in that passage's characters, or None], "has": [per passage]}.
 
     Characters are the model's units, so a span of ids is a span of the text. Long passages are read as
-    overlapping windows; each passage keeps its best window's span; the answers are voted across passages."""
+    overlapping windows (the model's own size unless given); each passage keeps its best window's span; the answers
+    are voted across passages. Words are segmented on the whole passage, then cut with the windows."""
     model.eval()
+    window, stride = window or model.cfg.window, stride or model.cfg.stride
     pieces = [(k, off, piece) for k, text in enumerate(passages) for off, piece in windows(text, window, stride)]
     if not question or not pieces:
         return {"answer": "", "score": 0.0, "ranked": [], "spans": [None] * len(passages), "has": [0.0] * len(passages)}
-    q = torch.tensor([vocab.encode(question)]).expand(len(pieces), -1)
-    T = max(len(p) for _, _, p in pieces)
-    p_ids = torch.tensor([vocab.encode(p) + [0] * (T - len(p)) for _, _, p in pieces])
-    start, end, has = model(q, p_ids)
+    q_chars, q_words = tok.encode(question)
+    encoded = [tok.encode(text) for text in passages]
+    p_ids = pad([encoded[k][0][off:off + len(piece)] for k, off, piece in pieces])
+    q_ids = torch.tensor([q_chars]).expand(len(pieces), -1)
+    if tok.words is None:
+        start, end, has = model(q_ids, p_ids)
+    else:
+        p_words = pad([encoded[k][1][off:off + len(piece)] for k, off, piece in pieces])
+        start, end, has = model(q_ids, p_ids, torch.tensor([q_words]).expand(len(pieces), -1), p_words)
     spans, has_by_passage = [None] * len(passages), [0.0] * len(passages)
     for row, (k, off, piece) in enumerate(pieces):
         has_by_passage[k] = max(has_by_passage[k], float(has[row]))
@@ -188,23 +304,87 @@ def read(model: DGCNN, vocab, question: str, passages: list[str], window: int = 
     return {"answer": answer, "score": score, "ranked": ranked, "spans": spans, "has": has_by_passage}
 
 
-def load(folder) -> tuple[DGCNN, Vocab]:
-    """(model in eval mode, its vocabulary) from a checkpoint folder (models/checkpoint.py)."""
-    config, weights = checkpoint.read_folder(folder, legacy="dgcnn.safetensors")
-    model = DGCNN(checkpoint.config_from(DGCNNConfig, config))
+def load_reader(folder, model_class, config_class, legacy: str | None = None):
+    """(model in eval mode, its tokenizer) from a checkpoint folder (models/checkpoint.py): vocab.txt, and
+    words.txt when the model has word embeddings. Any reader with this file's inputs (also models/bilstm_reader.py)."""
+    config, weights = checkpoint.read_folder(folder, legacy=legacy)
+    model = model_class(checkpoint.config_from(config_class, config))
     model.load_state_dict(weights)
-    return model.eval(), Vocab.load(Path(folder) / "vocab.txt")
+    words = Path(folder) / "words.txt"
+    return model.eval(), Tokenizer(Vocab.load(Path(folder) / "vocab.txt"), Vocab.load(words) if model.cfg.words
+                                   else None)
 
 
-def save(model_and_vocab: tuple[DGCNN, Vocab], folder, card: str) -> None:
-    """Write what :func:`load` reads: fp16 weights, config, card and vocab.txt."""
-    model, vocab = model_and_vocab
+def load(folder) -> tuple[DGCNN, Tokenizer]:
+    return load_reader(folder, DGCNN, DGCNNConfig, legacy="dgcnn.safetensors")
+
+
+def save(model_and_tokenizer: tuple, folder, card: str) -> None:
+    """Write what :func:`load_reader` reads: fp16 weights, config, card, vocab.txt (and words.txt)."""
+    model, tok = model_and_tokenizer
     checkpoint.save_folder(folder, model.state_dict(), asdict(model.cfg), card)
-    vocab.save(Path(folder) / "vocab.txt")
+    tok.chars.save(Path(folder) / "vocab.txt")
+    if tok.words is not None:
+        tok.words.save(Path(folder) / "words.txt")
+
+
+# The official CMRC 2018 evaluation (cmrc2018_evaluate.py of ymcui/cmrc2018), re-implemented: its punctuation list
+# ("……" is one entry there, so a single "…" is kept, as there); lower case; punctuation dropped without ending a
+# run; Chinese characters are single tokens, the runs between them are split into words (the official script calls
+# nltk.word_tokenize there; on these answers — numbers, Latin names — the regex below splits the same way, decimal
+# numbers kept whole). EM: equal after removing punctuation. F1: from the longest common *contiguous* run of tokens.
+CMRC_PUNCTUATION = set("-:_*^/\\~`+=，。：？！“”；’《》·、「」（）－～『』")
+_CHINESE = re.compile(r"[\u4e00-\u9fa5]")
+_OTHER_TOKENS = re.compile(r"\d+(?:[.,]\d+)*|\w+|[^\w\s]")
+
+
+def cmrc_tokens(text: str) -> list[str]:
+    """The official mixed segmentation, punctuation removed."""
+    out, run = [], ""
+    for ch in str(text).lower().strip():
+        if ch in CMRC_PUNCTUATION:
+            continue
+        if _CHINESE.match(ch):
+            out += _OTHER_TOKENS.findall(run) + [ch]
+            run = ""
+        else:
+            run += ch
+    return out + _OTHER_TOKENS.findall(run)
+
+
+def _without_punctuation(text: str) -> str:
+    return "".join(ch for ch in str(text).lower().strip() if ch not in CMRC_PUNCTUATION)
+
+
+def cmrc_em(prediction: str, answers: list[str]) -> float:
+    return float(any(_without_punctuation(prediction) == _without_punctuation(a) for a in answers))
+
+
+def _longest_common_run(a: list[str], b: list[str]) -> int:
+    best, prev = 0, [0] * (len(b) + 1)
+    for x in a:
+        cur = [0] * (len(b) + 1)
+        for j, y in enumerate(b):
+            if x == y:
+                cur[j + 1] = prev[j] + 1
+                best = max(best, cur[j + 1])
+        prev = cur
+    return best
+
+
+def cmrc_f1(prediction: str, answers: list[str]) -> float:
+    pred, best = cmrc_tokens(prediction), 0.0
+    for answer in answers:
+        gold = cmrc_tokens(answer)
+        common = _longest_common_run(gold, pred)
+        if common:
+            precision, recall = common / len(pred), common / len(gold)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
 
 
 def char_f1(pred: str, gold: str) -> float:
-    """Character-level F1 (multiset overlap), the usual metric of Chinese extractive QA."""
+    """Character-level F1 (multiset overlap)."""
     common = sum((Counter(pred) & Counter(gold)).values())
     if not common:
         return 0.0
@@ -213,15 +393,17 @@ def char_f1(pred: str, gold: str) -> float:
 
 
 def scores(predictions: list[str], rows: list[dict], types=None) -> dict:
-    """EM, character F1 and Su's (EM + F1) / 2 — over all ``rows`` ({"answer", "type"}) and per question type, in
-    the order of ``types`` (default: the order the types first appear)."""
+    """EM, F1 (official CMRC 2018 rules, the best over a row's ``answers`` — or its one ``answer``) and Su's
+    (EM + F1) / 2 — over all ``rows`` and per ``type`` where rows have one, in the order of ``types`` (default: the
+    order the types first appear)."""
     out = {}
-    types = list(types or dict.fromkeys(r["type"] for r in rows))
-    groups = {"all": range(len(rows))} | {t: [i for i, r in enumerate(rows) if r["type"] == t] for t in types}
+    types = list(types or dict.fromkeys(r["type"] for r in rows if "type" in r))
+    groups = {"all": range(len(rows))} | {t: [i for i, r in enumerate(rows) if r.get("type") == t] for t in types}
     for name, idx in groups.items():
         if not idx:
             continue
-        em = sum(predictions[i] == rows[i]["answer"] for i in idx) / len(idx)
-        f1 = sum(char_f1(predictions[i], rows[i]["answer"]) for i in idx) / len(idx)
+        golds = [rows[i].get("answers") or [rows[i]["answer"]] for i in idx]
+        em = sum(cmrc_em(predictions[i], g) for i, g in zip(idx, golds)) / len(idx)
+        f1 = sum(cmrc_f1(predictions[i], g) for i, g in zip(idx, golds)) / len(idx)
         out[name] = {"n": len(idx), "em": em, "f1": f1, "score": (em + f1) / 2}
     return out

@@ -5,7 +5,8 @@ import json
 import pytest
 import torch
 
-from models import attention, checkpoint, couplet, dgcnn, gan_qp, image_classifier, o_gan, spectrum
+from models import (attention, bilstm_reader, checkpoint, couplet, dgcnn, gan_qp, image_classifier, o_gan,
+                    spectrum)
 from models.vocab import Vocab
 
 LAYOUT = {"config.json", "model.safetensors", "MODEL_CARD.md"}
@@ -92,7 +93,6 @@ def char_ids(n=7):
     (attention, lambda: attention.SentimentClassifier(attention.AttentionConfig(vocab_size=len(VOCAB), d_model=16,
                                                                                 n_heads=2, head_dim=8)),
      lambda m, x: m(x)[0]),
-    (dgcnn, lambda: dgcnn.DGCNN(dgcnn.DGCNNConfig(vocab_size=len(VOCAB), dim=16)), lambda m, x: m(x[:, :3], x)[0]),
 ])
 def test_character_models_save_and_load_with_their_vocabulary(tmp_path, module, make, run):
     torch.manual_seed(0)
@@ -104,6 +104,23 @@ def test_character_models_save_and_load_with_their_vocabulary(tmp_path, module, 
     x = char_ids()
     with torch.no_grad():
         assert torch.allclose(run(loaded, x), run(model, x), atol=2e-2)  # fp16 weights
+
+
+@pytest.mark.parametrize("module,make", [
+    (dgcnn, lambda: dgcnn.DGCNN(dgcnn.DGCNNConfig(vocab_size=len(VOCAB), dim=16))),
+    (bilstm_reader,
+     lambda: bilstm_reader.BiLSTMReader(bilstm_reader.BiLSTMReaderConfig(vocab_size=len(VOCAB), dim=16))),
+])
+def test_readers_save_and_load_with_their_tokenizer(tmp_path, module, make):
+    torch.manual_seed(0)
+    model = make().eval()
+    module.save((model, dgcnn.Tokenizer(VOCAB)), tmp_path, "# card")
+    assert names(tmp_path) == LAYOUT | {"vocab.txt"}   # no words.txt: a characters-only model
+    loaded, tok = module.load(tmp_path)
+    assert tok.chars.itos == VOCAB.itos and tok.words is None and not loaded.training
+    x = char_ids()
+    with torch.no_grad():
+        assert torch.allclose(loaded(x[:, :3], x)[0], model(x[:, :3], x)[0], atol=2e-2)  # fp16 weights
 
 
 def test_spectrum_saves_both_stages(tmp_path):

@@ -1,4 +1,5 @@
 """The DGCNN tab's adapter on the shipped checkpoint."""
+import html
 import json
 import re
 
@@ -6,44 +7,68 @@ import gradio as gr
 import pytest
 
 from demos import dgcnn
+from models.dgcnn import cmrc_f1
 
-ANSWERS = {  # the gold answers of the tab's examples (held-out test questions; see training/qa_data.py)
-    "成语凄风冷雨指什么？": "凄风寒冷的风",
-    "成语敌力角气出自哪里？": "论衡·譭时",
-    "使酒骂坐的拼音是什么？": "shǐ jiǔ mà zuò",
-    "房千里字什么？": "鹄举",
-    "陆畅是什么地方人？": "吴郡",
-    "来廷绍哪年出生？": "一一五○",
-    "邵博号什么？": "西山",
+ANSWERS = {  # the gold answers of the tab's examples (CMRC 2018 dev and data/real_input/reading.json)
+    "《战国无双3》是由哪两个公司合作开发的？": ["光荣和ω-force"],
+    "隆柯龙类是哪一类的一个演化支？": ["泰坦巨龙类"],
+    "铺轨（Making Tracks）是由什么人演出的美国音乐剧？": ["亚洲人"],
+    "亚麻适宜生活在什么气候？": ["凉爽湿润气候"],
+    "严嘉禾是哪里人？": ["湖北宜昌"],
+    "榨汁杯多少钱？": ["129元"],
+    "陈希夷号什么？": ["静山居士"],
+    "这个药怎么服用？": ["开水冲服"],
 }
 
 
-def test_examples_are_test_questions_with_their_answers_in_a_passage():
+def test_examples_are_cmrc_dev_and_real_input_questions_with_their_answers_in_a_passage():
+    from training.reading_data import SOURCE
+
     assert len(dgcnn.EXAMPLES) == len(ANSWERS) + 1
+    real = json.loads((dgcnn.REPO / "data" / "real_input" / "reading.json").read_text(encoding="utf-8"))
+    real_questions = {q["question"] for item in real for q in item["questions"]}
+    assert sum(q in real_questions for q in ANSWERS) == 4
+    assert (SOURCE / "cmrc2018_dev.json.xz").exists()
     for question, passages in dgcnn.EXAMPLES[:-1]:
-        assert ANSWERS[question] in passages
+        assert any(a in passages for a in ANSWERS[question])
     question, passages = dgcnn.EXAMPLES[-1]
-    assert "凄风" not in passages and len(dgcnn.split_passages(passages)) == 2
+    assert question == dgcnn.EXAMPLES[0][0] and not any(a in passages for a in ANSWERS[question])
+    assert len(dgcnn.split_passages(passages)) == 2
 
 
-def test_most_examples_are_answered_exactly_and_highlighted():
-    right = 0
+def test_examples_are_answered_with_a_span_of_their_passages_highlighted():
+    answered = 0
     for question, passages in dgcnn.EXAMPLES[:-1]:
         text, ranked, marked = dgcnn.answer(question, passages)
-        best = max(ranked, key=ranked.get)
-        assert 0 < ranked[best] <= 1
         assert marked.count('class="qa-passage"') == len(dgcnn.split_passages(passages))
-        if best == ANSWERS[question]:
-            right += 1
+        if not ranked:
+            assert "无答案 No answer" in text
+            continue
+        best = max(ranked, key=ranked.get)
+        assert 0 < ranked[best] <= 1 and best in passages
         if ranked[best] >= dgcnn.THRESHOLD:
-            assert f"### {best}" in text
-            assert '<mark class="qa-answer" title="start×end' in marked
-            assert re.search(r'class="qa-answer"[^>]*>' + re.escape(best) + "</mark>", marked)
-    assert right >= 5, right   # the card's test EM is far above 5/7; a broken loader or decoder gets ~0
+            answered += 1
+            assert f"### {html.escape(best)}" in text
+            assert re.search(r'class="qa-answer"[^>]*>' + re.escape(html.escape(best)) + "</mark>", marked)
+    assert answered >= 5, answered
+
+
+def test_the_shipped_reader_reads_cmrc_dev():
+    """The first 100 CMRC 2018 dev questions with their paragraph, official scoring: measured EM 0.37 / F1 0.61 (the
+    card's full dev set: 0.3955 / 0.6367); a broken loader, tokenizer or decoder gets ~0."""
+    from models.dgcnn import read, scores
+    from training.reading_data import SOURCE, articles, read_squad
+
+    items = articles(read_squad(SOURCE / "cmrc2018_dev.json.xz"), "cmrc2018")
+    rows = [{"question": q, "answers": a, "passage": art["paragraphs"][i]}
+            for art in items for i, _, q, a in art["questions"]][:100]
+    model, tok = dgcnn.MODEL.get()
+    result = scores([read(model, tok, r["question"], [r["passage"]])["answer"] for r in rows], rows)["all"]
+    assert result["em"] >= 0.3 and result["f1"] >= 0.5, result
 
 
 def test_threshold_turns_a_weak_answer_into_no_answer():
-    question, passages = dgcnn.EXAMPLES[0]
+    question, passages = dgcnn.EXAMPLES[4]
     text, ranked, marked = dgcnn.answer(question, passages, 1.0)
     assert "无答案 No answer" in text and "qa-answer" not in marked
     text, ranked, _ = dgcnn.answer(question, passages, 0.0)
@@ -51,13 +76,14 @@ def test_threshold_turns_a_weak_answer_into_no_answer():
 
 
 def test_long_passage_is_read_in_windows_and_the_answer_found_at_the_end():
-    question, passages = dgcnn.EXAMPLES[4]   # 陆畅是什么地方人？
-    own = next(p for p in dgcnn.split_passages(passages) if "陆畅" in p)
-    filler = "。".join(p for q, ps in dgcnn.EXAMPLES[:3] for p in dgcnn.split_passages(ps))
-    long = (filler * 5)[:3000] + "\n" + own
+    question, passages = dgcnn.EXAMPLES[4]   # 严嘉禾是哪里人？
+    own = dgcnn.split_passages(passages)[0]
+    filler = "".join(p for _, ps in dgcnn.EXAMPLES[1:3] for p in dgcnn.split_passages(ps))
+    long = filler[:3000] + "\n" + own
     text, ranked, marked = dgcnn.answer(question, long)
     assert "overlapping windows" in text
-    assert max(ranked, key=ranked.get) == ANSWERS[question]
+    best = max(ranked, key=ranked.get)   # found in the last window, and overlapping the gold answer
+    assert best in own and cmrc_f1(best, ANSWERS[question]) > 0
 
 
 @pytest.mark.parametrize("question,passages,message", [
@@ -87,7 +113,7 @@ def test_bad_threshold(threshold):
 
 
 def test_control_characters_and_html_are_harmless():
-    question, passages = dgcnn.EXAMPLES[3]
+    question, passages = dgcnn.EXAMPLES[5]
     text, ranked, marked = dgcnn.answer("\x00" + question + "\x07", passages + "\n\n<script>alert(1)</script>诗人。")
     assert "<script" not in marked and "script&gt;" in marked
 
@@ -99,6 +125,8 @@ def test_question_of_unknown_characters_only():
 
 def test_shipped_checkpoint_card():
     card = (dgcnn.WEIGHTS / "MODEL_CARD.md").read_text(encoding="utf-8")
-    test = json.loads((dgcnn.WEIGHTS / "history.json").read_text())["test"]["all"]
-    assert f"{test['em']:.4f}" in card and "python -m training.dgcnn" in card
-    assert (dgcnn.WEIGHTS / "dgcnn.safetensors").stat().st_size < 8 * 2**20
+    history = json.loads((dgcnn.WEIGHTS / "history.json").read_text())
+    assert f"{history['test']['own']['em']:.4f}" in card and "python -m training.dgcnn" in card
+    assert "CMRC 2018" in card and f"{dgcnn.THRESHOLD:.2f}" in card
+    assert not (dgcnn.WEIGHTS / "dgcnn.safetensors").exists()
+    assert (dgcnn.WEIGHTS / "words.txt").exists()

@@ -117,15 +117,72 @@ def test_read_maps_spans_back_to_the_passages_and_votes():
     model = DGCNN(DGCNNConfig(vocab_size=len(vocab), dim=4, dropout=0.0))
     start_id, end_id = vocab.stoi["甲"], vocab.stoi["乙"]
 
-    def fake_forward(q, p):
+    def fake_forward(q, p, *words):
         start = (p == start_id).float() * 0.9
         end = (p == end_id).float() * 0.8
         return start, end, torch.full((p.shape[0],), 0.9)
 
     model.forward = fake_forward
     long = "丙" * 300 + "甲丁乙" + "丙" * 100
-    result = dgcnn.read(model, vocab, "问", ["丙甲丁乙丙", long, "丙丙丙"], window=256, stride=192)
+    result = dgcnn.read(model, dgcnn.Tokenizer(vocab), "问", ["丙甲丁乙丙", long, "丙丙丙"], window=256, stride=192)
     assert result["spans"][0][:2] == (1, 3) and result["spans"][1][:2] == (300, 302)
     assert result["answer"] == "甲丁乙"
     assert result["score"] == pytest.approx(1 - (1 - 0.72) ** 2)   # noisy-OR of two passages at 0.72
     assert result["spans"][2][2] == 0.0 and [t for t, _ in result["ranked"]] == ["甲丁乙"]  # score 0: no vote
+
+
+def test_official_cmrc_scoring():
+    """The rules of cmrc2018_evaluate.py: punctuation and case ignored, Chinese characters one token each, other runs
+    split into words, F1 from the longest common contiguous run, the best over the answers."""
+    assert dgcnn.cmrc_tokens("《战国无双3》由光荣和ω-Force开发") == list("战国无双") + ["3"] + list("由光荣和") + [
+        "ωforce"] + list("开发")
+    assert dgcnn.cmrc_tokens("3.5亿 Apple Inc") == ["3.5", "亿", "apple", "inc"]
+    assert dgcnn.cmrc_em("《红楼梦》", ["红楼梦"]) == 1.0 and dgcnn.cmrc_em("红楼", ["红楼梦"]) == 0.0
+    assert dgcnn.cmrc_f1("1963年3月", ["1963年"]) == pytest.approx(2 * (2 / 4) * 1 / (2 / 4 + 1))
+    # contiguous, not a bag: the same characters in another order share a run of one
+    assert dgcnn.cmrc_f1("乙甲", ["甲乙"]) == pytest.approx(0.5)
+    assert dgcnn.cmrc_f1("无关", ["甲乙", "无关"]) == 1.0 and dgcnn.cmrc_f1("", ["甲"]) == 0.0
+    rows = [{"answers": ["甲乙", "甲"]}, {"answer": "丙"}]
+    out = dgcnn.scores(["甲", "丁"], rows)["all"]
+    assert out["n"] == 2 and out["em"] == 0.5 and out["f1"] == 0.5
+
+
+def test_word_ids_follow_the_characters_of_each_jieba_word():
+    from models.vocab import Vocab
+
+    tok = dgcnn.Tokenizer(Vocab(list("我们在北京天安门")), Vocab(["我们", "北京", "天安门"]))
+    chars, words = tok.encode("我们在北京天安门")
+    assert len(chars) == len(words) == 8
+    assert words == [2, 2, 1, 3, 3, 4, 4, 4]     # 在 is not a known word: <unk>
+    assert dgcnn.Tokenizer(tok.chars).encode("北京")[1] is None
+
+
+def test_full_model_features_change_the_output_and_respect_padding():
+    """Words, positions and passage→question attention all reach the output; padding stays zero."""
+    torch.manual_seed(0)
+    cfg = DGCNNConfig(vocab_size=30, dim=16, words=12, positions=64, question_attention=True, dropout=0.0)
+    model = DGCNN(cfg).eval()
+    q, p = torch.tensor([[3, 4, 5]]), torch.tensor([[3, 9, 4, 8, 7, 0]])
+    qw, pw = torch.tensor([[2, 2, 3]]), torch.tensor([[2, 5, 3, 6, 6, 0]])
+    start, end, has = model(q, p, qw, pw)
+    assert start[0, 5] == 0 and end[0, 5] == 0
+    assert not torch.allclose(model(q, p, qw, torch.tensor([[7, 5, 8, 6, 6, 0]]))[0], start)   # words matter
+    assert not torch.allclose(model(torch.tensor([[6, 4, 5]]), p, qw, pw)[0], start)          # the question matters
+    with torch.no_grad():
+        model.position.weight.zero_()
+    assert not torch.allclose(model(q, p, qw, pw)[0], start)                                  # positions matter
+
+
+def test_save_and_load_round_trip_with_words(tmp_path):
+    from models.vocab import Vocab
+
+    torch.manual_seed(0)
+    tok = dgcnn.Tokenizer(Vocab(list("问答甲乙丙丁")), Vocab(["甲乙", "丙丁"]))
+    model = DGCNN(DGCNNConfig(vocab_size=len(tok.chars), dim=8, words=len(tok.words), positions=32,
+                              question_attention=True, threshold=0.3)).eval()
+    dgcnn.save((model, tok), tmp_path, "# card")
+    again, tok2 = dgcnn.load(tmp_path)
+    assert again.cfg == model.cfg and tok2.words.itos == tok.words.itos and tok2.chars.itos == tok.chars.itos
+    a = dgcnn.read(model, tok, "问甲", ["丙丁甲乙答"])
+    b = dgcnn.read(again, tok2, "问甲", ["丙丁甲乙答"])
+    assert a["answer"] == b["answer"] and a["score"] == pytest.approx(b["score"], abs=2e-3)   # fp16 weights

@@ -55,14 +55,18 @@ def save_splits(paths: dict[str, Path], splits: dict[str, list[tuple]], counts: 
     paths["counts"].write_text(json.dumps(counts, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-def prepare_command(prepare, doc: str, argv=None) -> None:
-    """The command line of a data-preparation module: ``--seed``, then the counts of every step."""
+def prepare_command(prepare, doc: str, argv=None, source_help: str | None = None) -> None:
+    """The command line of a data-preparation module: ``--seed`` (and ``--source DIR`` when ``source_help`` says
+    what it is), then the counts of every step."""
     import argparse
     import json
 
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=0)
-    paths = prepare(seed=ap.parse_args(argv).seed)
+    if source_help:
+        ap.add_argument("--source", type=Path, help=source_help)
+    args = ap.parse_args(argv)
+    paths = prepare(args.source, seed=args.seed) if source_help else prepare(seed=args.seed)
     for step, n in json.loads(paths["counts"].read_text(encoding="utf-8")).items():
         print(f"{n:>9,}  {step}")
 

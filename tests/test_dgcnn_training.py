@@ -1,0 +1,69 @@
+"""training/dgcnn.py on the fixture CMRC / DRCD files: training units, batches, the span loss, a resumable run."""
+import math
+import random
+
+import pytest
+import torch
+
+from conftest import FIXTURES
+from models import dgcnn
+from training import dgcnn as trainer
+from training import reading_data
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory):
+    paths = reading_data.prepare(FIXTURES / "reading", cache=tmp_path_factory.mktemp("cache"))
+    return {s: reading_data.read_jsonl(paths[s]) for s in ("train", "valid")}
+
+
+def test_units_hold_the_answer_or_none_of_the_answers(rows):
+    rng = random.Random(0)
+    for r in rows["train"]:
+        units = trainer.units(r, 128, 96, rng)
+        positives = [u for u in units if u[4]]
+        assert 1 <= len(positives) <= trainer.MAX_POSITIVES
+        assert len(units) - len(positives) <= trainer.NEGATIVES
+        for question, passage, off, n, answer in units:
+            window = passage[off:off + n]
+            assert question == r["question"] and passage in r["passages"] and n <= 128
+            assert (answer in window) if answer else not any(a in window for a in r["answers"])
+
+
+def test_batches_mark_the_answer_and_cut_words_from_the_whole_passage(rows):
+    tok = trainer.build_tokenizer(rows["train"], 500)
+    cfg = dgcnn.DGCNNConfig(vocab_size=len(tok.chars), window=128, stride=96, words=len(tok.words))
+    cache = {}
+    seen = 0
+    for q, p, qw, pw, start, end, has in trainer.batches(rows["train"], tok, cfg, 4, random.Random(0), cache):
+        assert q.shape == qw.shape and p.shape == pw.shape == start.shape == end.shape and has.shape == (len(p),)
+        for k in range(len(p)):
+            assert bool(has[k]) == bool(start[k].sum() > 0) == bool(end[k].sum() > 0)
+            assert (start[k].cumsum(0) >= end[k].cumsum(0)).all()        # every end after its start
+        seen += len(p)
+    assert seen > len(rows["train"])
+    # the words of a window are those of its whole passage (as models.dgcnn.read cuts them), not re-segmented
+    passage = rows["train"][0]["passages"][0]
+    assert cache[passage] == tok.encode(passage)
+
+
+def test_span_loss_is_the_negative_log_probability_of_the_answer_positions():
+    logits = torch.tensor([[0.0, 1.0, 2.0], [5.0, 0.0, 0.0]])
+    target = torch.tensor([[0.0, 0.0, 1.0], [0.0, 0.0, 0.0]])   # the second row holds no answer: no span loss
+    want = -math.log(math.exp(2) / (1 + math.e + math.exp(2)))
+    assert trainer.span_nll(logits, target).item() == pytest.approx(want, rel=1e-5)
+    both = torch.tensor([[0.0, 1.0, 1.0]])                      # two occurrences: their probabilities add up
+    assert trainer.span_nll(torch.tensor([[0.0, 0.0, 0.0]]), both).item() == pytest.approx(-math.log(2 / 3), rel=1e-5)
+
+
+def test_a_run_is_saved_every_epoch_and_resumes_where_it_stopped(rows, tmp_path):
+    tok = trainer.build_tokenizer(rows["train"], 0)
+    torch.manual_seed(0)
+    cfg = dgcnn.DGCNNConfig(vocab_size=len(tok.chars), dim=8, window=128, stride=96, span_softmax=True)
+    model, history, _ = trainer.train(dgcnn.DGCNN(cfg), tok, rows["train"], rows["valid"][:2], epochs=1,
+                                      questions=6, batch_size=4, run=tmp_path)
+    assert len(history) == 1 and (tmp_path / "state.json").exists()
+    again, more, _ = trainer.train(dgcnn.DGCNN(cfg), tok, rows["train"], rows["valid"][:2], epochs=2, questions=6,
+                                   batch_size=4, run=tmp_path, resume=True)
+    assert [h["epoch"] for h in more] == [1, 2] and more[0] == history[0]
+    assert all(math.isfinite(h["train_loss"]) for h in more)
