@@ -17,6 +17,7 @@ import torch
 import torch.nn as nn
 
 from models.dgcnn import (
+    DGCNN,
     AttentionPool,
     Tokenizer,
     attend,
@@ -61,9 +62,7 @@ class BiLSTMReader(nn.Module):
         self.end = nn.Linear(d, 1)
         self.has_answer = nn.Linear(2 * d, 1)
 
-    def embed_text(self, ids, word_ids=None):
-        x = self.embed(ids)
-        return x + self.word_embed(word_ids) if self.cfg.words and word_ids is not None else x
+    embed_text = DGCNN.embed_text   # the same mixed character + word embedding
 
     @staticmethod
     def run(rnn, x, mask):
