@@ -27,7 +27,8 @@ over the annotators' answers):
   (training/qa_data.py, a seeded sample of its test split: idioms and poets never seen), 3 passages each; no reader
   here trained on it.
 
-Then the no-answer threshold on CMRC dev (the questions asked again with only the distractors), and the tab's
+Then the tab's "prefer short answers" control (a length penalty λ on the span score) on CMRC dev and on the real
+input, the no-answer threshold on CMRC dev (the questions asked again with only the distractors), and the tab's
 latency: one question with 3 CMRC passages (warm, batch 1, incl. the highlighted HTML).
 """
 from __future__ import annotations
@@ -129,6 +130,18 @@ def main(argv=None):
                          [[name, f"{len(rows):,}", *(f"{results[name, r]['em']:.4f} / {results[name, r]['f1']:.4f}"
                                                      for r in readers)] for name, rows in sets.items()]))
     print("\nSeconds per reader over all sets: " + ", ".join(f"{r} {s:.0f} s" for r, s in seconds.items()))
+
+    print("\n## Prefer short answers — the tab's λ slider: span score × exp(−λ · length), DGCNN, own paragraph\n")
+    rows, own_cmrc, own_real = [], sets["CMRC 2018 dev, own paragraph"], sets["real input, own passage"]
+    for lam in (0.0, 0.1, 0.3, 0.5):
+        cells = []
+        for rows_ in (own_cmrc, own_real):
+            answers = [read(model, tok, r["question"], r["passages"], length_penalty=lam)["answer"]
+                       for r in tqdm(rows_, desc=f"λ {lam}", leave=False)]
+            got = scores(answers, rows_)["all"]
+            cells.append(f"{got['em']:.4f} / {got['f1']:.4f}")
+        rows.append([f"{lam:.1f}", *cells])
+    print(markdown_table(["λ", f"CMRC 2018 dev ({len(own_cmrc):,})", f"real input ({len(own_real)})"], rows))
 
     answerable = [read(model, tok, r["question"], r["passages"])["score"] for r in tqdm(cmrc, leave=False)]
     unanswerable = [read(model, tok, r["question"], [p for p, h in zip(r["passages"], r["has_answer"]) if not h])

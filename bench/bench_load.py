@@ -41,7 +41,7 @@ def endpoints():
         ("/sentiment_classify", ("房间很干净，服务也很好，下次还来。",)),
         ("/sentiment_attention", ("酒店隔音很差，晚上吵得睡不着。",)),
         ("/spectrum_classify", (handle_file(qso),)),
-        ("/dgcnn_answer", (question, passages, 0.1)),
+        ("/dgcnn_answer", (question, passages, 0.1, 0.0)),
         ("/gpt2_generate", ("春风", "poem", 40, 1.0, 20, 0.95, 1.1, 1, 0, False, "")),
         ("/lexicon_build", (lexicon.SOURCES[1], pasted, None, -4, 1, 1, 6)),
         ("/lexicon_segment", ("中国经济继续保持稳定增长。",)),

@@ -203,19 +203,22 @@ def focal_loss(p, target, mask, gamma: float = 2.0, eps: float = 1e-7):
     return (loss * mask).sum() / mask.sum().clamp(min=1)
 
 
-def best_span(start: torch.Tensor, end: torch.Tensor, max_len: int) -> tuple[int, int, float]:
-    """The span (i, j), i ≤ j < i + max_len, maximising start[i]·end[j] → (i, j, score); (−1, −1, 0) if empty."""
+def best_span(start: torch.Tensor, end: torch.Tensor, max_len: int, length_penalty: float = 0.0
+              ) -> tuple[int, int, float]:
+    """The span (i, j), i ≤ j < i + max_len, maximising start[i]·end[j]·exp(−length_penalty·(j − i)) → (i, j,
+    start[i]·end[j]); (−1, −1, 0) if empty. A penalty > 0 prefers short answers (CMRC's answers are long, a
+    visitor's factual questions want short ones: bench/bench_dgcnn.py measures both)."""
     T = len(start)
     if T == 0:
         return -1, -1, 0.0
-    scores = start.unsqueeze(1) * end.unsqueeze(0)                      # (T, T): [i, j]
+    raw = start.unsqueeze(1) * end.unsqueeze(0)                         # (T, T): [i, j]
     i_idx = torch.arange(T).unsqueeze(1)
     j_idx = torch.arange(T).unsqueeze(0)
     allowed = (j_idx >= i_idx) & (j_idx < i_idx + max_len)
-    scores = scores.masked_fill(~allowed, -1.0)
-    flat = int(scores.argmax())
+    scores = raw * torch.exp(-length_penalty * (j_idx - i_idx).clamp(min=0).float()) if length_penalty else raw
+    flat = int(scores.masked_fill(~allowed, -1.0).argmax())
     i, j = divmod(flat, T)
-    return i, j, float(scores[i, j])
+    return i, j, float(raw[i, j])
 
 
 def vote(candidates: list[tuple[str, float]]) -> list[tuple[str, float]]:
@@ -272,13 +275,13 @@ def pad(rows: list[list], value=0) -> torch.Tensor:
 
 @torch.no_grad()
 def read(model: DGCNN, tok: Tokenizer, question: str, passages: list[str], window: int | None = None,
-         stride: int | None = None) -> dict:
+         stride: int | None = None, length_penalty: float = 0.0) -> dict:
     """Answer ``question`` from ``passages`` (text) → {"answer", "score", "ranked": [(answer, score)],
     "spans": [per passage: (start, end, score) in that passage's characters, or None], "has": [per passage]}.
 
     Characters are the model's units, so a span of ids is a span of the text. Long passages are read as
-    overlapping windows (the model's own size unless given); each passage keeps its best window's span; the answers
-    are voted across passages. Words are segmented on the whole passage, then cut with the windows."""
+    overlapping windows (the model's own size unless given); each passage keeps its best window's span (with
+    ``length_penalty``, see :func:`best_span`); the answers are voted across passages. Words are segmented on the whole passage, then cut with the windows."""
     model.eval()
     window, stride = window or model.cfg.window, stride or model.cfg.stride
     pieces = [(k, off, piece) for k, text in enumerate(passages) for off, piece in windows(text, window, stride)]
@@ -296,7 +299,8 @@ def read(model: DGCNN, tok: Tokenizer, question: str, passages: list[str], windo
     spans, has_by_passage = [None] * len(passages), [0.0] * len(passages)
     for row, (k, off, piece) in enumerate(pieces):
         has_by_passage[k] = max(has_by_passage[k], float(has[row]))
-        i, j, score = best_span(start[row, :len(piece)], end[row, :len(piece)], model.cfg.max_answer)
+        i, j, score = best_span(start[row, :len(piece)], end[row, :len(piece)], model.cfg.max_answer,
+                                length_penalty)
         if i >= 0 and (spans[k] is None or score > spans[k][2]):
             spans[k] = (off + i, off + j, score)
     ranked = vote([(passages[k][s[0]:s[1] + 1], s[2]) for k, s in enumerate(spans) if s])

@@ -92,13 +92,13 @@ def test_o_gan_reconstruct_and_interpolate(client):
 
 def test_dgcnn_answer(client):
     question, passages = dgcnn.EXAMPLES[4]   # 严嘉禾是哪里人？ over a passage we wrote and a distractor
-    text, ranked, marked = client.predict(question, passages, dgcnn.THRESHOLD, api_name="/dgcnn_answer")
-    want_text, want_ranked, want_marked = dgcnn.answer(question, passages, dgcnn.THRESHOLD)
+    text, ranked, marked = client.predict(question, passages, dgcnn.THRESHOLD, 0.3, api_name="/dgcnn_answer")
+    want_text, want_ranked, want_marked = dgcnn.answer(question, passages, dgcnn.THRESHOLD, 0.3)
     assert ranked["label"] == max(want_ranked, key=want_ranked.get) and ranked["label"] in passages
     assert text == want_text and marked == want_marked and "湖北宜昌" in ranked["label"]
     assert '<mark class="qa-answer"' in marked
     with pytest.raises(Exception, match="篇章太多"):
-        client.predict(question, "\n\n".join(["文章。"] * 11), 0.1, api_name="/dgcnn_answer")
+        client.predict(question, "\n\n".join(["文章。"] * 11), 0.1, 0.0, api_name="/dgcnn_answer")
 
 
 def test_spectrum_classify(client):

@@ -106,6 +106,16 @@ def test_bad_input_is_refused_with_a_message(question, passages, message):
         dgcnn.answer(question, passages)
 
 
+def test_prefer_short_does_not_lengthen_the_examples_answers():
+    for question, passages in dgcnn.EXAMPLES[:-1]:
+        _, plain, _ = dgcnn.answer(question, passages, 0.0)
+        _, short, _ = dgcnn.answer(question, passages, 0.0, 1.0)
+        if plain and short:
+            assert len(max(short, key=short.get)) <= len(max(plain, key=plain.get))
+    with pytest.raises(gr.Error, match="短答案偏好"):
+        dgcnn.answer(*dgcnn.EXAMPLES[0], dgcnn.THRESHOLD, 2.0)
+
+
 @pytest.mark.parametrize("threshold", [-0.1, 1.5, float("nan"), "x"])
 def test_bad_threshold(threshold):
     with pytest.raises(gr.Error, match="阈值"):

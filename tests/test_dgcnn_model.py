@@ -78,6 +78,14 @@ def test_best_span_respects_order_and_length_cap():
     assert dgcnn.best_span(torch.tensor([]), torch.tensor([]), 3) == (-1, -1, 0.0)
 
 
+def test_length_penalty_prefers_the_shorter_span_and_reports_the_raw_score():
+    start = torch.tensor([0.9, 0.1, 0.1])
+    end = torch.tensor([0.5, 0.1, 0.6])
+    assert dgcnn.best_span(start, end, max_len=5)[:2] == (0, 2)                 # 0.54 beats 0.45
+    i, j, score = dgcnn.best_span(start, end, max_len=5, length_penalty=0.5)    # 0.54·e⁻¹ = 0.20 < 0.45
+    assert (i, j) == (0, 0) and score == pytest.approx(0.45)
+
+
 def test_vote_is_a_noisy_or_across_passages():
     ranked = dgcnn.vote([("杜甫", 0.5), ("李白", 0.6), ("杜甫", 0.5), ("", 0.9)])
     assert ranked[0][0] == "杜甫" and ranked[0][1] == pytest.approx(0.75)
