@@ -11,13 +11,16 @@ per-position softmax over the vocabulary. A block is
     out  = x ⊗ σ(g) + h ⊗ σ(−g)            # a gate between keeping x and taking the new h
 
 Decoding (Su's rule): per-position argmax, never <unk>, never the upper line's character at the same position
-(:func:`decode_greedy`). We add n-best: positions are independent given the upper line, so the k best lower lines
-by Σ log p are found exactly (:func:`k_best`), or lines are sampled with a temperature; :func:`write_lower` is what
-the tab calls (candidates with their tones, optionally re-ranked by tone opposition).
+(:func:`decode_greedy`); marks between clauses (，、；：！？) are copied. Chosen position by position, such lines
+answer every character and may still make no sense, so :func:`write_lower` (what the tab calls) runs a beam
+search (:func:`beam_search`) whose score adds, to the tagger's Σ log p, the log-probability of a couplet language
+model (models/couplet_lm.py) and a bonus per position whose classical tone (平仄, :func:`tone_pattern`, from the
+平水韵 rhyme book) opposes the upper line's, under the form rules: repeated characters of the upper line
+mirrored, no other repeats; its candidates differ in at least two characters (:func:`diverse`), or are sampled.
 """
 from __future__ import annotations
 
-import heapq
+import functools
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,7 +38,7 @@ class CoupletConfig:
     n_blocks: int = 6
     kernel: int = 3
     dropout: float = 0.25
-    max_len: int = 32  # longest line the app accepts (the net itself is length-agnostic)
+    max_len: int = 34  # longest line the app accepts, marks included (the net itself is length-agnostic)
 
 
 class GatedResidualConv(nn.Module):
@@ -65,56 +68,31 @@ class CoupletNet(nn.Module):
         return self.head(x)
 
 
-def allowed_log_probs(logits: torch.Tensor, upper_ids: list[int], temperature: float = 1.0) -> torch.Tensor:
+MARKS = "，、；：！？"  # marks a couplet keeps inside its lines: the lower line has the same mark at the same place
+
+
+def mark_ids(vocab: Vocab) -> set[int]:
+    """Vocabulary ids of :data:`MARKS`."""
+    return {vocab.stoi[m] for m in MARKS if m in vocab.stoi}
+
+
+def allowed_log_probs(logits: torch.Tensor, upper_ids: list[int], marks: set[int] = frozenset(),
+                      temperature: float = 1.0) -> torch.Tensor:
     """Per-position log-probabilities under Su's rule: <pad>, <unk> and the upper character at the same
-    position are impossible. logits: (T, V) → (T, V)."""
+    position are impossible; a mark of the upper line is copied, and marks appear nowhere else.
+    logits: (T, V) → (T, V); ``marks``: the vocabulary ids of :data:`MARKS`."""
     logits = logits / max(temperature, 1e-6)
     mask = torch.zeros_like(logits, dtype=torch.bool)
     mask[:, :2] = True
     mask[torch.arange(len(upper_ids)), torch.tensor(upper_ids)] = True
-    return torch.log_softmax(logits.masked_fill(mask, float("-inf")), dim=-1)
-
-
-def k_best(logp: torch.Tensor, k: int, beam: int = 8) -> list[tuple[float, list[int]]]:
-    """The k highest-scoring lines Σ_t logp[t, y_t] (positions are independent), best first.
-
-    Exact: best-first search over the per-position top-``beam`` lists (Lawler-style: each popped line spawns the
-    lines that move one position one step down its list).
-    """
-    top_lp, top_id = logp.topk(min(beam, logp.shape[1]), dim=-1)  # (T, beam)
-    top_lp, top_id = top_lp.tolist(), top_id.tolist()
-    T = len(top_lp)
-    start = (0,) * T
-    heap = [(-sum(row[0] for row in top_lp), start)]
-    seen = {start}
-    out = []
-    while heap and len(out) < k:
-        neg, ranks = heapq.heappop(heap)
-        if neg == float("inf"):
-            break
-        out.append((-neg, [top_id[t][r] for t, r in enumerate(ranks)]))
-        for t in range(T):
-            if ranks[t] + 1 < len(top_lp[t]):
-                nxt = ranks[:t] + (ranks[t] + 1,) + ranks[t + 1:]
-                if nxt not in seen:
-                    seen.add(nxt)
-                    score = -neg - top_lp[t][ranks[t]] + top_lp[t][ranks[t] + 1]
-                    heapq.heappush(heap, (-score, nxt))
-    return out
-
-
-def sample(logp: torch.Tensor, n: int, generator: torch.Generator) -> list[tuple[float, list[int]]]:
-    """n lines sampled position by position from ``logp`` (already temperature-scaled), distinct, best first."""
-    probs = logp.exp()  # (T, V)
-    lines = {}
-    for _ in range(n * 4):
-        ids = torch.multinomial(probs, 1, generator=generator).squeeze(1)  # (T,)
-        key = tuple(ids.tolist())
-        if key not in lines:
-            lines[key] = float(logp[torch.arange(len(key)), ids].sum())
-        if len(lines) == n:
-            break
-    return sorted(((s, list(k)) for k, s in lines.items()), reverse=True)
+    if marks:
+        mask[:, sorted(marks)] = True
+    logp = torch.log_softmax(logits.masked_fill(mask, float("-inf")), dim=-1)
+    for t, u in enumerate(upper_ids):
+        if u in marks:
+            logp[t] = float("-inf")
+            logp[t, u] = 0.0
+    return logp
 
 
 def load(folder) -> tuple[CoupletNet, Vocab]:
@@ -144,61 +122,184 @@ def decode_greedy(model: CoupletNet, vocab: Vocab, uppers: list[str], device="cp
         ids = [vocab.encode(uppers[i]) for i in idx]
         logits = model(torch.tensor(ids, device=device)).float().cpu()
         for i, row, up in zip(idx, logits, ids):
-            out[i] = vocab.decode(allowed_log_probs(row, up).argmax(-1).tolist())
+            out[i] = vocab.decode(allowed_log_probs(row, up, mark_ids(vocab)).argmax(-1).tolist())
     return [out[i] for i in range(len(uppers))]
 
 
 @dataclass
 class Candidate:
-    """A lower line with its score and tones."""
+    """A lower line with its scores and tones."""
     lower: str
-    log_p: float                 # Σ_t log p(y_t | upper) under Su's rule (at the sampling temperature)
-    tones: str                   # 平 / 仄 / ○ per character (:func:`tone_pattern`)
+    score: float                 # what the decoder ranked by: tag_log_p + lm_weight · lm_log_p (+ the tone bonus)
+    tag_log_p: float             # Σ_t log p(y_t | upper) of the tagger under Su's rule
+    lm_log_p: float | None       # log p(lower <eos> | upper) of the couplet LM (None without one)
+    tones: str                   # 平 / 仄 / ○ per character, · for a mark (:func:`tone_pattern`)
     marks: list[bool | None]     # per position: opposed to the upper line's tone? None where unknown
     opposed: float               # share of opposed positions among the known ones
 
 
+def repeat_groups(upper: str) -> list[int]:
+    """For each position, the first position holding the same character (itself when new): 风声雨声 → 0 1 2 1."""
+    return [upper.index(c) for c in upper]
+
+
+def beam_search(tag_logp: torch.Tensor, upper: str, lm=None, lm_weight: float = 0.0, tag_weight: float = 1.0,
+                bonus: torch.Tensor | None = None, beam: int = 16, temperature: float = 1.0,
+                generator: torch.Generator | None = None, n_samples: int = 5) -> list[tuple[float, float, float, list[int]]]:
+    """Left-to-right search for lower lines: score = ``tag_weight`` × the tagger's log-probs + ``lm_weight`` × the
+    couplet LM's (``lm`` = (LM, its vocabulary, the tagger's vocabulary)) + ``bonus`` (T, V) where given (e.g.
+    :func:`tone_bonus`), under the form rules.
+
+    Form rules a reader expects, as constraints: where the upper line repeats a character (风声雨声…声声, 事事), the
+    lower line repeats its own at the same positions — the first position chooses for the whole group, by the
+    tagger's log-probs summed over the group; and the lower line repeats nothing where the upper line does not.
+    tag_logp: (T, V) from :func:`allowed_log_probs` (Su's rule, marks copied; −inf stays −inf at any weight).
+    Returns the final beam as (score, tagger log p, LM log p, ids), best first; with a ``generator``,
+    ``n_samples`` lines sampled position by position from the same scores at ``temperature`` instead.
+    """
+    T, V = tag_logp.shape
+    first = repeat_groups(upper)
+    group_logp = tag_logp.clone()  # row t of a group's first position: the group's summed log-probs
+    group_bonus = torch.zeros_like(tag_logp) if bonus is None else bonus.clone()
+    for t in range(T):
+        if first[t] != t:
+            group_logp[first[t]] += tag_logp[t]
+            group_bonus[first[t]] += group_bonus[t]
+    weighted = torch.where(torch.isfinite(group_logp), tag_weight * group_logp + group_bonus, float("-inf"))
+    B0 = n_samples if generator is not None else 1
+    use_lm = lm is not None and lm_weight > 0
+    if use_lm:
+        from models.couplet_lm import EOS, encode_pair
+
+        lm_model, lm_vocab, vocab = lm
+        to_lm = torch.tensor([lm_vocab.stoi.get(c, 1) for c in vocab.itos])  # tagger id → LM id
+        logits, cache = lm_model(torch.tensor([encode_pair(lm_vocab, upper)] * B0), [])
+        lm_lp = torch.log_softmax(logits[:, -1].float(), dim=-1)  # (B, V_lm): the next token's log-probs
+    beams = [(0.0, 0.0, 0.0, [])] * B0  # a hypothesis: (score, tagger log p, LM log p, ids)
+    for t in range(T):
+        lm_tag = lm_lp[:, to_lm] if use_lm else torch.zeros(len(beams), V)  # (B, V) in tagger ids
+        if first[t] != t:  # the upper line repeats here: so does the lower line (its score was counted already)
+            picks = [(b, h[3][first[t]]) for b, h in enumerate(beams)]
+            beams = [(h[0] + lm_weight * float(lm_tag[b, y]), h[1], h[2] + float(lm_tag[b, y]), h[3] + [y])
+                     for (b, y), h in zip(picks, beams)]
+        else:
+            scores = weighted[t].unsqueeze(0) + lm_weight * lm_tag  # (B, V)
+            for b, h in enumerate(beams):
+                if h[3]:  # a new upper character: no lower character may repeat
+                    scores[b, torch.tensor(h[3])] = float("-inf")
+            scores = scores + torch.tensor([h[0] for h in beams]).unsqueeze(1)
+            if generator is not None:
+                z = (scores - scores.max(1, keepdim=True).values) / max(temperature, 1e-6)
+                probs = torch.softmax(z, dim=-1)
+                picks = [(b, int(torch.multinomial(probs[b], 1, generator=generator))) for b in range(len(beams))]
+            else:
+                top = scores.flatten().topk(min(beam, int(torch.isfinite(scores).sum())))
+                picks = [(int(i) // V, int(i) % V) for i in top.indices]
+            beams = [(float(scores[b, y]), beams[b][1] + float(group_logp[t, y]), beams[b][2] + float(lm_tag[b, y]),
+                      beams[b][3] + [y]) for b, y in picks]
+        if use_lm:  # the LM reads the chosen characters: one token per beam, its cache rows following the beams
+            rows = torch.tensor([b for b, _ in picks])
+            cache = [(k[rows], v[rows]) for k, v in cache]
+            logits, cache = lm_model(to_lm[torch.tensor([[y] for _, y in picks])], cache)
+            lm_lp = torch.log_softmax(logits[:, -1].float(), dim=-1)
+    if use_lm:  # the closing <eos>: a line that should go on scores low
+        eos = lm_lp[:, lm_vocab.stoi[EOS]].tolist()
+        beams = [(s + lm_weight * e, tg, lp + e, ys) for (s, tg, lp, ys), e in zip(beams, eos)]
+    return sorted(beams, key=lambda h: -h[0])
+
+
+@functools.lru_cache(maxsize=4)
+def _char_tones(chars: tuple[str, ...]) -> torch.Tensor:
+    """+1 for 平, −1 for 仄, 0 unknown: each character's tone out of context (:func:`tone_pattern`)."""
+    return torch.tensor([{"平": 1.0, "仄": -1.0}.get(tone_pattern(c) if len(c) == 1 else "", 0.0) for c in chars])
+
+
+def tone_bonus(upper: str, vocab: Vocab) -> torch.Tensor:
+    """(T, V): 1 where a character's tone is opposed to the upper line's tone at that position, else 0."""
+    sign = torch.tensor([{"平": 1.0, "仄": -1.0}.get(t, 0.0) for t in tone_pattern(upper)])  # (T,)
+    return (sign.unsqueeze(1) * _char_tones(tuple(vocab.itos)).unsqueeze(0) < 0).float()
+
+
+def diverse(found: list, n: int, upper: str) -> list:
+    """``n`` of ``found`` (best first), each differing from every one kept before in at least two characters —
+    or, when too few do, in at least one."""
+    keep = []
+    for min_diff in (2, 1):
+        for h in found:
+            if len(keep) < n and h not in keep and all(
+                    sum(a != b for a, b in zip(h[3], k[3])) >= min(min_diff, len(upper)) for k in keep):
+                keep.append(h)
+    return keep
+
+
 @torch.inference_mode()
 def write_lower(model: CoupletNet, vocab: Vocab, upper: str, n: int = 5, sampled: bool = False,
-                temperature: float = 1.0, rerank_by_tone: bool = False, seed: int = 0) -> list[Candidate]:
-    """The ``n`` best lower lines for ``upper`` (exact k-best), or ``n`` distinct lines sampled at ``temperature``
-    from a generator seeded with ``seed``; with ``rerank_by_tone``, 4n lines ranked by tone opposition, then log p."""
+                temperature: float = 1.0, seed: int = 0, lm=None, lm_weight: float = 0.0, tag_weight: float = 1.0,
+                tone_weight: float = 0.0, beam: int = 16) -> list[Candidate]:
+    """The ``n`` best lower lines for ``upper`` (punctuation copied): beam search under the form rules
+    (:func:`beam_search`), the tagger's log-probs plus ``lm_weight`` × the couplet LM's (``lm`` = (LM, its
+    vocabulary)) plus ``tone_weight`` per position whose tone is opposed to the upper line's, ``n`` candidates that
+    differ in at least two characters (:func:`diverse`); or ``n`` lines sampled at ``temperature`` from a generator
+    seeded with ``seed``."""
     model.eval()
     ids = vocab.encode(upper)
     logits = model(torch.tensor([ids]))[0]  # (T, V)
-    pool = n * 4 if rerank_by_tone else n
+    lm_arg = (lm[0], lm[1], vocab) if lm is not None else None
+    tag_logp = allowed_log_probs(logits, ids, mark_ids(vocab))
+    bonus = tone_weight * tone_bonus(upper, vocab) if tone_weight else None
     if sampled:
-        found = sample(allowed_log_probs(logits, ids, temperature), pool, torch.Generator().manual_seed(seed))
+        found = beam_search(tag_logp, upper, lm_arg, lm_weight, tag_weight, bonus, temperature=temperature,
+                            generator=torch.Generator().manual_seed(seed), n_samples=n * 2)
+        found = list({tuple(h[3]): h for h in found}.values())[:n]
     else:
-        found = k_best(allowed_log_probs(logits, ids), pool)
+        found = diverse(beam_search(tag_logp, upper, lm_arg, lm_weight, tag_weight, bonus,
+                                    beam=max(beam, n * 4)), n, upper)
     upper_tones = tone_pattern(upper)
     out = []
-    for score, line in found:
+    for score, tag_lp, lm_lp, line in found:
         lower = vocab.decode(line)
         tones = tone_pattern(lower)
         marks, share = oppose(upper_tones, tones)
-        out.append(Candidate(lower, score, tones, marks, share))
-    if rerank_by_tone:
-        out.sort(key=lambda c: (-c.opposed, -c.log_p))
-    return out[:n]
+        out.append(Candidate(lower, score, tag_lp, lm_lp if lm is not None else None, tones, marks, share))
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # 平仄 (tones) and metrics
 # ----------------------------------------------------------------------------------------------------------------
 
-def tone_pattern(text: str) -> str:
-    """平 (level: Mandarin tones 1, 2) / 仄 (oblique: tones 3, 4) per character; ○ where unknown.
+TONE_TABLE = Path(__file__).resolve().parents[1] / "data" / "tones" / "pingshui.txt"
 
-    Modern Mandarin readings (PyPI pypinyin): characters of the old entering tone (入声), which classical
-    prosody counts as 仄, may come out 平 — a known limit of any Mandarin-based check.
-    """
+
+@functools.lru_cache(maxsize=1)
+def tone_table() -> dict[str, str]:
+    """Character → 平 / 仄 / 两 (both) from the 平水韵 rhyme book (data/tones/SOURCES.md)."""
+    table = {}
+    for line in TONE_TABLE.read_text(encoding="utf-8").splitlines():
+        tone, _, chars = line.partition("\t")
+        table.update(dict.fromkeys(chars, tone))
+    return table
+
+
+def tone_pattern(text: str) -> str:
+    """Classical tones per character: 平 (level) / 仄 (oblique) from the 平水韵 table, so that characters of the
+    old entering tone (入声: 国, 白, 竹, 月…) are 仄 whatever their Mandarin tone; a character listed under both
+    tones (看, 思, 重…) takes the tone of its Mandarin reading in context (pypinyin's phrase dictionary), as does
+    a character outside the table (1–2 平, 3–4 仄); ○ where unknown, · for a mark."""
     from pypinyin import Style, pinyin
 
+    table = tone_table()
     out = []
-    for (syllable,) in pinyin(text, style=Style.TONE3, heteronym=False, errors=lambda s: [["?"] for _ in s]):
-        tone = syllable[-1] if syllable and syllable[-1].isdigit() else ""
-        out.append("平" if tone in ("1", "2") else "仄" if tone in ("3", "4") else "○")
+    readings = pinyin(text, style=Style.TONE3, heteronym=False, errors=lambda s: [["?"] for _ in s])
+    for c, (syllable,) in zip(text, readings):
+        classical = table.get(c)
+        if c in MARKS:
+            out.append("·")
+        elif classical in ("平", "仄"):
+            out.append(classical)
+        else:
+            tone = syllable[-1] if syllable and syllable[-1].isdigit() else ""
+            out.append("平" if tone in ("1", "2") else "仄" if tone in ("3", "4") else "○")
     return "".join(out)
 
 
@@ -210,7 +311,7 @@ def tone_opposition(upper: str, lower: str) -> tuple[list[bool | None], float]:
 
 def oppose(upper_tones: str, lower_tones: str) -> tuple[list[bool | None], float]:
     """:func:`tone_opposition` on two tone patterns already computed."""
-    marks = [None if "○" in (x, y) else x != y for x, y in zip(upper_tones, lower_tones)]
+    marks = [x != y if x in "平仄" and y in "平仄" else None for x, y in zip(upper_tones, lower_tones)]
     known = [m for m in marks if m is not None]
     return marks, (sum(known) / len(known) if known else 0.0)
 
@@ -235,14 +336,39 @@ def char_bleu(hypotheses: list[str], references: list[str], max_n: int = 4) -> f
     return bp * math.exp(log_p / max_n)
 
 
+def mirrors(upper: str, lower: str) -> bool | None:
+    """Does the lower line repeat characters exactly where the upper line does (风声雨声 ↔ 家事国事)? None when the
+    upper line repeats nothing (marks aside)."""
+    pos = [i for i, c in enumerate(upper) if c not in MARKS]
+    pairs = [(i, j) for k, i in enumerate(pos) for j in pos[k + 1:]]
+    if not any(upper[i] == upper[j] for i, j in pairs):
+        return None
+    return all((upper[i] == upper[j]) == (lower[i] == lower[j]) for i, j in pairs)
+
+
+def stray_repeat(upper: str, lower: str) -> bool:
+    """Does the lower line repeat a character where the upper line has two different ones?"""
+    pos = [i for i, c in enumerate(upper) if c not in MARKS]
+    return any(lower[i] == lower[j] and upper[i] != upper[j] for k, i in enumerate(pos) for j in pos[k + 1:])
+
+
 def lower_line_metrics(uppers: list[str], hypotheses: list[str], references: list[str]) -> dict[str, float]:
-    """What the card and the benchmark report of lower lines written for ``uppers`` against the poets' own:
-    character BLEU-2 and BLEU-4, character accuracy, share of tone-opposed positions, share of 仄-ending upper lines
-    answered by a 平 ending, share of lines repeating an upper character at the same position."""
-    acc = sum(h == r for hy, re_ in zip(hypotheses, references) for h, r in zip(hy, re_)) / sum(map(len, references))
+    """What the card and the benchmark report of lower lines written for ``uppers`` against the human ones:
+    character BLEU-2 and BLEU-4, character accuracy (marks aside), share of tone-opposed positions (classical
+    tones), share of 仄-ending upper lines answered by a 平 ending, share of upper lines with repeated characters
+    whose pattern the lower line mirrors, share of lower lines repeating a character where the upper line does not,
+    share of lines repeating an upper character at the same position (marks aside)."""
+    chars = [(h, r) for hy, re_, u in zip(hypotheses, references, uppers) for h, r, x in zip(hy, re_, u)
+             if x not in MARKS]
+    acc = sum(h == r for h, r in chars) / max(1, len(chars))
     opposed = sum(tone_opposition(u, h)[1] for u, h in zip(uppers, hypotheses)) / len(hypotheses)
     zeze = [h for u, h in zip(uppers, hypotheses) if tone_pattern(u[-1]) == "仄"]
     ends = sum(tone_pattern(h[-1]) == "平" for h in zeze) / max(1, len(zeze))
-    repeat = sum(any(a == b for a, b in zip(u, h)) for u, h in zip(uppers, hypotheses)) / len(hypotheses)
+    mirrored = [m for m in (mirrors(u, h) for u, h in zip(uppers, hypotheses)) if m is not None]
+    stray = sum(stray_repeat(u, h) for u, h in zip(uppers, hypotheses)) / len(hypotheses)
+    repeat = sum(any(a == b and a not in MARKS for a, b in zip(u, h)) for u, h in zip(uppers, hypotheses)) \
+        / len(hypotheses)
     return {"bleu2": char_bleu(hypotheses, references, 2), "bleu4": char_bleu(hypotheses, references),
-            "accuracy": acc, "opposed": opposed, "ping_ending": ends, "same_position_repeat": repeat}
+            "accuracy": acc, "opposed": opposed, "ping_ending": ends,
+            "mirrored": sum(mirrored) / max(1, len(mirrored)), "n_patterned": len(mirrored),
+            "stray_repeats": stray, "same_position_repeat": repeat}

@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 
-from models import (attention, bilstm_reader, checkpoint, couplet, dgcnn, gan_qp, image_classifier, o_gan,
-                    spectrum)
+from models import (attention, bilstm_reader, checkpoint, couplet, couplet_lm, dgcnn, gan_qp, image_classifier,
+                    o_gan, spectrum)
 from models.vocab import Vocab
 
 LAYOUT = {"config.json", "model.safetensors", "MODEL_CARD.md"}
@@ -90,6 +90,8 @@ def char_ids(n=7):
 @pytest.mark.parametrize("module,make,run", [
     (couplet, lambda: couplet.CoupletNet(couplet.CoupletConfig(vocab_size=len(VOCAB), dim=16, n_blocks=2)),
      lambda m, x: m(x)),
+    (couplet_lm, lambda: couplet_lm.CoupletLM(couplet_lm.CoupletLMConfig(vocab_size=len(VOCAB), dim=16, n_layers=1,
+                                                                         n_heads=2)), lambda m, x: m(x)),
     (attention, lambda: attention.SentimentClassifier(attention.AttentionConfig(vocab_size=len(VOCAB), d_model=16,
                                                                                 n_heads=2, head_dim=8)),
      lambda m, x: m(x)[0]),

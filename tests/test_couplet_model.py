@@ -1,16 +1,20 @@
-"""models/couplet.py and training/couplet_data.py: shapes, the gated block, decoding rules, tones, metrics, data."""
+"""models/couplet.py, models/couplet_lm.py, training/couplet_data.py and training/tone_table.py: shapes, the gated
+block, decoding rules and the beam search, the LM's cache, classical tones, metrics, data."""
 import itertools
 import json
 import math
 
+import opencc
 import pytest
 import torch
 
 from conftest import FIXTURES
-from models.couplet import (CoupletConfig, CoupletNet, GatedResidualConv, allowed_log_probs, char_bleu, k_best,
-                            sample, tone_opposition, tone_pattern)
+from models import couplet_lm
+from models.couplet import (CoupletConfig, CoupletNet, GatedResidualConv, allowed_log_probs, beam_search, char_bleu,
+                            diverse, lower_line_metrics, mirrors, stray_repeat, tone_opposition, tone_pattern,
+                            write_lower)
 from models.vocab import Vocab
-from training import couplet_data
+from training import couplet_data, tone_table
 
 
 def test_net_maps_every_position_to_a_distribution():
@@ -41,35 +45,119 @@ def test_decoding_rule_forbids_pad_unk_and_the_same_position_character():
     assert torch.allclose(logp.exp().sum(-1), torch.ones(3))
 
 
-def test_k_best_matches_brute_force():
-    torch.manual_seed(1)
-    logp = torch.log_softmax(torch.randn(3, 5), -1)
-    brute = sorted(((sum(logp[t, y].item() for t, y in enumerate(ys)), list(ys))
-                    for ys in itertools.product(range(5), repeat=3)), reverse=True)[:10]
-    got = k_best(logp, 10, beam=5)
-    assert [ys for _, ys in got] == [ys for _, ys in brute]
-    assert all(math.isclose(a, b, abs_tol=1e-5) for (a, _), (b, _) in zip(got, brute))
+def test_marks_are_copied_and_appear_nowhere_else():
+    logp = allowed_log_probs(torch.randn(3, 8), upper_ids=[4, 7, 5], marks={7})
+    assert logp[1, 7] == 0 and torch.isinf(logp[1, :7]).all()  # the comma of the upper line, copied
+    assert torch.isinf(logp[[0, 2], 7]).all()  # and no comma elsewhere
 
 
-def test_k_best_never_returns_forbidden_characters():
-    logp = allowed_log_probs(torch.randn(4, 9), upper_ids=[2, 3, 4, 5])
-    for _, ys in k_best(logp, 20):
-        assert all(y >= 2 for y in ys) and all(y != u for y, u in zip(ys, [2, 3, 4, 5]))
+def brute_force(tag_logp, upper, k):
+    """Every line of the vocabulary's characters under the form rules, scored by the tagger: the k best."""
+    T, V = tag_logp.shape
+    out = []
+    for ys in itertools.product(range(V), repeat=T):
+        if mirrors(upper, "".join(map(chr, ys))) is False or stray_repeat(upper, "".join(map(chr, ys))):
+            continue
+        score = sum(tag_logp[t, y].item() for t, y in enumerate(ys))
+        if math.isfinite(score):
+            out.append((score, list(ys)))
+    return sorted(out, reverse=True)[:k]
 
 
-def test_sampling_is_seeded_distinct_and_sorted():
-    logp = allowed_log_probs(torch.randn(5, 30), upper_ids=[2, 3, 4, 5, 6])
-    a = sample(logp, 5, torch.Generator().manual_seed(3))
-    b = sample(logp, 5, torch.Generator().manual_seed(3))
-    assert a == b and len({tuple(ys) for _, ys in a}) == len(a)
-    assert [s for s, _ in a] == sorted((s for s, _ in a), reverse=True)
+@pytest.mark.parametrize("upper", ["甲乙丙", "甲乙甲"])
+def test_beam_search_with_a_wide_beam_is_exact_under_the_form_rules(upper):
+    torch.manual_seed(0)
+    ids = [{"甲": 2, "乙": 3, "丙": 4}[c] for c in upper]
+    tag_logp = allowed_log_probs(torch.randn(3, 6), ids)
+    got = beam_search(tag_logp, upper, beam=6 ** 3)
+    expected = brute_force(tag_logp, upper, 5)
+    assert [ys for *_, ys in got[:5]] == [ys for _, ys in expected]
+    assert all(math.isclose(g[0], e[0], abs_tol=1e-4) and math.isclose(g[1], e[0], abs_tol=1e-4)
+               for g, e in zip(got, expected))
 
 
-def test_tones():
+def test_repeated_upper_characters_are_mirrored_and_nothing_else_repeats():
+    vocab = Vocab(list("风声雨读书家事国天下入耳关心，月影山水"))
+    upper = "风声雨声读书声，声声入耳"
+    logits = torch.randn(len(upper), len(vocab))
+    for c in write_lower(CoupletNet(CoupletConfig(vocab_size=len(vocab), dim=8, n_blocks=1)).eval(), vocab, upper, 3):
+        assert mirrors(upper, c.lower) and not stray_repeat(upper, c.lower) and c.lower[7] == "，"
+    assert logits.shape[0] == 12
+
+
+def tiny_models(chars="风雨花月山水云天春秋，"):
+    torch.manual_seed(0)
+    vocab = Vocab(list(chars))
+    tagger = CoupletNet(CoupletConfig(vocab_size=len(vocab), dim=8, n_blocks=1)).eval()
+    lm_vocab = couplet_lm.lm_vocab(vocab)
+    lm = couplet_lm.CoupletLM(couplet_lm.CoupletLMConfig(vocab_size=len(lm_vocab), dim=16, n_layers=1,
+                                                         n_heads=2)).eval()
+    return tagger, vocab, lm, lm_vocab
+
+
+def test_lm_cache_gives_the_full_forward_pass():
+    _, _, lm, _ = tiny_models()
+    ids = torch.randint(0, 10, (2, 9))
+    full = lm(ids)
+    logits, cache = lm(ids[:, :6], [])
+    steps = [logits[:, -1]]
+    for t in range(6, 9):
+        logits, cache = lm(ids[:, t:t + 1], cache)
+        steps.append(logits[:, -1])
+    assert torch.allclose(torch.stack(steps[:-1], 1), full[:, 5:8], atol=1e-5)
+
+
+def test_the_beam_s_lm_score_is_the_lm_s_log_probability_of_the_line():
+    tagger, vocab, lm, lm_vocab = tiny_models()
+    found = write_lower(tagger, vocab, "风雨，春秋", 4, lm=(lm, lm_vocab), lm_weight=1.5)
+    scored = couplet_lm.lower_log_prob(lm, lm_vocab, "风雨，春秋", [c.lower for c in found])
+    for c, lp in zip(found, scored):
+        assert c.lm_log_p == pytest.approx(lp, abs=1e-4)
+        assert c.score == pytest.approx(c.tag_log_p + 1.5 * c.lm_log_p, abs=1e-4)
+    assert [c.score for c in found] == sorted((c.score for c in found), reverse=True)
+
+
+def test_candidates_differ_in_at_least_two_characters_when_they_can():
+    tagger, vocab, *_ = tiny_models()
+    lines = [c.lower for c in write_lower(tagger, vocab, "风雨花月", 5)]
+    assert len(lines) == 5
+    assert all(sum(a != b for a, b in zip(x, y)) >= 2 for i, x in enumerate(lines) for y in lines[i + 1:])
+    # diverse() falls back to one differing character when the pool allows no more
+    pool = [(0.0, 0, 0, [2, 3]), (-1.0, 0, 0, [2, 4]), (-2.0, 0, 0, [5, 6])]
+    assert [h[3] for h in diverse(pool, 3, "甲乙")] == [[2, 3], [5, 6], [2, 4]]
+
+
+def test_sampling_is_seeded_and_varies_with_the_seed():
+    tagger, vocab, lm, lm_vocab = tiny_models()
+    run = [[c.lower for c in write_lower(tagger, vocab, "风雨花月山", 4, sampled=True, temperature=1.5, seed=s,
+                                         lm=(lm, lm_vocab), lm_weight=1.0)] for s in (3, 3, 4)]
+    assert run[0] == run[1] != run[2] and len(set(run[0])) == len(run[0])
+
+
+def test_classical_tones():
     assert tone_pattern("天地") == "平仄"
-    assert tone_pattern("晚风摇树树还挺") == "仄平平仄仄平仄"
+    assert tone_pattern("国白竹月") == "仄仄仄仄"  # entering tone: Mandarin guó, bái, zhú read 平 — classically 仄
+    assert tone_pattern("看守") == "平仄" and tone_pattern("看见") == "仄仄"  # 看 has both: by the word
+    assert tone_pattern("风雨，同舟") == "平仄·平平"
     assert tone_opposition("天地", "水山") == ([True, True], 1.0)
     assert tone_opposition("天地", "山水") == ([False, False], 0.0)
+    assert tone_opposition("风雨，同舟", "日月，异时") == ([True, False, None, True, False], 0.5)
+
+
+def test_tone_table_from_the_rhyme_book():
+    book = {"ping": {"上平聲部": {"上平聲一東": ["東同"]}}, "ze": {"入聲部": {"入聲一屋": ["屋國"]},
+                                                                 "去聲部": {"去聲一送": ["東送"]}}}
+    lines = tone_table.table_text(book, opencc.OpenCC("t2s").convert).splitlines()
+    assert lines[0] == "平\t同" and set(lines[1][2:]) == set("屋國国送") and set(lines[2][2:]) == set("東东")
+
+
+def test_pattern_metrics():
+    assert mirrors("风声雨声", "家事国事") is True
+    assert mirrors("风声雨声", "家事国家") is False
+    assert mirrors("明月松间照", "清泉石上流") is None
+    assert stray_repeat("明月松间照", "清泉清上流") and not stray_repeat("风声雨声", "家事国事")
+    m = lower_line_metrics(["风声雨声", "明月松间照"], ["家事国事", "清泉清上流"], ["家事国事", "清泉石上流"])
+    assert m["mirrored"] == 1.0 and m["n_patterned"] == 1 and m["stray_repeats"] == 0.5
 
 
 def test_char_bleu():
@@ -129,3 +217,34 @@ def test_split_is_seeded_and_stable():
     assert couplet_data.split_of("abc") == couplet_data.split_of("abc")
     shares = [couplet_data.split_of(str(i)) for i in range(4000)]
     assert 0.87 < shares.count("train") / 4000 < 0.93
+
+
+# -- real couplets, on fixture files in the shared folder's exact formats --------------------------------------------
+
+def test_normalise_and_real_problems():
+    t2s = opencc.OpenCC("t2s").convert
+    assert couplet_data.normalise("風 雨 , 同 舟 。", t2s) == "风雨，同舟"
+    assert couplet_data.normalise("一屋一椽。一粥一饭", t2s) == "一屋一椽；一粥一饭"
+    assert couplet_data.real_problem("风雨，同舟", "江山，如画") is None
+    assert couplet_data.real_problem("风雨，同舟", "江山如，画") == "punctuation at different positions"
+    assert couplet_data.real_problem("春风□意", "秋月无边") == "other characters (symbols, letters, missing glyphs)"
+    assert couplet_data.real_problem("春" * 35, "秋" * 35) == "longer than 34 characters"
+
+
+def test_build_real_on_fixtures(tmp_path):
+    t2s = opencc.OpenCC("t2s").convert
+    verse = {"train": [("明月松间照", "清泉石上流"), ("晚风摇树树", "夜雨敲花花")], "valid": [("云对雨来", "雪对风去")],
+             "test": [("春风得意马", "秋月无心人")]}
+    rows = list(couplet_data.read_real(FIXTURES / "couplets", t2s))
+    splits, counts = couplet_data.build_real(rows, verse)
+    assert counts["wb14123_test: read"] == 6 and counts["kept: test"] == 6
+    assert splits["test"][0] == ("wb14123_test", "江城，千帆竞发争朝夕，一水连天", "山国，万木争春竞短长，群峰入画")
+    uppers = {s: {a for _, a, _ in rows} for s, rows in splits.items()}
+    assert all(not uppers[x] & uppers[y] for x, y in itertools.combinations(uppers, 2))  # no upper in two splits
+    assert counts["dropped: upper line already in an earlier split"] >= 1  # a test upper line in the spring file
+    assert counts["dropped: holds a line of the famous-couplet sheet"] >= 2  # 书山有路勤为径, 明月松间照
+    assert counts["dropped: duplicate pair"] >= 1
+    assert counts["dropped: punctuation at different positions"] == 1
+    everything = [(a, b) for rows in splits.values() for _, a, b in rows]
+    assert ("明月松间照", "清泉石上流") not in everything and len(everything) == len(set(everything))
+    assert ("verse", "春风得意马", "秋月无心人") in splits["test_verse"]

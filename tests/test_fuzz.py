@@ -99,9 +99,9 @@ def test_lexicon_segment(text):
 
 
 @FUZZ
-@given(TEXT, NUMBER, CHOICE(couplet.MODES), NUMBER, st.one_of(st.booleans(), NUMBER), NUMBER)
-def test_couplet(upper, n, mode, temperature, rerank, seed):
-    call(couplet.generate, upper, n, mode, temperature, rerank, seed)
+@given(TEXT, NUMBER, CHOICE(couplet.MODES), NUMBER, st.one_of(st.booleans(), NUMBER), NUMBER, NUMBER)
+def test_couplet(upper, n, mode, temperature, rerank, seed, lm_weight):
+    call(couplet.generate, upper, n, mode, temperature, rerank, seed, lm_weight)
 
 
 @FUZZ

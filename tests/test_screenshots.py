@@ -79,18 +79,18 @@ def test_lexicon_tab(page):
 def test_couplet_tab(page):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     open_tab(page, "对联机器人 Couplets")
-    page.get_by_label("上联（≤ 32 字） Upper line (≤ 32 characters)").fill("晚风摇树树还挺")
-    page.get_by_label("按平仄相对重排 Re-rank by tone opposition").check()
+    page.get_by_label("上联（≤ 34 字，可含分句的逗号） Upper line (≤ 34 characters, commas allowed)").fill(
+        "风声雨声读书声，声声入耳")
     page.get_by_role("button", name="对下联 Write the lower line").click()
     page.wait_for_selector("#couplet-chart .tone-row")
     page.wait_for_function("() => document.querySelector('#couplet-table')?.innerText.includes('%')")
     chart = page.locator("#couplet-chart").inner_text()
-    assert "上联" in chart and "晚" in chart
+    assert "上联" in chart and "读" in chart and "，" in chart
     assert page.locator("#couplet-chart .tone-row").count() == 6
     assert page.locator("#couplet-chart .tone-ok").count() > 0
-    page.locator("#tab-couplet").get_by_text("模型卡与训练图 Model card and training plots").click()
-    page.wait_for_selector("img[src*='loss_curve']")
-    assert page.get_by_text("kept: train").is_visible()
+    page.locator("#tab-couplet").get_by_text("模型卡：对联语言模型 Model card: the couplet LM").click()
+    page.wait_for_selector("#tab-couplet img[src*='loss_curve']")
+    assert page.get_by_text("python -m training.couplet_lm").first.is_visible()
     page.screenshot(path=str(SCREENSHOTS / "couplet.png"), full_page=True)
 
 
@@ -231,6 +231,6 @@ def test_language_from_the_address(context, server_url):
     pg.get_by_role("tab", name="Attention sentiment", exact=True).wait_for()
     open_tab(pg, "Couplets")
     pg.get_by_role("button", name="Write the lower line", exact=True).wait_for()
-    assert pg.get_by_label("Upper line (≤ 32 characters)", exact=True).is_visible()
+    assert pg.get_by_label("Upper line (≤ 34 characters, commas allowed)", exact=True).is_visible()
     assert "A couplet robot by sequence labelling" in pg.locator("#tab-couplet").inner_text()
     pg.close()
