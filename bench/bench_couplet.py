@@ -93,7 +93,7 @@ def main(argv=None):
         m = lower_line_metrics(vu, beam_lines(vu, lm=lm, lm_weight=w, tone_weight=tone), vr)
         rows.append((f"{w:g}", f"{tone:g}", *(f"{m[k]:.3f}" for k in ("bleu2", "bleu4", "accuracy", "opposed"))))
         best = max(best, (m["bleu2"], (w, tone)))
-    print(f"## Decoder weights on {len(valid)} real validation pairs (tagger + w · LM + tone bonus, beam, form rules)\n")
+    print(f"## Decoder weights on {len(valid)} real validation pairs (tagger + w · LM + tone bonus, beam, rules)\n")
     print(markdown_table(["LM weight w", "tone bonus", "char BLEU-2", "char BLEU-4", "char accuracy", "tones opposed"],
                          rows))
     print(f"\nBest by BLEU-2: w = {best[1][0]:g}, tone bonus {best[1][1]:g}; the tab uses w = {couplet.LM_WEIGHT:g}, "

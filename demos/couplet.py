@@ -19,7 +19,7 @@ LM_WEIGHTS = REPO / "data" / "couplet_lm"
 LM_WEIGHT = 1.0  # the LM's weight against the tagger's: the best on the real validation pairs (bench_couplet)
 TONE_WEIGHT = 1.0  # "prefer opposed tones": a bonus of 1 (nat) per position opposed to the upper line's tone
 MODES = [bi("最优", "k-best"), bi("采样", "sample")]  # the values (API) are the bilingual names
-# famous couplets of the benchmark sheet (data/real_input/couplets.tsv; in no training split) and one spring couplet
+# upper lines of the famous-couplet sheet (data/real_input/couplets.tsv): in no training split
 EXAMPLES = ["风声雨声读书声，声声入耳", "海纳百川，有容乃大", "书山有路勤为径", "天增岁月人增寿", "无边落木萧萧下",
             "明月松间照"]
 _ASCII_MARKS = str.maketrans({",": "，", ";": "；", ":": "：", "!": "！", "?": "？", "。": "；"})
@@ -127,8 +127,9 @@ def build_tab() -> None:
            "同一位置的字。模型是 6 个带门残差卷积块，每个位置一个 softmax；苏神的解码规则：每个位置取概率最大的字，但不取"
            " `<unk>`，也不取上联同一位置的字。逐字独立选字，下联常常字字相对却不成话，所以我们再加一个整副对联的字级语言模型"
            "（小 GPT），在束搜索里与标注模型的分数相加（权重可调，0 = 只用苏神的模型），与上联平仄相对的字另有加分，"
-           "并守对联的格式：上联叠字（声声、事事）处下联同样叠字，上联不重复处下联不重复，标点照抄；几个候选至少相差两个字。训练数据：真实对联（春联、"
-           "楹联、《笠翁对韵》等，约 7.6 万对）加唐宋律诗的颔联、颈联（19.8 万对）；平仄按平水韵（入声字为仄）。",
+           "并守对联的格式：上联叠字（声声、事事）处下联同样叠字，上联不重复处下联不重复，标点照抄；几个候选至少相差"
+           "两个字。训练数据：真实对联（春联、楹联、《笠翁对韵》等，约 7.6 万对）加唐宋律诗的颔联、颈联（19.8 万对）；"
+           "平仄按平水韵（入声字为仄）。",
         en="**A couplet robot by sequence labelling.** The lower line has the upper line's length and answers it "
            "position by position, so no seq2seq is needed: tag every upper character with the lower character at the "
            "same position. Six gated residual conv blocks, a softmax per position; Su's rule takes the best character "

@@ -76,12 +76,10 @@ def mark_ids(vocab: Vocab) -> set[int]:
     return {vocab.stoi[m] for m in MARKS if m in vocab.stoi}
 
 
-def allowed_log_probs(logits: torch.Tensor, upper_ids: list[int], marks: set[int] = frozenset(),
-                      temperature: float = 1.0) -> torch.Tensor:
+def allowed_log_probs(logits: torch.Tensor, upper_ids: list[int], marks: set[int] = frozenset()) -> torch.Tensor:
     """Per-position log-probabilities under Su's rule: <pad>, <unk> and the upper character at the same
     position are impossible; a mark of the upper line is copied, and marks appear nowhere else.
     logits: (T, V) → (T, V); ``marks``: the vocabulary ids of :data:`MARKS`."""
-    logits = logits / max(temperature, 1e-6)
     mask = torch.zeros_like(logits, dtype=torch.bool)
     mask[:, :2] = True
     mask[torch.arange(len(upper_ids)), torch.tensor(upper_ids)] = True
@@ -145,7 +143,8 @@ def repeat_groups(upper: str) -> list[int]:
 
 def beam_search(tag_logp: torch.Tensor, upper: str, lm=None, lm_weight: float = 0.0, tag_weight: float = 1.0,
                 bonus: torch.Tensor | None = None, beam: int = 16, temperature: float = 1.0,
-                generator: torch.Generator | None = None, n_samples: int = 5) -> list[tuple[float, float, float, list[int]]]:
+                generator: torch.Generator | None = None,
+                n_samples: int = 5) -> list[tuple[float, float, float, list[int]]]:
     """Left-to-right search for lower lines: score = ``tag_weight`` × the tagger's log-probs + ``lm_weight`` × the
     couplet LM's (``lm`` = (LM, its vocabulary, the tagger's vocabulary)) + ``bonus`` (T, V) where given (e.g.
     :func:`tone_bonus`), under the form rules.

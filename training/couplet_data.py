@@ -7,7 +7,7 @@ repository, commit and licence; none states a licence for the couplets, so they 
 
 | source | file under ``--source`` | pairs |
 |---|---|---|
-| spring | zijianzhao_couplet_machine/cldldq+zgdl+zgdldq+zgdlw.txt — Spring Festival couplets, 中国对联(大全), 中国对联网 | 34,837 |
+| spring | zijianzhao_couplet_machine/cldldq+zgdl+zgdldq+zgdlw.txt — Spring Festival couplets, 中国对联网 | 34,837 |
 | collected | zijianzhao_couplet_machine/mannual.txt — couplets collected by hand | 11,460 |
 | primers | zijianzhao_couplet_machine/lwdy+slqm+xmpj.txt — 笠翁对韵, 声律启蒙, 训蒙骈句 | 2,204 |
 | long | zijianzhao_couplet_machine/long.txt — long couplets | 216 |

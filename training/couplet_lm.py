@@ -93,7 +93,8 @@ def card(cfg, vocab, n_params, counts, state, minutes, args) -> str:
     return f"""# Model card: couplet language model (对联语言模型)
 
 - **Model**: models/couplet_lm.py — a small GPT over characters of whole couplets, `<eos> 上联 <sep> 下联 <eos>`:
-  {cfg.n_layers} blocks, width {cfg.dim}, {cfg.n_heads} heads, positions up to {cfg.max_len}, input and output embeddings tied;
+  {cfg.n_layers} blocks, width {cfg.dim}, {cfg.n_heads} heads, positions up to {cfg.max_len}, input and output
+  embeddings tied;
   {len(vocab):,} tokens (the tagger's characters + `<sep>`, `<eos>`); {n_params / 1e6:.2f}M parameters, stored fp16.
   The couplet tab adds its log-probability of a lower line (given the upper line) to the tagger's when it re-ranks.
 - **Data**: the couplet tagger's training pairs (its card, `data/couplet/MODEL_CARD.md`, has every count): real couplets
