@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from bench import markdown_table, p50_p95, time_calls_ms  # noqa: E402
 from models.couplet import MARKS, decode_greedy, lower_line_metrics, write_lower  # noqa: E402
-from training.couplet_data import prepare, read_tsv  # noqa: E402
+from training.couplet_data import prepare, read_rows, read_tsv  # noqa: E402
 
 SHEET = REPO / "data" / "real_input" / "couplets.tsv"
 GRID = ((0.0, 0.0), (0.0, 1.0), (0.25, 1.0), (0.5, 0.0), (0.5, 1.0), (1.0, 1.0), (2.0, 1.0))  # (LM, tone) weights
@@ -76,8 +76,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     paths = prepare()
     train = read_tsv(paths["train"])
-    valid = [(a, b) for s, a, b in (line.split("\t") for line in paths["valid"].read_text("utf-8").splitlines())
-             if s != "verse"][:500]
+    valid = [(a, b) for s, a, b in read_rows(paths["valid"]) if s != "verse"][:500]
     sheet = [tuple(line.split("\t")[:2]) for line in SHEET.read_text(encoding="utf-8").splitlines()]
     model, vocab = couplet.MODEL.get()
     lm = couplet.LM.get()

@@ -22,7 +22,6 @@ MODES = [bi("最优", "k-best"), bi("采样", "sample")]  # the values (API) are
 # upper lines of the famous-couplet sheet (data/real_input/couplets.tsv): in no training split
 EXAMPLES = ["风声雨声读书声，声声入耳", "海纳百川，有容乃大", "书山有路勤为径", "天增岁月人增寿", "无边落木萧萧下",
             "明月松间照"]
-_ASCII_MARKS = str.maketrans({",": "，", ";": "；", ":": "：", "!": "！", "?": "？", "。": "；"})
 _PUNCT = re.compile(r"[\s\u3000-\u303f\uff00-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65!-/:-@\[-`{-~·—…“”‘’]")
 
 
@@ -45,12 +44,12 @@ LM = Lazy(_load_lm)
 def clean_upper(text) -> tuple[str, list[str]]:
     """The upper line → (Chinese characters and the marks ，、；：！？ between its clauses, notes). Other punctuation,
     spaces and closing marks are removed (and said so); letters, digits or symbols are refused."""
-    from models.couplet import MARKS, CoupletConfig
+    from models.couplet import ASCII_MARKS, MARKS, CoupletConfig
     from models.vocab import CJK, CJK_ONLY
 
     text = check_text(text, "上联", "upper line", 200)
     notes = []
-    kept = _PUNCT.sub(lambda m: m.group() if m.group() in MARKS else "", text.translate(_ASCII_MARKS))
+    kept = _PUNCT.sub(lambda m: m.group() if m.group() in MARKS else "", text.translate(ASCII_MARKS))
     stripped = re.sub(f"[{MARKS}]+", lambda m: m.group()[0], kept).strip(MARKS)  # one mark between two clauses
     if stripped != text:
         notes.append("已整理标点和空格（分句的逗号等保留）punctuation and spaces tidied (marks between clauses kept)")

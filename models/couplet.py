@@ -69,6 +69,9 @@ class CoupletNet(nn.Module):
 
 
 MARKS = "，、；：！？"  # marks a couplet keeps inside its lines: the lower line has the same mark at the same place
+# typed forms of those marks, made full-width; an internal 。 ends a clause, read as ；
+ASCII_MARKS = str.maketrans({",": "，", ";": "；", ":": "：", "!": "！", "?": "？", "。": "；"})
+TONE_SIGN = {"平": 1.0, "仄": -1.0}  # level / oblique as opposite signs: opposed tones multiply to −1
 
 
 def mark_ids(vocab: Vocab) -> set[int]:
@@ -210,12 +213,12 @@ def beam_search(tag_logp: torch.Tensor, upper: str, lm=None, lm_weight: float = 
 @functools.lru_cache(maxsize=4)
 def _char_tones(chars: tuple[str, ...]) -> torch.Tensor:
     """+1 for 平, −1 for 仄, 0 unknown: each character's tone out of context (:func:`tone_pattern`)."""
-    return torch.tensor([{"平": 1.0, "仄": -1.0}.get(tone_pattern(c) if len(c) == 1 else "", 0.0) for c in chars])
+    return torch.tensor([TONE_SIGN.get(tone_pattern(c) if len(c) == 1 else "", 0.0) for c in chars])
 
 
 def tone_bonus(upper: str, vocab: Vocab) -> torch.Tensor:
     """(T, V): 1 where a character's tone is opposed to the upper line's tone at that position, else 0."""
-    sign = torch.tensor([{"平": 1.0, "仄": -1.0}.get(t, 0.0) for t in tone_pattern(upper)])  # (T,)
+    sign = torch.tensor([TONE_SIGN.get(t, 0.0) for t in tone_pattern(upper)])  # (T,)
     return (sign.unsqueeze(1) * _char_tones(tuple(vocab.itos)).unsqueeze(0) < 0).float()
 
 

@@ -50,6 +50,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from models.couplet import ASCII_MARKS, MARKS
 from training import REPO, cache_dir, prepare_command, save_splits, split_paths
 
 NPM_PACKAGE = "chinese-poetry@2.0.1"
@@ -214,9 +215,7 @@ REAL_FILES = {  # file under --source/zijianzhao_couplet_machine → source name
     "cldldq+zgdl+zgdldq+zgdlw.txt": "spring", "mannual.txt": "collected", "lwdy+slqm+xmpj.txt": "primers",
     "long.txt": "long", "qts_for_duilian.txt": "tang_lines", "valid.txt": "zj_valid", "test.txt": "zj_test"}
 MAX_LEN = 34
-MARKS = "，、；：！？"  # the marks a couplet keeps inside its lines, at the same positions in both halves
 REAL_LINE = re.compile(f"[\u4e00-\u9fff{MARKS}]+")
-_ASCII_MARKS = str.maketrans({",": "，", ";": "；", ":": "：", "!": "！", "?": "？", "。": "；"})
 SHEET = REPO / "data" / "real_input" / "couplets.tsv"
 VALID_SHARE = 0.03
 
@@ -224,7 +223,7 @@ VALID_SHARE = 0.03
 def normalise(line: str, t2s) -> str:
     """A couplet half as the splits hold it (see the module docstring)."""
     line = re.sub(r"[\s\u3000\xa0]", "", line).rstrip("。，；：！？、,.;:!?")
-    return t2s(line).translate(_ASCII_MARKS)
+    return t2s(line).translate(ASCII_MARKS)
 
 
 def real_problem(upper: str, lower: str) -> str | None:

@@ -34,6 +34,7 @@ from training.couplet import (add_run_args, data_card_rows, loss_plot, read_spli
 
 OUT = REPO / "data" / "couplet_lm"
 RUN = "couplet-lm-run"  # the resumable run's folder in the cache
+DEFAULT_STEPS = 3800
 
 
 def token_batches(pairs, vocab, batch_tokens: int, rng: random.Random | None):
@@ -76,7 +77,7 @@ def lr_at(step: int, args) -> float:
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source", type=Path, help="a copy of shared/datasets/couplets (when the splits are not cached)")
-    ap.add_argument("--steps", type=int, default=3800)
+    ap.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     ap.add_argument("--batch-tokens", type=int, default=3072)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--dim", type=int, default=CoupletLMConfig.dim)
@@ -87,7 +88,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def card(cfg, vocab, n_params, counts, state, minutes, args) -> str:
-    command = "python -m training.couplet_lm" + (f" --steps {args.steps}" if args.steps != 3800 else "") + \
+    command = "python -m training.couplet_lm" + (f" --steps {args.steps}" if args.steps != DEFAULT_STEPS else "") + \
         (f" --limit {args.limit}" if args.limit else "")
     best = min(state["history"]["valid"], key=lambda h: h["loss"])
     return f"""# Model card: couplet language model (对联语言模型)
