@@ -1,15 +1,19 @@
-"""Benchmark of the GPT2_ML tab's embedded model: held-out perplexity against character n-grams, and speed.
+"""Benchmark of the GPT2_ML tab's embedded model: held-out perplexity per style against character n-grams, speed
+of the tab's streamed generation against plain ``generate``, and what it writes for a fixed list of prompts.
 
-    python -m bench.bench_gpt2                 # ≈ 6 min on 2 CPU cores
-    python -m bench.bench_gpt2 --quick         # 50k test tokens per source, fewer timing runs
+    python -m bench.bench_gpt2                 # ≈ 10 min on 2 CPU cores (needs the data: training/gpt2_data.py)
+    python -m bench.bench_gpt2 --quick         # 20k test tokens per style, fewer timing runs
 
-1. Perplexity per source on the test split (the same tokens for every model: each document ``[STYLE] text [SEP]``,
-   every token after the first scored once). Baselines fitted in this run on the same training token stream:
-   interpolated Kneser-Ney character n-grams (orders 2–4, discount n₁ / (n₁ + 2n₂) per order), the classic
-   smoothed model a small neural LM has to beat.
-2. Generation speed, warm, on this machine: new tokens per second for 64 and 200 new tokens after a style token,
-   with the key/value cache (the tab's setting) and without it (every step re-reads the whole prefix), and
-   through the tab's streamed ``generate`` (thread + TextIteratorStreamer).
+1. Perplexity per style on the test split (the same tokens for every model: each document ``[STYLE] text [SEP]``,
+   every token after the first scored once; the first ``--max-tokens`` of each style). Baselines fitted in this
+   run on the same training token stream: interpolated Kneser-Ney character n-grams (orders 2–4, discount
+   n₁ / (n₁ + 2n₂) per order), the classic smoothed model a small neural LM has to beat. Goal: ≤ 0.75× the 4-gram.
+2. Speed, warm, on this machine, the same settings and the same number of new tokens (end of text not allowed):
+   plain ``model.generate`` in the main thread against the tab's ``generate`` consumed as Gradio consumes a
+   streaming handler (each update fetched by a worker thread). Goal: ≥ 0.9× plain.
+3. Continuations of ``PROMPTS`` (3 per style, openings a visitor might type; some are famous first lines, which
+   the training text holds: the model may recite there) with the tab's defaults, seed 0 — pasted into the README so a reader can judge — and how many new characters each got, with
+   the tab's minimum (40) and without it (as the tab was before: the model may end at once).
 """
 from __future__ import annotations
 
@@ -24,7 +28,16 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench import markdown_table, time_calls_ms  # noqa: E402
+from bench import markdown_table  # noqa: E402
+
+PROMPTS = [  # (style, poem form, prompt): openings a visitor might type
+    ("news", 0, "本报北京1月10日讯"), ("news", 0, "今年以来，我省农业"), ("news", 0, "国务院总理"),
+    ("review", 0, "这家酒店的服务"), ("review", 0, "手机收到了，"), ("review", 0, "外卖送得很快，"),
+    ("poem", 5, "春风吹柳岸，"), ("poem", 7, "独上高楼望远山，"), ("poem", 0, "秋夜"),
+    ("ci", 0, "明月几时有"), ("ci", 0, "小楼昨夜又东风，"), ("ci", 0, "杨柳岸，"),
+    ("classic", 0, "子曰："), ("classic", 0, "孟子曰："), ("classic", 0, "天下之事，"),
+    ("wiki", 0, "长江是中国第一长河，"), ("wiki", 0, "北京大学"), ("wiki", 0, "熊猫"),
+]
 
 
 class KneserNey:
@@ -99,61 +112,101 @@ def perplexity_table(model, streams, vocab_size, max_tokens, block):
     for s in SOURCES:
         test = streams["test"][s][: max_tokens + 1 if max_tokens else None]
         ppl, n = perplexity(model, test, block, progress=f"GPT-2 {s}")
-        row = [s, f"{n:,}"] + [f"{np.exp(-ngrams[k].log_probs(test).mean()):.1f}" for k in (2, 3, 4)] + [f"{ppl:.1f}"]
-        rows.append(row)
+        kn = {k: float(np.exp(-ngrams[k].log_probs(test).mean())) for k in (2, 3, 4)}
+        rows.append([s, f"{n:,}"] + [f"{kn[k]:.1f}" for k in (2, 3, 4)] + [f"{ppl:.1f}", f"{ppl / kn[4]:.2f}"])
     return rows, fit_s, len(train)
 
 
-def speed_table(ckpt, runs):
+def speed_table(ckpt, runs, new=200):
+    """Tokens/s of plain generate (main thread) and of the tab's streamed generate (a worker thread fetches each
+    update, as Gradio does), same settings, ``new`` tokens each (no end of text)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import torch
 
     from demos import gpt2 as tab
     from models.gpt2 import STYLES
 
     start = torch.tensor([[ckpt.tokenizer.get_vocab()[STYLES["news"]]]])
-    rows = []
-    for new in (64, 200):
-        for cache in (True, False):
-            def call():
-                torch.manual_seed(0)
-                with torch.inference_mode():
-                    ckpt.model.generate(input_ids=start, do_sample=True, top_k=20, max_new_tokens=new,
-                                        min_new_tokens=new, use_cache=cache, pad_token_id=0)
-            call()  # warm
-            ms = time_calls_ms([call] * runs)
-            rows.append([f"{new}", "yes" if cache else "no (baseline)", f"{statistics.median(ms) / 1000:.2f}",
-                         f"{new / (statistics.median(ms) / 1000):.0f}"])
-    # the tab end to end: streamed through a thread and TextIteratorStreamer (stops at [SEP] may come earlier)
-    speeds = []
-    for seed in range(runs):
-        t0 = time.perf_counter()
-        *_, (text, notes) = tab.generate("", "news", 200, 1.0, 20, 1.0, 1.0, 1, seed, False, "")
-        n = int(notes.split(" 个新词元")[0].split()[-1])     # "… 123 个新词元 new tokens · …"
-        speeds.append(n / (time.perf_counter() - t0))
-    rows.append(["≤ 200 (stops at [SEP])", "yes, tab `generate` streamed", "", f"{statistics.median(speeds):.0f}"])
-    return rows
+    settings = dict(temperature=1.0, top_k=20, top_p=0.95, repetition_penalty=1.1)
+
+    def plain():
+        torch.manual_seed(0)
+        with torch.inference_mode():
+            ckpt.model.generate(input_ids=start, do_sample=True, max_new_tokens=new, min_new_tokens=new,
+                                pad_token_id=0, **settings)
+
+    pool = ThreadPoolExecutor(4)             # Gradio runs a streaming handler's next() in its worker threads
+
+    def streamed():
+        it = tab.generate("", "news", new, settings["temperature"], settings["top_k"], settings["top_p"],
+                          settings["repetition_penalty"], 1, 0, False, "", new, 0)
+        while True:
+            try:
+                pool.submit(next, it).result()
+            except StopIteration:
+                return
+
+    rows, speeds = [], {}
+    for name, call in (("plain `generate` (main thread)", plain), ("tab, streamed (worker threads)", streamed)):
+        call()                                               # warm
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - t0)
+        speeds[name] = new / statistics.median(times)
+        rows.append([name, f"{new}", f"{statistics.median(times):.2f}", f"{speeds[name]:.0f}"])
+    ratio = speeds["tab, streamed (worker threads)"] / speeds["plain `generate` (main thread)"]
+    pool.shutdown()
+    return rows, ratio
+
+
+def continuations(ckpt):
+    """(rows of the prompt table, new characters with the tab's minimum, new characters without it)."""
+    from demos import gpt2 as tab
+
+    rows, with_min, without = [], [], []
+    for style, form, prompt in PROMPTS:
+        *_, (text, _) = tab.generate(prompt, style, 200, 1.0, 20, 0.95, 1.1, 1, 0, False, "", tab.MIN_NEW, form)
+        with_min.append(len(text) - len(prompt))
+        *_, (bare, _) = tab.generate(prompt, style, 200, 1.0, 20, 0.95, 1.1, 1, 0, False, "", 0, 0)
+        without.append(len(bare) - len(prompt))
+        shown = text[len(prompt):].replace("|", "｜")
+        rows.append([style + (f" ({form}-char lines)" if form else ""), prompt, shown])
+    return rows, with_min, without
 
 
 def main(argv=None):
     import torch
 
-    from demos.gpt2 import EMBEDDED
+    from demos.gpt2 import EMBEDDED, MIN_NEW
     from training.gpt2_data import prepare, token_streams
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--max-tokens", type=int, default=50_000, help="test tokens per style")
     args = ap.parse_args(argv)
     ckpt = EMBEDDED.get()
-    paths = prepare()
-    streams = token_streams(paths, ckpt.tokenizer)
-    rows, fit_s, n_train = perplexity_table(ckpt.model, streams, len(ckpt.tokenizer), 50_000 if args.quick else None,
-                                            ckpt.context)
+    streams = token_streams(prepare(), ckpt.tokenizer)
+    rows, fit_s, n_train = perplexity_table(ckpt.model, streams, len(ckpt.tokenizer),
+                                            20_000 if args.quick else args.max_tokens, ckpt.context)
     print(f"\n### Test perplexity per token (≈ per character); n-grams fitted on {n_train:,} training tokens "
           f"in {fit_s:.0f} s\n")
-    print(markdown_table(["source", "test tokens", "KN 2-gram", "KN 3-gram", "KN 4-gram", "GPT-2 (ours)"], rows))
-    print(f"\n### Generation speed, warm ({torch.get_num_threads()} threads, median of {3 if args.quick else 7})\n")
-    print(markdown_table(["new tokens", "KV cache", "seconds", "new tokens / s"],
-                         speed_table(ckpt, 3 if args.quick else 7)))
+    print(markdown_table(["style", "test tokens", "KN 2-gram", "KN 3-gram", "KN 4-gram", "GPT-2 (ours)",
+                          "ours / 4-gram"], rows))
+    runs = 3 if args.quick else 7
+    speed, ratio = speed_table(ckpt, runs)
+    print(f"\n### Generation speed, warm ({torch.get_num_threads()} threads, median of {runs}, same settings)\n")
+    print(markdown_table(["path", "new tokens", "seconds", "new tokens / s"], speed))
+    print(f"\nstreamed / plain = {ratio:.2f}")
+    table, with_min, without = continuations(ckpt)
+    print(f"\n### Continuations (tab defaults: top-k 20, top-p 0.95, repetition penalty 1.1, at least "
+          f"{MIN_NEW} new tokens, seed 0)\n")
+    print(markdown_table(["style", "prompt", "continuation"], table))
+    print(f"\nnew characters per prompt ({len(PROMPTS)} prompts, seed 0): with the minimum median "
+          f"{statistics.median(with_min):.0f}, least {min(with_min)}; without it (the model may end at once) median "
+          f"{statistics.median(without):.0f}, least {min(without)}, {sum(n < 40 for n in without)} below 40")
 
 
 if __name__ == "__main__":

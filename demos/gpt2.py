@@ -8,7 +8,16 @@ import time
 
 import gradio as gr
 
-from demos.adapter import CONTROL, REPO, Lazy, check_number, check_seed, error, explanation, model_card
+from demos.adapter import (
+    CONTROL,
+    REPO,
+    Lazy,
+    check_number,
+    check_seed,
+    error,
+    explanation,
+    model_card,
+)
 from demos.language import bi
 
 TAB_ID = "gpt2"
@@ -17,26 +26,32 @@ POST = "https://kexue.fm/archives/7292"
 WEIGHTS = REPO / "data" / "gpt2"
 ENV = "KEXUE_GPT2_MODEL"          # a folder or hub id to use instead of the embedded model
 MAX_PROMPT = 20_000               # characters; longer prompts are refused, shorter ones cut to the context
-MAX_NEW = 256
+MAX_NEW = 400
+MIN_NEW = 40                      # default: end-of-text is not allowed before this many new tokens
 MAX_SAMPLES = 5
 MAX_CHECKPOINT_BYTES = 3 * 2**30  # a hub model larger than this is refused (it would not fit a free Space)
 STYLE_CHOICES = [(bi("新闻（人民日报 1998）", "News (People's Daily 1998)"), "news"), (bi("评论", "Reviews"), "review"),
-                 (bi("唐诗", "Tang poems"), "poem"), (bi("不指定", "None"), "none")]
+                 (bi("诗（唐宋）", "Poems (Tang, Song)"), "poem"), (bi("词曲", "Ci and qu lyrics"), "ci"),
+                 (bi("古文", "Classical prose"), "classic"), (bi("百科", "Encyclopedia"), "wiki"),
+                 (bi("不指定", "None"), "none")]
+FORM_CHOICES = [(bi("自由", "Free"), 0), (bi("五言", "5-character lines"), 5), (bi("七言", "7-character lines"), 7)]
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
 
-EXAMPLES = [  # prompt, style
-    ["新华社北京1月5日电", "news"],
-    ["今年以来，全国农村", "news"],
-    ["床前明月光，", "poem"],
-    ["", "poem"],
-    ["这家酒店的服务", "review"],
-    ["这本书", "review"],
+EXAMPLES = [  # prompt, style, poem form
+    ["新华社北京1月5日电", "news", 0],
+    ["今年以来，全国农村", "news", 0],
+    ["这家酒店的服务", "review", 0],
+    ["手机收到了，", "review", 0],
+    ["床前明月光，", "poem", 5],
+    ["", "poem", 7],
+    ["明月几时有", "ci", 0],
+    ["子曰：", "classic", 0],
+    ["长江是中国第一长河，", "wiki", 0],
 ]
 
 EMBEDDED = Lazy(lambda: _load_checkpoint(str(WEIGHTS)))
 _OTHERS: dict[str, object] = {}   # the last foreign checkpoint only (memory), by name
 _OTHERS_LOCK = threading.Lock()
-_GENERATE_LOCK = threading.Lock()  # one generation at a time: torch's RNG is global (seeded samples repeat)
 
 
 def _load_checkpoint(name: str):
@@ -115,21 +130,25 @@ def clean_prompt(prompt) -> str:
     return prompt
 
 
-def generate(prompt="", style="news", max_new_tokens=120, temperature=1.0, top_k=20, top_p=0.95,
+def generate(prompt="", style="news", max_new_tokens=200, temperature=1.0, top_k=20, top_p=0.95,
              repetition_penalty=1.1, n_samples=1, seed=0, stop_at_period=False, checkpoint_name="",
-             progress=gr.Progress()):
+             min_new_tokens=MIN_NEW, poem_form=0, progress=gr.Progress()):
     """Streams (text of every sample so far, notes markdown) while the samples are generated."""
-    from models.gpt2 import generation_kwargs, prompt_ids
+    from models.gpt2 import PoemLines, Sampling, prompt_ids, stream
 
     prompt = clean_prompt(prompt)
     if not isinstance(style, str) or style not in {value for _, value in STYLE_CHOICES}:
         raise error("未知的风格", f"unknown style {style!r}")
     max_new = int(check_number(max_new_tokens, "生成长度", "max new tokens", 1, MAX_NEW))
+    min_new = int(check_number(min_new_tokens, "最少生成", "min new tokens", 0, MAX_NEW))
     temperature = check_number(temperature, "温度", "temperature", 0, 2)
     top_k = int(check_number(top_k, "top-k", "top-k", 0, 200))
     top_p = check_number(top_p, "top-p", "top-p", 0.05, 1)
     penalty = check_number(repetition_penalty, "重复惩罚", "repetition penalty", 1, 2)
     n = int(check_number(n_samples, "样本数", "number of samples", 1, MAX_SAMPLES))
+    form = int(check_number(poem_form, "诗体", "poem form", 0, 7))
+    if form not in (0, 5, 7):
+        raise error("诗体只能是 0（自由）、5 或 7", "the poem form is 0 (free), 5 or 7")
     seed = check_seed(seed)
     ckpt = checkpoint(checkpoint_name, progress)
     if max_new >= ckpt.context:
@@ -154,73 +173,25 @@ def generate(prompt="", style="news", max_new_tokens=120, temperature=1.0, top_k
         notes.append(f"开头太长，只保留最后 {len(body)} 个词元（上下文 {ckpt.context} = 开头 + 生成）"
                      f" the prompt was cut to its last {len(body)} tokens (context {ckpt.context} = prompt + new tokens)")
     shown_prompt = ckpt.decode(body)
-    kwargs = generation_kwargs(ckpt, max_new, temperature, top_k, top_p, penalty, bool(stop_at_period))
+    sampling = Sampling(max_new, temperature, top_k, top_p, penalty, min_new, bool(stop_at_period), form)
+    if form:
+        try:
+            PoemLines(ckpt, form, shown_prompt)
+        except ValueError:
+            raise error(f"开头的最后一行已超过 {form} 个字，或模型的字表里没有“，”“。”",
+                        f"the prompt's last line is longer than {form} characters, or this model has no “，” "
+                        f"and “。”") from None
 
     texts, tokens, t0 = [], 0, time.time()
     for i in range(n):
-        text = ""
-        for piece, new_tokens in _stream(ckpt, ids, kwargs, seed + i):
-            text += piece
-            tokens += new_tokens
-            yield _render(texts + [shown_prompt + text]), _notes(notes, ckpt, tokens, t0, True)
-        texts.append(shown_prompt + text)
+        poem = PoemLines(ckpt, form, shown_prompt) if form else None
+        new: list[int] = []
+        for token in stream(ckpt, ids, sampling, seed + i, poem):
+            new.append(token)
+            tokens += 1
+            yield _render(texts + [shown_prompt + ckpt.decode(new)]), _notes(notes, ckpt, tokens, t0, True)
+        texts.append(shown_prompt + ckpt.decode(new))
     yield _render(texts), _notes(notes, ckpt, tokens, t0, False)
-
-
-def _stream(ckpt, ids, kwargs, seed):
-    """Generate in a thread; yield (decoded text piece, new tokens) as the streamer hands them over."""
-    import torch
-    from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
-
-    class Cancelled(StoppingCriteria):  # the page was closed: stop the thread too
-        def __call__(self, input_ids, scores, **kw):
-            return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool)
-
-    cancel, failure = threading.Event(), []
-    streamer = TextIteratorStreamer(ckpt.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=120)
-    counter = _Counter(streamer)
-
-    def run():
-        try:
-            with _GENERATE_LOCK, torch.inference_mode():
-                torch.manual_seed(seed)
-                ckpt.model.generate(input_ids=torch.tensor([ids]), streamer=counter, use_cache=True,
-                                    stopping_criteria=StoppingCriteriaList([Cancelled()]), **kwargs)
-        except Exception as e:  # noqa: BLE001 - reported on the page below
-            failure.append(e)
-            streamer.end()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        for piece in streamer:
-            yield piece, counter.take()
-    finally:
-        cancel.set()
-    thread.join(timeout=5)
-    if failure:
-        raise error("生成失败", f"generation failed: {type(failure[0]).__name__}: {failure[0]}"[:300])
-    yield "", counter.take()
-
-
-class _Counter:
-    """Passes tokens on to a streamer and counts the new ones (for tokens/s)."""
-
-    def __init__(self, streamer):
-        self.streamer, self.new, self.prompt_seen = streamer, 0, False
-
-    def put(self, value):
-        if self.prompt_seen:
-            self.new += value.numel()
-        self.prompt_seen = True
-        self.streamer.put(value)
-
-    def end(self):
-        self.streamer.end()
-
-    def take(self) -> int:
-        n, self.new = self.new, 0
-        return n
 
 
 def _render(texts: list[str]) -> str:
@@ -239,15 +210,21 @@ def _notes(notes: list[str], ckpt, tokens: int, t0: float, running: bool) -> str
 def build_tab() -> None:
     gr.Markdown(explanation(
         zh="**GPT2_ML：中文 GPT-2。** 语言模型逐字预测下一个字，生成时每一步从预测分布中采样（温度、top-k、top-p 截断，"
-           "苏神的演示用 top-k 5 / top-p 0.95，到“。”为止）。原文用 15 亿参数、48 层的 GPT2_ML；这里内置一个在 CPU 上训练的"
-           "小模型（4 层，约 5M 参数），语料是 1998 年 1 月《人民日报》、网购评论和全唐诗，每篇以风格标记 [NEWS] / [REVIEW] / "
-           "[POEM] 开头，所以可以指定风格。结果随输出逐字显示。",
+           "重复惩罚；苏神的演示用 top-k 5 / top-p 0.95，到“。”为止）。原文用 15 亿参数、48 层的 GPT2_ML；这里内置一个"
+           "从零训练的小模型（4 层 × 448，1,460 万参数，在一块 H200 上训练 4 分钟），读过六种文体：1998 年 1 月《人民日报》、"
+           "网购/酒店/外卖评论、全唐诗与全宋诗、宋词元曲、古文（诗经、论语、孟子、古文观止……）和中文维基百科段落。每篇以风格"
+           "标记（[NEWS]、[REVIEW]、[POEM]、[CI]、[CLASSIC]、[WIKI]）开头，所以可以指定文体。“最少生成”之前不许结束；"
+           "“五言/七言”让模型只写整行：一行 5 或 7 个汉字，单句末“，”、双句末“。”，至少四行。结果随输出逐字显示。",
         en="**GPT2_ML: a Chinese GPT-2.** A language model predicts the next character; generation samples from that "
-           "distribution step by step (temperature, top-k, top-p; Su's demo used top-k 5 / top-p 0.95 and stopped at "
-           "“。”). The post ran the 1.5B-parameter, 48-layer GPT2_ML; embedded here is a small model trained on a CPU "
-           "(4 layers, ≈5M parameters) on People's Daily (Jan 1998), shopping reviews and the Tang poems. Every "
-           "document starts with a style token — [NEWS], [REVIEW] or [POEM] — so you can ask for a style. The text "
-           "is streamed as it is generated.",
+           "distribution step by step (temperature, top-k, top-p, repetition penalty; Su's demo used top-k 5 / top-p "
+           "0.95 and stopped at “。”). The post ran the 1.5B-parameter, 48-layer GPT2_ML; embedded here is a small "
+           "model trained from scratch (4 layers × 448, 14.6M parameters, 4 minutes on one H200) on six styles: "
+           "People's Daily (Jan 1998), shopping / hotel / food-delivery reviews, every Tang and Song poem, Song ci and "
+           "Yuan qu, classical prose (Book of Songs, Analects, Mencius, Guwen Guanzhi…) and Chinese Wikipedia "
+           "paragraphs. Every document starts with a style token ([NEWS], [REVIEW], [POEM], [CI], [CLASSIC], [WIKI]), "
+           "so you can ask for a style. No end of text before the minimum length; the 5- / 7-character forms make it "
+           "write whole lines only (5 or 7 Chinese characters, “，” after the first line of each couplet, “。” after "
+           "the second, at least four lines). The text is streamed as it is generated.",
         url=POST,
         formula=r"p(x_1,\dots,x_T)=\prod_{t=1}^{T} p(x_t\mid x_{<t}),\qquad "
                 r"\mathrm{PPL}=\exp\Big(-\frac1T\sum_t \log p(x_t\mid x_{<t})\Big)",
@@ -257,9 +234,12 @@ def build_tab() -> None:
             prompt = gr.Textbox(label=bi("开头（可留空）", "Prompt (may be empty)"), value=EXAMPLES[0][0], lines=3,
                                 max_length=MAX_PROMPT)
             style = gr.Radio(STYLE_CHOICES, value="news", label=bi("风格", "Style"))
+            form = gr.Radio(FORM_CHOICES, value=0, label=bi("诗体", "Poem form"))
             with gr.Row():
-                max_new = gr.Slider(1, MAX_NEW - 1, value=120, step=1, label=bi("生成长度", "Max new tokens"))
-                n = gr.Slider(1, MAX_SAMPLES, value=1, step=1, label=bi("样本数", "Samples"))
+                max_new = gr.Slider(1, MAX_NEW, value=200, step=1, label=bi("最多生成", "Max new tokens"))
+                min_new = gr.Slider(0, MAX_NEW, value=MIN_NEW, step=1,
+                                    label=bi("最少生成（之前不许结束）", "Min new tokens (no end before)"))
+            n = gr.Slider(1, MAX_SAMPLES, value=1, step=1, label=bi("样本数", "Samples"))
             with gr.Accordion(bi("采样", "Sampling"), open=False):
                 with gr.Row():
                     temperature = gr.Slider(0, 2, value=1.0, step=0.05,
@@ -280,12 +260,12 @@ def build_tab() -> None:
                                f"weights (post-LN, see `models/gpt2_ml.py`). The environment variable `{ENV}` sets it "
                                f"too.", "  \n"))
             btn = gr.Button(bi("生成", "Generate"), variant="primary")
-            gr.Examples(EXAMPLES, inputs=[prompt, style], label=bi("例子（每种风格）", "Examples (per style)"))
+            gr.Examples(EXAMPLES, inputs=[prompt, style, form], label=bi("例子（每种风格）", "Examples (per style)"))
         with gr.Column(scale=1):
             output = gr.Textbox(label=bi("生成结果", "Generated text"), lines=14, elem_id="gpt2-output")
             notes = gr.Markdown(elem_id="gpt2-notes")
-    btn.click(generate, [prompt, style, max_new, temperature, top_k, top_p, penalty, n, seed, stop, other],
-              [output, notes], api_name="gpt2_generate")
+    btn.click(generate, [prompt, style, max_new, temperature, top_k, top_p, penalty, n, seed, stop, other, min_new,
+                         form], [output, notes], api_name="gpt2_generate")
     from models.checkpoint import card_file
 
-    model_card(card_file(WEIGHTS), [(WEIGHTS / "training_curve.png", None)])
+    model_card(card_file(WEIGHTS), [(WEIGHTS / "training_curve.png", None), (WEIGHTS / "sweep.png", None)])

@@ -27,12 +27,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from models.vocab import HAN
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
-STYLES = {"news": "[NEWS]", "review": "[REVIEW]", "poem": "[POEM]"}
+STYLES = {"news": "[NEWS]", "review": "[REVIEW]", "poem": "[POEM]", "ci": "[CI]", "classic": "[CLASSIC]",
+          "wiki": "[WIKI]"}
 END = "[SEP]"           # end of a document
 PERIOD = "。"           # Su's demo stops at the first full stop
 # BERT's "Chinese character": the project's HAN plus compatibility ideographs and the supplementary planes
@@ -180,16 +182,128 @@ def _transformers_checkpoint(source: str, tokenizer, name: str) -> Checkpoint:
     return Checkpoint(model, tokenizer, name, int(context), "gpt2")
 
 
-def generation_kwargs(ckpt: Checkpoint, max_new_tokens: int, temperature: float, top_k: int, top_p: float,
-                      repetition_penalty: float, stop_at_period: bool) -> dict:
-    """Arguments for ``model.generate``: sampling (temperature 0 → greedy), stops at [SEP] (and 。)."""
-    pad = getattr(ckpt.tokenizer, "pad_token_id", None)
-    stop = ckpt.stop_ids(stop_at_period)
-    kwargs = dict(max_new_tokens=max_new_tokens, do_sample=temperature > 0, repetition_penalty=repetition_penalty,
-                  eos_token_id=stop or None, pad_token_id=pad if pad is not None else (stop[0] if stop else 0))
-    if temperature > 0:
-        kwargs |= dict(temperature=temperature, top_k=top_k, top_p=top_p)
-    return kwargs
+@dataclass
+class Sampling:
+    """How :func:`stream` picks each next token (the tab's controls)."""
+    max_new_tokens: int = 200
+    temperature: float = 1.0        # 0: greedy
+    top_k: int = 20                 # 0: off
+    top_p: float = 0.95
+    repetition_penalty: float = 1.1
+    min_new_tokens: int = 40        # end-of-text is not allowed before this many new tokens
+    stop_at_period: bool = False    # Su's demo: stop at the first "。" (once min_new_tokens are written)
+    poem_line: int = 0              # 5 or 7: whole lines of that many characters (see PoemLines); 0: free text
+
+
+class PoemLines:
+    """Regulated-verse lines: inside a line only Chinese characters; after ``n`` of them a mark — "，" closing the
+    first line of each couplet, "。" the second; end-of-text only after a "。" with at least ``min_lines`` lines
+    written; after ``max_lines`` (a 律诗 has 8) nothing else. The prompt's lines count: ``床前明月光，`` is the
+    first line of a 5-character poem, and a prompt whose open line is already longer than ``n`` is refused."""
+
+    MARKS = "，。！？；"
+
+    def __init__(self, ckpt: Checkpoint, n: int, prompt: str, min_lines: int = 4, max_lines: int = 8):
+        if n not in (5, 7):
+            raise ValueError("a poem line has 5 or 7 characters")
+        vocab = ckpt.tokenizer.get_vocab()
+        if "，" not in vocab or "。" not in vocab:
+            raise ValueError("this vocabulary has no ， and 。")
+        self.n, self.min_lines, self.max_lines = n, min_lines, max_lines
+        self.comma, self.period = vocab["，"], vocab["。"]
+        self.han = torch.zeros(max(vocab.values()) + 1, dtype=torch.bool)
+        self.han[[i for t, i in vocab.items() if len(t) == 1 and is_cjk(t)]] = True
+        self.lines, self.open = 0, 0                   # lines closed, characters of the open line
+        for ch in prompt:
+            if ch in self.MARKS:
+                self.lines, self.open = self.lines + 1, 0
+            elif is_cjk(ch):
+                self.open += 1
+        if self.open > n:
+            raise ValueError(f"the prompt's last line has {self.open} characters, more than {n}")
+
+    def allowed(self, stop_ids: list[int], may_stop: bool) -> torch.Tensor:
+        """Bool mask over the vocabulary of the tokens allowed next."""
+        mask = torch.zeros_like(self.han)
+        if self.open < self.n and self.lines < self.max_lines:
+            mask |= self.han
+        elif self.open == self.n:
+            mask[self.comma if self.lines % 2 == 0 else self.period] = True
+        if self.open == 0 and self.lines % 2 == 0 and (self.lines >= self.min_lines and may_stop
+                                                       or self.lines >= self.max_lines):
+            mask[stop_ids] = True
+        if not mask.any():                             # a prompt with more lines than a poem has: stop
+            mask[stop_ids] = True
+        return mask
+
+    def update(self, token: int) -> None:
+        if token in (self.comma, self.period):
+            self.lines, self.open = self.lines + 1, 0
+        elif bool(self.han[token]):
+            self.open += 1
+
+
+def _step(ckpt: Checkpoint, feed: torch.Tensor, past):
+    """One forward pass with the key/value cache → (logits of the last position (vocab,), new cache)."""
+    if ckpt.kind == "gpt2_ml":
+        logits, past = ckpt.model(feed, past)
+        return logits[0, -1], past
+    out = ckpt.model(input_ids=feed, cache=past, use_cache=True)   # (transformers ≥ 5.24 names it cache)
+    return out.logits[0, -1], out.cache
+
+
+@torch.inference_mode()
+def stream(ckpt: Checkpoint, ids: list[int], sampling: Sampling, seed: int = 0, poem: PoemLines | None = None):
+    """Yield new token ids one by one after ``ids`` (start + prompt), with the key/value cache, until a stop token
+    or ``max_new_tokens``: repetition penalty, temperature, top-k and top-p as ``transformers`` applies them; no
+    end-of-text before ``min_new_tokens``; ``poem`` constrains the lines. Its own seeded generator: the same
+    seed gives the same text whatever else runs."""
+    from transformers import (
+        LogitsProcessorList,
+        RepetitionPenaltyLogitsProcessor,
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
+
+    steps = LogitsProcessorList()
+    if sampling.repetition_penalty != 1.0:
+        steps.append(RepetitionPenaltyLogitsProcessor(sampling.repetition_penalty))
+    if sampling.temperature > 0:
+        if sampling.temperature != 1.0:
+            steps.append(TemperatureLogitsWarper(sampling.temperature))
+        if sampling.top_k:
+            steps.append(TopKLogitsWarper(sampling.top_k))
+        if sampling.top_p < 1.0:
+            steps.append(TopPLogitsWarper(sampling.top_p))
+    ends = ckpt.stop_ids(False)                        # end of text
+    period = ckpt.tokenizer.get_vocab().get(PERIOD)
+    generator = torch.Generator().manual_seed(int(seed))
+    seq = torch.tensor([ids], dtype=torch.long)
+    feed, past = seq, None
+    for n in range(min(sampling.max_new_tokens, ckpt.context - len(ids))):
+        logits, past = _step(ckpt, feed, past)
+        scores = logits[None].float()
+        may_stop = n >= sampling.min_new_tokens
+        if poem is not None:
+            allowed = torch.zeros(scores.shape[-1], dtype=torch.bool)
+            mask = poem.allowed(ends, may_stop)[: len(allowed)]
+            allowed[: len(mask)] = mask
+            scores = scores.masked_fill(~allowed, float("-inf"))
+        elif not may_stop and ends:
+            scores[0, ends] = float("-inf")
+        scores = steps(seq, scores)
+        if sampling.temperature > 0:
+            token = int(torch.multinomial(scores.softmax(-1)[0], 1, generator=generator))
+        else:
+            token = int(scores[0].argmax())
+        yield token
+        if token in ends or (sampling.stop_at_period and token == period and may_stop):
+            return
+        if poem is not None:
+            poem.update(token)
+        feed = torch.tensor([[token]])
+        seq = torch.cat([seq, feed], 1)
 
 
 def prompt_ids(ckpt: Checkpoint, prompt: str, style: str | None,
@@ -225,7 +339,8 @@ def perplexity(model, stream, block: int = 256, batch: int = 16, max_tokens: int
     from tqdm import tqdm
 
     model.eval()
-    ids = torch.as_tensor(stream[: max_tokens + 1 if max_tokens else None], dtype=torch.long)
+    device = next(model.parameters(), torch.empty(0)).device
+    ids = torch.as_tensor(np.asarray(stream[: max_tokens + 1 if max_tokens else None], dtype=np.int64), device=device)
     half = block // 2
     starts = list(range(0, max(len(ids) - block, 0) + 1, half))
     if starts[-1] + block < len(ids):

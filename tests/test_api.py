@@ -114,11 +114,12 @@ def test_spectrum_classify(client):
 
 
 def test_gpt2_generate_streams(client):
-    job = client.submit("春风", "poem", 40, 1.0, 20, 0.95, 1.1, 1, 0, False, "", api_name="/gpt2_generate")
+    job = client.submit("春风", "poem", 40, 1.0, 20, 0.95, 1.1, 1, 0, False, "", 0, 0, api_name="/gpt2_generate")
     updates = list(job)                                     # every streamed (text, notes) update
     text, notes = job.result()
     assert len(updates) > 3 and text.startswith("春风") and "tokens/s" in notes
-    again, _ = client.predict("春风", "poem", 40, 1.0, 20, 0.95, 1.1, 1, 0, False, "", api_name="/gpt2_generate")
+    again, _ = client.predict("春风", "poem", 40, 1.0, 20, 0.95, 1.1, 1, 0, False, "", 0, 0, api_name="/gpt2_generate")
     assert again == text                                    # same seed, same text
     with pytest.raises(Exception, match="no such folder"):
-        client.predict("春风", "poem", 40, 1.0, 20, 0.95, 1.1, 1, 0, False, "/no/such/dir", api_name="/gpt2_generate")
+        client.predict("春风", "poem", 40, 1.0, 20, 0.95, 1.1, 1, 0, False, "/no/such/dir", 0, 0,
+                       api_name="/gpt2_generate")

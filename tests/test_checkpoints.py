@@ -166,13 +166,13 @@ def test_gpt2_saves_a_transformers_folder_with_its_vocabulary_and_card(tmp_path,
     tokenizer = gpt2.load_tokenizer(REPO / "data" / "gpt2")
     torch.manual_seed(0)
     model = GPT2LMHeadModel(gpt2.gpt2_config(len(tokenizer), n_layer=1, n_embd=32, n_head=2, n_positions=32)).eval()
-    monkeypatch.setattr(checkpoint, "MAX_SHARD_BYTES", 200_000)  # the 7k × 32 embedding alone is 450 kB in fp16
+    monkeypatch.setattr(checkpoint, "MAX_SHARD_BYTES", 200_000)  # the 10.6k × 32 embedding alone is 680 kB in fp16
     gpt2.save((model, tokenizer), tmp_path, "# card")
     assert (tmp_path / "MODEL_CARD.md").read_text() == "# card" and checkpoint.card_file(tmp_path).name == "MODEL_CARD.md"
     assert (tmp_path / "vocab.txt").read_text(encoding="utf-8") == (REPO / "data" / "gpt2" / "vocab.txt").read_text(
         encoding="utf-8")
     assert (tmp_path / "model.safetensors.index.json").exists()
-    assert all(p.stat().st_size <= 600_000 for p in tmp_path.glob("*.safetensors"))
+    assert all(p.stat().st_size <= 750_000 for p in tmp_path.glob("*.safetensors"))   # one tensor a shard at most
     ckpt = gpt2.load(str(tmp_path))
     x = torch.tensor([ckpt.encode("春风得意")])
     with torch.no_grad():

@@ -38,7 +38,7 @@ NUMBER = st.one_of(
     st.text(max_size=6), st.sampled_from(["1", "0.5", "-1", "nan", "inf", "1e308", "", "二"]),
 )
 FILES = [None, "", str(FIXTURES / "pos_head.txt"), str(REPO / "README.md"), str(REPO / "docs"),
-         str(REPO / "data" / "gpt2" / "model.safetensors"), "/no/such/file.csv", "/etc/passwd",
+         str(REPO / "data" / "gpt2" / "model-00001-of-00004.safetensors"), "/no/such/file.csv", "/etc/passwd",
          str(REPO / "docs" / "screenshot_gpt2.png"), str(o_gan.EXAMPLES[0]),
          next(e for e in spectrum.EXAMPLES if "/star_" in e)]
 FILE = st.one_of(st.sampled_from(FILES), st.text(max_size=20), st.integers())
@@ -78,12 +78,14 @@ def test_dgcnn(question, passages, threshold):
 
 
 @FUZZ
-@given(TEXT, CHOICE(["news", "review", "poem", "none"]), NUMBER, NUMBER, NUMBER, NUMBER, NUMBER,
-       st.one_of(NUMBER, st.just(1)), NUMBER, st.one_of(st.booleans(), TEXT), st.one_of(st.just(""), TEXT))
-def test_gpt2(prompt, style, max_new, temperature, top_k, top_p, penalty, n, seed, stop, checkpoint):
+@given(TEXT, CHOICE(["news", "review", "poem", "ci", "classic", "wiki", "none"]), NUMBER, NUMBER, NUMBER, NUMBER,
+       NUMBER, st.one_of(NUMBER, st.just(1)), NUMBER, st.one_of(st.booleans(), TEXT), st.one_of(st.just(""), TEXT),
+       NUMBER, st.one_of(NUMBER, st.sampled_from([0, 5, 7])))
+def test_gpt2(prompt, style, max_new, temperature, top_k, top_p, penalty, n, seed, stop, checkpoint, min_new, form):
     if isinstance(max_new, (int, float)) and not isinstance(max_new, bool) and math.isfinite(max_new):
         max_new = min(max_new, 60)          # keep valid cases short; the range check is tested in test_gpt2_demo
-    call(gpt2.generate, prompt, style, max_new, temperature, top_k, top_p, penalty, n, seed, stop, checkpoint)
+    call(gpt2.generate, prompt, style, max_new, temperature, top_k, top_p, penalty, n, seed, stop, checkpoint,
+         min_new, form)
 
 
 @FUZZ

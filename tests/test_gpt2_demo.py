@@ -9,10 +9,10 @@ from demos import gpt2
 
 
 def run(prompt="床前明月光，", style="poem", max_new=40, temperature=1.0, top_k=20, top_p=0.95, penalty=1.1,
-        n=1, seed=0, stop=False, checkpoint=""):
+        n=1, seed=0, stop=False, checkpoint="", min_new=gpt2.MIN_NEW, form=0):
     """Every streamed update of the tab's generate()."""
     return list(gpt2.generate(prompt, style, max_new, temperature, top_k, top_p, penalty, n, seed, stop,
-                              checkpoint))
+                              checkpoint, min_new, form))
 
 
 def test_output_is_streamed_and_starts_with_the_prompt():
@@ -41,27 +41,44 @@ def test_every_style_generates_from_an_empty_prompt():
 
     ckpt = gpt2.checkpoint()
     assert ckpt.styles == list(STYLES)
-    for style in ("news", "review", "poem", "none"):
+    for _, style in gpt2.STYLE_CHOICES:
         text, _ = run("", style, max_new=50, seed=1)[-1]
         assert len(text) >= 5, style
 
 
-def test_poem_style_writes_poem_lines():
-    """Tang poems are lines of 5 or 7 characters between punctuation: the poem style should mostly keep that."""
+def test_a_visitor_gets_at_least_the_minimum_by_default():
+    """The tab's defaults: no end of text before MIN_NEW new tokens (the old model stopped after 6–20 characters)."""
+    import inspect
+
+    defaults = inspect.signature(gpt2.generate).parameters
+    assert defaults["min_new_tokens"].default == gpt2.MIN_NEW >= 40
+    for prompt, style in (("这本书", "review"), ("今天", "news"), ("春风", "ci")):
+        for seed in range(2):
+            *_, (text, notes) = gpt2.generate(prompt, style, seed=seed)
+            assert len(text) - len(prompt) >= gpt2.MIN_NEW - 5, (style, text)   # a few tokens are Latin words
+            assert int(notes.split(" 个新词元")[0].split()[-1]) >= gpt2.MIN_NEW
+
+
+@pytest.mark.parametrize("form", [5, 7])
+def test_poem_form_writes_whole_lines(form):
     import re
 
-    lines = []
-    for seed in range(6):
-        text, _ = run("", "poem", max_new=80, seed=seed)[-1]
-        lines += [s for s in re.split(r"[，。！？；]", text)[:-1] if s]
-    assert sum(len(s) in (5, 7) for s in lines) / len(lines) > 0.6
-
-
-def test_stop_at_period_ends_at_the_first_full_stop():
     for seed in range(3):
-        text, _ = run("今天", "news", max_new=200, seed=seed, stop=True)[-1]
+        prompt = "床前明月光，" if form == 5 and seed == 0 else ""
+        text, _ = run(prompt, "poem", max_new=120, seed=seed, form=form)[-1]
+        lines = re.findall(r"([^，。]+)([，。])", text)
+        assert 4 <= len(lines) <= 8 and text.endswith("。"), text
+        assert all(len(body) == form for body, _ in lines), text
+        assert "".join(mark for _, mark in lines) == "，。" * (len(lines) // 2), text
+
+
+def test_stop_at_period_ends_at_the_first_full_stop_after_the_minimum():
+    for seed in range(3):
+        text, _ = run("今天", "news", max_new=200, seed=seed, stop=True, min_new=0)[-1]
         assert text.count("。") <= 1
         assert text.endswith("。") or len(text) >= 150        # or it ran out of tokens first
+        text, _ = run("今天", "news", max_new=200, seed=seed, stop=True, min_new=60)[-1]
+        assert text.endswith("。") and "。" not in text[:-1][60:]
 
 
 def test_several_samples_are_numbered():
@@ -97,6 +114,9 @@ def test_characters_outside_the_vocabulary_are_named():
     (dict(n=9), "between"),
     (dict(seed=-3), "between"),
     (dict(style="sonnet"), "unknown style"),
+    (dict(form=6), "poem form"),
+    (dict(form=5, prompt="床前明月光疑是"), "longer than 5"),
+    (dict(min_new=-1), "between"),
     (dict(checkpoint="/no/such/folder"), "no such folder"),
     (dict(checkpoint="not a model id!"), "neither a folder nor a hub id"),
     (dict(checkpoint="uer/gpt2-chinese-cluecorpussmall"), "offline"),

@@ -127,3 +127,78 @@ def test_missing_local_folder_fails_fast(tmp_path):
             load(name)
     assert time.time() - t0 < 2
     assert not looks_like_path("uer/gpt2-chinese-cluecorpussmall")
+
+
+@pytest.fixture()
+def poet(tmp_path):
+    """A random GPT2_ML-layout checkpoint with 96 positions, loaded as the tab loads one: the sampler's rules must
+    hold whatever the weights say."""
+    torch.manual_seed(1)
+    cfg = gpt2_ml.GPT2MLConfig(vocab_size=40, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                               max_position_embeddings=96)
+    gpt2_ml.save_folder(gpt2_ml.GPT2ML(cfg).eval(), tmp_path)
+    (tmp_path / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
+    return load(str(tmp_path))
+
+
+def test_stream_matches_generate_and_is_seeded(poet):
+    from models.gpt2 import Sampling, stream
+
+    ids = poet.start_ids("poem") + poet.encode("床前")
+    greedy = list(stream(poet, ids, Sampling(max_new_tokens=20, temperature=0, repetition_penalty=1.2,
+                                             min_new_tokens=0)))
+    ref = poet.model.generate(torch.tensor([ids]), max_new_tokens=20, do_sample=False, repetition_penalty=1.2,
+                              eos_token_id=poet.stop_ids(False))
+    assert greedy == ref[0, len(ids):].tolist()                 # the same processors as transformers' generate
+    sampling = Sampling(max_new_tokens=30, min_new_tokens=0)
+    a, b, c = (list(stream(poet, ids, sampling, seed)) for seed in (4, 4, 5))
+    assert a == b and a != c
+
+
+def test_no_end_of_text_before_the_minimum(poet):
+    from models.gpt2 import Sampling, stream
+
+    ids = poet.start_ids("news")
+    end = poet.stop_ids(False)
+    free = [list(stream(poet, ids, Sampling(max_new_tokens=40, min_new_tokens=0, temperature=2.0, top_k=0,
+                                            top_p=1.0), seed)) for seed in range(30)]
+    assert any(len(t) < 25 for t in free)                       # this random model does end early when allowed
+    for seed in range(30):
+        tokens = list(stream(poet, ids, Sampling(max_new_tokens=40, min_new_tokens=25, temperature=2.0, top_k=0,
+                                                 top_p=1.0), seed))
+        assert len(tokens) >= 25 and not set(tokens[:25]) & set(end)
+
+
+@pytest.mark.parametrize("n", [5, 7])
+def test_poem_lines_have_n_characters_and_alternate_marks(poet, n):
+    import re
+
+    from models.gpt2 import PoemLines, Sampling, is_cjk, stream
+
+    for seed in range(5):
+        prompt = "床前明" if seed % 2 else ""
+        ids = poet.start_ids("poem") + poet.encode(prompt)
+        tokens = list(stream(poet, ids, Sampling(max_new_tokens=80, min_new_tokens=0, temperature=1.5, top_k=0,
+                                                 top_p=1.0), seed, PoemLines(poet, n, prompt)))
+        text = prompt + poet.decode(tokens)
+        lines = re.findall(r"([^，。]*)([，。])", text)
+        assert all(len(body) == n and all(is_cjk(c) for c in body) for body, _ in lines), text
+        assert [mark for _, mark in lines] == ["，", "。"] * (len(lines) // 2), text   # ，。，。…
+        assert 4 <= len(lines) <= 8 and text.endswith("。"), text
+        assert tokens[-1] in poet.stop_ids(False) or len(lines) == 8
+
+
+def test_poem_lines_count_the_prompt():
+    class Tok:
+        def get_vocab(self):
+            return {t: i for i, t in enumerate(VOCAB)}
+
+    from models.gpt2 import Checkpoint, PoemLines
+
+    ckpt = Checkpoint(None, Tok(), "vocab only", 64, "gpt2")
+    state = PoemLines(ckpt, 5, "床前明月光，疑是地")
+    assert (state.lines, state.open) == (1, 3)
+    with pytest.raises(ValueError):
+        PoemLines(ckpt, 5, "床前明月光疑")                  # the open line is already longer than 5
+    with pytest.raises(ValueError):
+        PoemLines(ckpt, 6, "")
