@@ -5,11 +5,18 @@
 Rows: Su's network after stage 1 (cross-entropy) and after stage 2 (macro-F1 loss) — the shipped checkpoints —
 and, fitted in this run on the same training spectra, logistic regression and a random forest on binned flux (the
 2,600 scaled flux values averaged in 100 bins). Macro-F1 and per-class F1 on the test split (templates never seen
-in training). Then macro-F1 per S/N bin for every model (a plot, `data/spectrum/f1_vs_snr.png`) and the tab's
-latency.
+in training). Then macro-F1 per S/N bin for every model (a plot, `data/spectrum/f1_vs_snr.png`), galaxy F1 at
+z < 0.01 (nearby galaxies against every spectrum that is not a galaxy), the expected calibration error (15 bins of
+the top probability), and the tab's latency.
+
+Real spectra (``--lamost DIR``, default ``../shared/datasets/spectra/lamost_dr1_stars_B6212`` where it exists): 176
+LAMOST DR1 stars (FITS as the survey ships them, the pipeline's class and subclass in ``labels.csv``), read by the
+tab's own reader; the share each model calls "star", overall and per LAMOST subclass.
 """
 from __future__ import annotations
 
+import argparse
+import csv
 import sys
 import time
 from pathlib import Path
@@ -19,6 +26,39 @@ sys.path.insert(0, str(REPO))
 
 BINS = 100
 SNR_EDGES = (3, 5, 10, 20, 60)
+LAMOST = REPO.parent / "shared" / "datasets" / "spectra" / "lamost_dr1_stars_B6212"
+
+
+def out_of_distribution(rng, n: int = 50) -> dict:
+    """Inputs a visitor might upload that are no star, galaxy or QSO spectrum: white noise, a flat line, a sine
+    wave, a straight ramp, a step, and the night sky alone (the pypeit Paranal spectrum on the grid)."""
+    import numpy as np
+
+    from models.spectrum import N_POINTS
+    from training.spectra_data import load_parts
+
+    _, _, sky = load_parts()
+    x = np.linspace(0, 1, N_POINTS)
+    makers = {
+        "white noise": lambda: rng.normal(0, 1, N_POINTS),
+        "flat line + 1 % noise": lambda: 1 + rng.normal(0, 0.01, N_POINTS),
+        "sine wave": lambda: 1 + 0.5 * np.sin(2 * np.pi * rng.uniform(2, 40) * x + rng.uniform(0, 6)),
+        "straight ramp": lambda: rng.uniform(0.1, 1) + rng.uniform(-1, 1) * x,
+        "step": lambda: 1 + (x > rng.uniform(0.2, 0.8)) * rng.uniform(0.5, 3),
+        "night sky alone": lambda: sky * rng.uniform(0.5, 2) + rng.normal(0, 0.05, N_POINTS),
+    }
+    kinds = [k for k in makers for _ in range(n)]
+    return {"kind": kinds, "flux": np.stack([makers[k]() for k in kinds]).astype(np.float32)}
+
+
+def read_lamost(folder: Path):
+    """The real LAMOST spectra on the model's grid through the tab's reader → (flux (n, 2600), labels.csv rows)."""
+    import numpy as np
+
+    from demos import spectrum as tab
+
+    rows = list(csv.DictReader((folder / "labels.csv").open(encoding="utf-8")))
+    return np.stack([tab.read_spectrum(str(folder / "fits" / r["file"]))[0] for r in rows]).astype(np.float32), rows
 
 
 def binned(X):
@@ -26,7 +66,7 @@ def binned(X):
     return X.reshape(len(X), BINS, -1).mean(-1)
 
 
-def main():
+def main(argv=None):
     import numpy as np
     import torch
     from sklearn.ensemble import RandomForestClassifier
@@ -36,9 +76,13 @@ def main():
     from bench import p50_p95, time_calls_ms
     from demos import spectrum as tab
     from models import spectrum
-    from models.spectrum import CLASSES, macro_f1, predict, scale
+    from models.spectrum import CLASSES, expected_calibration_error, macro_f1, predict, scale
     from training.spectra_data import prepare, read_split
 
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lamost", type=Path, default=LAMOST if LAMOST.is_dir() else None,
+                    help="the folder of real LAMOST spectra (fits/ + labels.csv)")
+    args = ap.parse_args(argv)
     paths = prepare()
     (X, y, _), (Xt, yt, meta) = read_split(paths["train"]), read_split(paths["test"])
     X, Xt = scale(torch.from_numpy(X)), scale(torch.from_numpy(Xt))
@@ -80,6 +124,54 @@ def main():
     for label, n, f in rows:
         print(f"| {label} | {n:,} | " + " | ".join(f"{f[k]:.4f}" for k in names) + " |")
     plot(rows, names, tab.WEIGHTS / "f1_vs_snr.png")
+
+    probs = predict(model, Xt).numpy()
+    z = np.array([m.get("z", 0.0) for m in meta])
+    galaxy = CLASSES.index("galaxy")
+    near = torch.from_numpy((yt != galaxy) | (z < 0.01))
+    print(f"\nGalaxies at z < 0.01 in the test split: {int(((yt == galaxy) & (z < 0.01)).sum())}; F1 galaxy on them "
+          f"against every non-galaxy spectrum: " + ", ".join(
+              f"{name.split(' — ')[0]} {macro_f1(p[near], yt_t[near])[1][galaxy]:.4f}" for name, p in preds.items()))
+    print(f"Expected calibration error (test split, shipped model, 15 bins): "
+          f"{expected_calibration_error(probs, yt):.4f}")
+
+    ood = out_of_distribution(np.random.default_rng(0))
+    ood_probs = predict(model, scale(torch.from_numpy(ood["flux"])))
+    unknown = CLASSES.index("unknown")
+    print(f"\n## Inputs that are no spectrum of the four classes ({len(ood['kind'])}, made here): what the shipped "
+          f"model says\n")
+    print("| input | n | called unknown | mean top probability | most often called |")
+    print("|---|---|---|---|---|")
+    for kind in dict.fromkeys(ood["kind"]):
+        sel = np.array([k == kind for k in ood["kind"]])
+        p = ood_probs[torch.from_numpy(sel)]
+        top = np.bincount(p.argmax(-1).numpy(), minlength=len(CLASSES))
+        print(f"| {kind} | {sel.sum()} | {(p.argmax(-1) == unknown).float().mean():.2f} | "
+              f"{p.max(-1).values.mean():.2f} | {CLASSES[int(top.argmax())]} |")
+
+    if args.lamost:
+        real, rows = read_lamost(args.lamost)
+        real_t = scale(torch.from_numpy(real))
+        real_preds = {name: p for name, p in (
+            ("Su's network, stage 1 (cross-entropy)", predict(stage1, real_t).argmax(-1)),
+            ("Su's network, stage 2 (macro-F1 loss) — shipped", predict(model, real_t).argmax(-1)),
+            ("baseline: logistic regression, 100 flux bins (balanced)",
+             torch.from_numpy(lr.predict(feats.transform(binned(real_t.numpy()))))),
+            ("baseline: random forest (300 trees), 100 flux bins (balanced)",
+             torch.from_numpy(rf.predict(feats.transform(binned(real_t.numpy()))))))}
+        subclasses = sorted({r["SUBCLASS"][0] for r in rows})
+        star = CLASSES.index("star")
+        print(f"\n## Real LAMOST DR1 stars ({len(rows)}, read from FITS by the tab's reader; all STAR by the "
+              f"LAMOST pipeline): share called star\n")
+        print("| model | all | " + " | ".join(f"{c} ({sum(r['SUBCLASS'][0] == c for r in rows)})"
+                                            for c in subclasses) + " | called instead |")
+        print("|---|---|" + "---|" * len(subclasses) + "---|")
+        for name, p in real_preds.items():
+            p = p.numpy()
+            other = {CLASSES[k]: int((p == k).sum()) for k in range(len(CLASSES)) if k != star and (p == k).any()}
+            print(f"| {name} | **{(p == star).mean():.3f}** | " + " | ".join(
+                f"{(p[[r['SUBCLASS'][0] == c for r in rows]] == star).mean():.3f}" for c in subclasses)
+                + f" | {', '.join(f'{k} {v}' for k, v in other.items()) or '—'} |")
 
     example = tab.EXAMPLES[0]
     tab.classify(example)   # warm

@@ -15,6 +15,7 @@ MAX_MB = 20
 MAX_ROWS = 500_000
 MIN_POINTS = 100
 MIN_OVERLAP = 0.5   # at least half of the grid (3,700–9,000 Å) must be covered
+MIN_GOOD = 0.6      # a LAMOST image's flagged pixels are dropped when at least this share is left
 NAMES = {"star": "恒星 star", "galaxy": "星系 galaxy", "qso": "类星体 QSO", "unknown": "未知 unknown"}
 
 
@@ -50,15 +51,47 @@ def _read_fits(path):
                 else:
                     key = "wavelength" if "wavelength" in cols else "wave"
                     wave = np.asarray(data[hdu.columns.names[cols.index(key)]], dtype=float).ravel()
+                if "ivar" in cols:                          # SDSS and LAMOST DR8+ tables carry the inverse variance
+                    flux = _drop_flagged(flux, np.asarray(data[hdu.columns.names[cols.index("ivar")]]).ravel())
                 return wave, flux
         image = hdus[0]
-        if image.data is not None and image.data.ndim == 2 and image.data.shape[0] >= 3:   # LAMOST layout
-            return np.asarray(image.data[2], dtype=float), np.asarray(image.data[0], dtype=float)
+        if image.data is not None and image.data.ndim == 2 and image.data.shape[0] >= 3:   # LAMOST image layout
+            return _lamost_image(np.asarray(image.data, dtype=float), image.header)
         if image.data is not None and image.data.ndim == 1 and "CRVAL1" in image.header:
             return header_wavelengths(image.header, image.data.size), np.asarray(image.data, dtype=float)
     raise error("FITS 文件里找不到光谱（需要 flux + loglam/wavelength 列，或一维图像 + CRVAL1/CDELT1）",
                 "no spectrum found in the FITS file (expected flux + loglam/wavelength columns, or a 1-D image with "
                 "CRVAL1/CDELT1)")
+
+
+def _lamost_image(rows, header):
+    """LAMOST's 5 × N image → (wave, flux). Row 0 is the flux, row 1 its inverse variance (0 = no data: those
+    pixels become NaN); the wavelength is row 2 where that row is one (DR2 and later: flux, invvar, wavelength,
+    andmask, ormask) and otherwise the header's log-linear solution 10^(COEFF0 + COEFF1·i) (DR1: row 2 is the
+    subtracted continuum)."""
+    import numpy as np
+
+    n = rows.shape[1]
+    row2 = rows[2]
+    if np.all(np.isfinite(row2)) and np.all(np.diff(row2) > 0) and 1000 < row2[0] and row2[-1] < 30000:
+        wave = row2
+    elif "COEFF0" in header and "COEFF1" in header:
+        wave = 10 ** (float(header["COEFF0"]) + float(header["COEFF1"]) * np.arange(n))
+    else:
+        raise error("LAMOST 图像里没有波长（第 3 行不是波长，头里也没有 COEFF0 / COEFF1）",
+                    "no wavelengths in this LAMOST image (row 3 is not one and the header has no COEFF0 / COEFF1)")
+    return wave, _drop_flagged(rows[0], rows[1])
+
+
+def _drop_flagged(flux, ivar):
+    """Pixels the pipeline flags (inverse variance 0) become NaN (dropped later), unless that leaves less than
+    MIN_GOOD of them: then the flux is read as is."""
+    import numpy as np
+
+    flux, good = np.array(flux, dtype=float), np.asarray(ivar) > 0
+    if len(good) == len(flux) and good.mean() >= MIN_GOOD:
+        flux[~good] = np.nan
+    return flux
 
 
 def _read_table(path):

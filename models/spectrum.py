@@ -125,6 +125,14 @@ def macro_f1(pred: torch.Tensor, labels: torch.Tensor, n_classes: int = len(CLAS
     return sum(per_class) / n_classes, per_class
 
 
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
+    """Σ_bins (n_bin / n) · |accuracy − mean confidence| over equal-width bins of the top probability."""
+    conf, pred = probs.max(-1), probs.argmax(-1)
+    bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+    return float(sum((bins == b).mean() * abs((pred[bins == b] == labels[bins == b]).mean() - conf[bins == b].mean())
+                     for b in range(n_bins) if (bins == b).any()))
+
+
 @torch.no_grad()
 def predict(model: SpectrumNet, X: torch.Tensor, batch: int = 500) -> torch.Tensor:
     """Scaled flux (n, N) → probabilities (n, C)."""

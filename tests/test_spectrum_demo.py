@@ -95,3 +95,64 @@ def test_shipped_checkpoint_card():
     for f in ("spectrum.safetensors", "spectrum_stage1.safetensors"):
         assert (spectrum.WEIGHTS / f).stat().st_size < 8 * 2**20
 
+
+
+LAMOST = Path(__file__).parent / "fixtures" / "lamost"
+DR1 = LAMOST / "spec-55862-B6212_sp06-003.fits"
+
+
+def _dr1():
+    from astropy.io import fits
+
+    with fits.open(DR1) as hdus:
+        return hdus[0].data.astype("float32"), hdus[0].header
+
+
+def test_lamost_dr1_wavelengths_come_from_the_header():
+    """DR1's third row is the subtracted continuum, not the wavelength: 10^(COEFF0 + COEFF1·i) from the header."""
+    import numpy as np
+
+    wave, flux = spectrum._read_fits(DR1)
+    rows, header = _dr1()
+    assert wave[0] == pytest.approx(10 ** header["COEFF0"]) and np.all(np.diff(wave) > 0)
+    assert 3600 < wave[0] < 3800 and 9000 < wave[-1] < 9300 and len(flux) == rows.shape[1]
+    assert np.isnan(flux[rows[1] <= 0]).all() and np.array_equal(flux[rows[1] > 0], rows[0][rows[1] > 0])
+
+
+def test_lamost_later_layouts_read_the_same_spectrum(tmp_path):
+    """DR2 and later: the image's third row is the wavelength; DR8 and later: a binary table of vector columns."""
+    import numpy as np
+    from astropy.io import fits
+
+    rows, header = _dr1()
+    wave = (10 ** (header["COEFF0"] + header["COEFF1"] * np.arange(rows.shape[1]))).astype("float32")
+    image = np.stack([rows[0], rows[1], wave, rows[3], rows[4]])
+    fits.PrimaryHDU(image).writeto(tmp_path / "dr5.fits")                  # no COEFF0 / COEFF1 in this header
+    table = fits.BinTableHDU.from_columns([fits.Column(name=n, format=f"{rows.shape[1]}E", array=a[None])
+                                           for n, a in (("FLUX", rows[0]), ("IVAR", rows[1]), ("WAVELENGTH", wave))])
+    fits.HDUList([fits.PrimaryHDU(), table]).writeto(tmp_path / "dr9.fits")
+    reference, _ = spectrum.read_spectrum(str(DR1))
+    for name in ("dr5.fits", "dr9.fits"):
+        on_grid, _ = spectrum.read_spectrum(str(tmp_path / name))
+        assert np.allclose(on_grid, reference, rtol=1e-3, atol=1e-3 * np.abs(reference).max()), name
+    broken = image.copy()
+    broken[2] = rows[2]                                                      # neither row nor header has wavelengths
+    fits.PrimaryHDU(broken).writeto(tmp_path / "none.fits")
+    with pytest.raises(gr.Error, match="no wavelengths"):
+        spectrum.read_spectrum(str(tmp_path / "none.fits"))
+
+
+def test_lamost_spectrum_with_most_pixels_flagged_is_still_read():
+    """52 % of this K7 star's pixels have inverse variance 0: dropping them would leave too little, so the flux is
+    read as the survey gives it."""
+    import numpy as np
+
+    wave, flux = spectrum._read_fits(LAMOST / "spec-55862-B6212_sp06-145.fits")
+    assert np.isfinite(flux).all()
+    label, _, _ = spectrum.classify(str(LAMOST / "spec-55862-B6212_sp06-145.fits"))
+    assert set(label) == set(spectrum.NAMES.values())
+
+
+def test_a_real_lamost_star_is_called_a_star():
+    label, _, _ = spectrum.classify(str(DR1))
+    assert max(label, key=label.get) == spectrum.NAMES["star"]
