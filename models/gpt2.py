@@ -5,8 +5,9 @@ Post: https://kexue.fm/archives/7292. A causal language model, trained by maximu
     p(x₁ … x_T) = ∏ₜ softmax(W hₜ₋₁)[xₜ],   loss = −(1/T) Σₜ log p(xₜ | x<t),   perplexity = exp(loss)
 
 The embedded model is ``transformers.GPT2LMHeadModel`` (pre-LN) trained from scratch by ``python -m
-training.gpt2`` on news, reviews and Tang poems. Each document starts with a style token — ``[NEWS]``, ``[REVIEW]``
-or ``[POEM]`` — and ends with ``[SEP]``, so the style is asked for by the first token:
+training.gpt2`` on six styles of text. Each document starts with a style token — ``[NEWS]``, ``[REVIEW]``,
+``[POEM]``, ``[CI]``, ``[CLASSIC]`` or ``[WIKI]`` — and ends with ``[SEP]``, so the style is asked for by the first
+token:
 
     [POEM] 床 前 明 月 光 ， … 。 [SEP] [POEM] …
 
@@ -17,7 +18,8 @@ tokens directly and keeps a space only between two Latin words / numbers.
 Other checkpoints load through :func:`load`: a local folder or a hub id of any GPT-2 (with its own tokenizer), or a
 folder of converted GPT2_ML weights (``models/gpt2_ml.py``, post-LN layout). :func:`save` writes ours as a
 transformers folder (fp16, shards under 10 MB) with its vocab.txt and MODEL_CARD.md; :func:`perplexity` scores a
-token stream.
+token stream. :func:`stream` samples token by token over the key/value cache (the tab's streaming): repetition
+penalty, temperature, top-k, top-p, no end of text before a minimum, and :class:`PoemLines` for whole verse lines.
 """
 from __future__ import annotations
 
