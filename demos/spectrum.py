@@ -212,13 +212,16 @@ def build_tab() -> None:
            "（膨胀率 1, 2, 4），每层输出 2f 个通道、前后两半相加；前七块后各接一个最大池化；整通道 dropout、全局最大池化、"
            "全连接 128、softmax 四类。先用交叉熵训练，再从最好的模型出发用可导的 macro-F1 损失微调。"
            "**注意：这里的光谱由真实模板合成（MILES / STELIB / MaStar 恒星，BC03 / MIUSCAT 星族，pypeit 类星体 PCA，"
-           "Paranal 天光），不是 LAMOST 观测数据。**",
+           "Paranal 天光），不是 LAMOST 观测数据。** 在 176 条真实的 LAMOST DR1 恒星光谱上（可直接上传巡天发布的 FITS），"
+           "87% 判为恒星：A、F、G 型全对，K 型 63%、M 型 50%，其余多判成星系——冷星与老年星族相像。",
         en="**A Conv1D spectrum classifier.** A spectrum is 2,600 flux values on one wavelength grid. Su's network: "
            "8 residual blocks of three dilated convolutions (rates 1, 2, 4) with 2f channels whose halves are added; "
            "a max pool after each of the first seven; whole-channel dropout, global max pool, dense 128, softmax over "
            "4 classes. Trained with cross-entropy, then fine-tuned from the best model with a differentiable "
            "macro-F1 loss. **These spectra are made from real templates (MILES / STELIB / MaStar stars, BC03 / "
-           "MIUSCAT populations, pypeit's QSO PCA, the Paranal sky) — not LAMOST observations.**",
+           "MIUSCAT populations, pypeit's QSO PCA, the Paranal sky) — not LAMOST observations.** On 176 real LAMOST "
+           "DR1 stars (upload the survey's FITS as it ships) 87 % are called star: every A, F and G star, 63 % of the "
+           "K and 50 % of the M stars — the rest mostly 'galaxy', as cool stars resemble old stellar populations.",
         url=POST,
         formula=r"\mathcal{L} = -\log \frac{1}{C}\sum_{c} \frac{2\sum_n y_{nc}\,p_{nc}}{\sum_n (y_{nc} + p_{nc})}",
     ))
