@@ -8,16 +8,7 @@ import time
 
 import gradio as gr
 
-from demos.adapter import (
-    CONTROL,
-    REPO,
-    Lazy,
-    check_number,
-    check_seed,
-    error,
-    explanation,
-    model_card,
-)
+from demos.adapter import CONTROL, REPO, Lazy, check_number, check_seed, error, explanation, model_card
 from demos.language import bi
 
 TAB_ID = "gpt2"

@@ -260,13 +260,8 @@ def stream(ckpt: Checkpoint, ids: list[int], sampling: Sampling, seed: int = 0, 
     or ``max_new_tokens``: repetition penalty, temperature, top-k and top-p as ``transformers`` applies them; no
     end-of-text before ``min_new_tokens``; ``poem`` constrains the lines. Its own seeded generator: the same
     seed gives the same text whatever else runs."""
-    from transformers import (
-        LogitsProcessorList,
-        RepetitionPenaltyLogitsProcessor,
-        TemperatureLogitsWarper,
-        TopKLogitsWarper,
-        TopPLogitsWarper,
-    )
+    from transformers import (LogitsProcessorList, RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper,
+                              TopKLogitsWarper, TopPLogitsWarper)
 
     steps = LogitsProcessorList()
     if sampling.repetition_penalty != 1.0:

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from conftest import FIXTURES
 
+from conftest import FIXTURES
 from training import gpt2_data, snownlp_data
 
 

@@ -6,6 +6,7 @@ import gradio as gr
 import numpy as np
 import pytest
 
+from conftest import FIXTURES
 from demos import spectrum
 from models.spectrum import CLASSES, GRID
 
@@ -97,7 +98,7 @@ def test_shipped_checkpoint_card():
 
 
 
-LAMOST = Path(__file__).parent / "fixtures" / "lamost"
+LAMOST = FIXTURES / "lamost"
 DR1 = LAMOST / "spec-55862-B6212_sp06-003.fits"
 
 

@@ -40,6 +40,17 @@ def wheel_member(target: Path, requirement: str, member: str) -> Path:
     return target
 
 
+def warmup_cosine(step: int, progress: float, lr: float, warmup: int) -> float:
+    """The learning rate of the transformer runs: linear warm-up over ``warmup`` steps, then cosine decay from ``lr``
+    to a tenth of it as ``progress`` (the share of the budget after warm-up, in steps or in training time) goes
+    0 → 1."""
+    import math
+
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(max(progress, 0.0), 1.0))))
+
+
 def split_paths(folder: Path, names) -> dict[str, Path]:
     """{split: folder/split.tsv, "counts": folder/counts.json}."""
     return {name: folder / f"{name}.tsv" for name in names} | {"counts": folder / "counts.json"}

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from models import couplet_lm
 from models.couplet_lm import CoupletLM, CoupletLMConfig, encode_pair, lm_vocab
-from training import REPO, cache_dir, load_run, save_run
+from training import REPO, cache_dir, load_run, save_run, warmup_cosine
 from training.couplet import (add_run_args, data_card_rows, loss_plot, read_splits, real_pairs, repeat_real,
                               train_vocab)
 
@@ -69,9 +69,7 @@ def lower_loss(model, batches) -> float:
 
 def lr_at(step: int, args) -> float:
     warm = max(1, args.steps // 50)
-    if step < warm:
-        return args.lr * (step + 1) / warm
-    return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / (args.steps - warm)))))
+    return warmup_cosine(step, (step - warm) / (args.steps - warm), args.lr, warm)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -44,22 +44,15 @@ from tqdm import tqdm
 from models import gpt2
 from models.checkpoint import CARD
 from models.gpt2 import END, gpt2_config, load_tokenizer, perplexity
-from training import REPO, cache_dir, load_run, save_run
+from training import REPO, cache_dir, load_run, save_run, warmup_cosine
 from training.gpt2_data import SOURCES, prepare, token_streams
 
 OUT = REPO / "data" / "gpt2"
 SWEEP = "sweep.json"
 
 
-def cosine(lr: float, progress: float) -> float:
-    """Cosine decay from ``lr`` to a tenth of it as ``progress`` goes 0 → 1."""
-    return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(max(progress, 0.0), 1.0))))
-
-
 def lr_at(step: int, steps: int, lr: float, warmup: int) -> float:
-    if step < warmup:
-        return lr * (step + 1) / warmup
-    return cosine(lr, (step - warmup) / max(steps - warmup, 1))
+    return warmup_cosine(step, (step - warmup) / max(steps - warmup, 1), lr, warmup)
 
 
 def style_weights(streams: dict[str, np.ndarray], power: float) -> np.ndarray:
@@ -132,8 +125,8 @@ def train(args) -> dict:
         starts = torch.as_tensor(base[styles] + offsets, device=args.device)
         x = train_stream[starts[:, None] + window]                          # (batch, block + 1)
         torch.manual_seed(args.seed * 1_000_003 + step)          # dropout noise, the same after a resume
-        lr = (lr_at(step, args.steps, args.lr, args.warmup) if not args.minutes else
-              args.lr * (step + 1) / args.warmup if step < args.warmup else cosine(args.lr, elapsed / (args.minutes * 60)))
+        lr = (warmup_cosine(step, elapsed / (args.minutes * 60), args.lr, args.warmup) if args.minutes else
+              lr_at(step, args.steps, args.lr, args.warmup))
         for g in optimizer.param_groups:
             g["lr"] = lr
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=not args.fp32):
@@ -161,7 +154,7 @@ def train(args) -> dict:
         if time.time() - last_save > args.save_minutes * 60 or done():
             save_run(run, model, optimizer, {"step": step, "history": history, "elapsed": elapsed,
                                              "best_score": best["score"], "best_step": best["step"]},
-                     extra=_untied(best["weights"]))
+                     extra=best["weights"])
             last_save = time.time()
     bar.close()
     if best["weights"] is not None:
@@ -179,18 +172,6 @@ def train(args) -> dict:
             metrics["perplexity"][f"{split} {s}"] = {"perplexity": round(ppl, 2), "tokens": n}
     export(model, tokenizer, paths, args, metrics, history)
     return metrics
-
-
-def _untied(weights: dict | None) -> dict | None:
-    """A state dict with each storage once (safetensors refuses shared tensors; the head is tied to wte)."""
-    if not weights:
-        return None
-    seen, out = set(), {}
-    for k, v in weights.items():
-        if v.data_ptr() not in seen:
-            seen.add(v.data_ptr())
-            out[k] = v.contiguous()
-    return out
 
 
 def machine(args) -> str:
@@ -278,7 +259,7 @@ def sweep(args, argv: list[str]) -> dict:
             rest.append(a)
     commands = [[sys.executable, "-m", "training.gpt2", *rest, "--layers", str(n), "--dim", str(d),
                  "--heads", str(max(d // 64, 1)), "--out", str(folder / f"{n}x{d}")] for n, d in configs]
-    prepare(args.reviews, args.poetry, seed=args.seed)    # once, before the children read it
+    paths = prepare(args.reviews, args.poetry, seed=args.seed)    # once, before the children read it
     if args.device.startswith("cuda"):
         for p in [subprocess.Popen(c) for c in commands]:
             p.wait()
@@ -305,7 +286,6 @@ def sweep(args, argv: list[str]) -> dict:
               "rows": [{k: r[k] for k in ("layers", "dim", "parameters", "steps", "train_minutes", "tokens_per_second")}
                        | {"valid": {s: r["perplexity"][f"valid {s}"]["perplexity"] for s in SOURCES},
                           "curve": [[h[0], h[2]] for h in r["history"] if h[2]]} for r in runs]}
-    paths = prepare(args.reviews, args.poetry, seed=args.seed)
     counts = json.loads(paths["counts"].read_text(encoding="utf-8"))
     run_args = argparse.Namespace(**vars(args) | {"layers": winner["layers"], "dim": winner["dim"],
                                                   "heads": winner["heads"]})

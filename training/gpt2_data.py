@@ -165,7 +165,7 @@ def fetch_poetry(cache: Path) -> Path:
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             for m in tar.getmembers():
                 parts = m.name.split("/", 1)
-                if len(parts) == 2 and parts[1].split("/")[0] in POETRY_STYLES | {"LICENSE": 0} and m.isfile():
+                if len(parts) == 2 and parts[1].split("/")[0] in {*POETRY_STYLES, "LICENSE"} and m.isfile():
                     m.name = parts[1]
                     tar.extract(m, root, filter="data")
     return root
