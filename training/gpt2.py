@@ -361,7 +361,9 @@ at most {args.final_tokens:,} tokens per style):
 |---|---:|---:|---:|---:|---:|---:|
 {rows}
 {choice}
-Kneser-Ney character 4-grams fitted on the same training text are the baseline in `bench/bench_gpt2.py`.
+Kneser-Ney character 4-grams fitted on the same training text are the baseline in `bench/bench_gpt2.py`, which also
+continues 18 prompts a visitor might type (3 per style, written for it) with the tab's settings; its numbers and the
+continuations are in the README.
 
 **Limits**: a 1998 newspaper, e-commerce reviews, classical poetry and prose and a few thousand Wikipedia
 paragraphs are all it has read. It imitates their surface (format, vocabulary, rhythm); facts it writes are not to
