@@ -9,7 +9,15 @@ This file only assembles the tabs listed in demos/TABS (the adapter contract: de
 from __future__ import annotations
 
 import argparse
+import asyncio
+import importlib.util
+import logging
 import os
+import shutil
+import signal
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -17,8 +25,16 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import gradio as gr  # noqa: E402
 
 from demos import TABS, language  # noqa: E402
-from demos.adapter import MAX_UPLOAD_MB  # noqa: E402
+from demos.adapter import MAX_UPLOAD_MB, PICTURES  # noqa: E402
 from demos.language import LANGS, by_language, pick, translate  # noqa: E402
+from demos.lexicon import EXPORTS  # noqa: E402
+
+# What one visitor, or many, may make the server hold. Each bound is tested in tests/test_limits.py.
+MAX_BODY_MB = 8       # any request but an upload: the largest real one is a 1M-character pasted corpus (≤ 6 MB)
+MAX_DISK_MB = 2_048   # uploads and outputs on disk, all visitors together; past it the oldest files go
+SESSIONS = 1_000      # sessions whose state the server keeps (Gradio's default, 10,000, held 2 GB in a soak)
+JANITOR_SECONDS = 60  # how often the disk bound is checked
+LOG = logging.getLogger("kexue")
 
 
 def header(lang: str) -> str:
@@ -32,30 +48,193 @@ def header(lang: str) -> str:
 
 
 def build_app(concurrency: int = 2) -> gr.Blocks:
-    """All tabs; ``concurrency`` = events run at once per endpoint (the rest wait in the queue)."""
-    # delete_cache: every hour, Gradio drops the files it cached for requests more than a day ago (and all of them
-    # when the server stops), so a long-running Space does not fill its disk; example files are kept.
+    """All tabs; ``concurrency`` = events run at once per endpoint (the rest wait in the queue).
+
+    ``?tab=couplet`` in the address opens that tab (the ids are the adapters' TAB_ID), ``?lang=en`` the language."""
+    # delete_cache: every 10 minutes, Gradio drops the files it cached for requests more than two hours ago (and all
+    # of them when the server stops); the janitor below bounds their total size in between.
     with gr.Blocks(title="kexue.fm models · 科学空间模型", analytics_enabled=False,
-                   delete_cache=(3600, 86400)) as demo:
+                   delete_cache=(600, 7200)) as demo:
         with gr.Row(equal_height=False):
             gr.Markdown(by_language(header), elem_id="header")
             lang = gr.Radio(LANGS, value="both", label="语言 Language", min_width=330, scale=0,
                             elem_id="language", elem_classes=["no-translate"])
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             for tab in TABS:
                 with gr.Tab(tab.TITLE, id=tab.TAB_ID, elem_id=f"tab-{tab.TAB_ID}"):
                     tab.build_tab()
         language.connect(demo, lang)
+        demo.load(tab_from_address, None, [tabs], queue=False, api_visibility="private", show_progress="hidden")
+    name_tools(demo)
     demo.queue(default_concurrency_limit=concurrency, max_size=64)
     return demo
 
 
+def name_tools(demo: gr.Blocks) -> None:
+    """Gradio's MCP server names each tool after its Python function (two tabs have a ``classify``, so one became
+    ``classify_1``); give each event's function its endpoint's name instead (``spectrum_classify``). The function is
+    copied, not wrapped, so that Gradio still sees a generator (streaming) and the same signature."""
+    import types
+
+    for block_fn in demo.fns.values():
+        fn = block_fn.fn
+        if block_fn.api_name and isinstance(fn, types.FunctionType) and fn.__name__ != block_fn.api_name:
+            named = types.FunctionType(fn.__code__, fn.__globals__, block_fn.api_name, fn.__defaults__,
+                                       fn.__closure__)
+            named.__kwdefaults__, named.__doc__ = fn.__kwdefaults__, fn.__doc__
+            named.__dict__.update(fn.__dict__)
+            named.__qualname__ = block_fn.api_name
+            block_fn.fn = named
+
+
+def tab_from_address(request: gr.Request):
+    """The tab named by ``?tab=`` (a TAB_ID), else stay on the first."""
+    wanted = request.query_params.get("tab") if request else None
+    return gr.Tabs(selected=wanted) if wanted in {tab.TAB_ID for tab in TABS} else gr.update()
+
+
+class BodyLimit:
+    """ASGI middleware: a request body larger than its limit is refused with 413 before it is read into memory
+    or written to disk. Uploads may carry ``upload_mb`` in all (one file of the per-file maximum, not 20 of them);
+    every other request ``body_mb``. Gradio itself limits only each uploaded file."""
+
+    def __init__(self, app, body_mb: float = MAX_BODY_MB, upload_mb: float = MAX_UPLOAD_MB + 1):
+        self.app, self.body, self.upload = app, int(body_mb * 2**20), int(upload_mb * 2**20)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return await self.app(scope, receive, send)
+        limit = self.upload if scope["path"].rstrip("/").endswith("/upload") else self.body
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > limit:
+            return await self.refuse(send, limit)
+        seen, started = 0, False
+
+        async def counted_receive():  # a chunked body declares no length: count what arrives
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge
+            return message
+
+        async def tracked_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except BodyTooLarge:
+            if not started:
+                await self.refuse(send, limit)
+
+    @staticmethod
+    async def refuse(send, limit: int):
+        mb = limit / 2**20
+        LOG.info("refused: a request body over %.0f MB", mb)
+        body = (f'{{"error": "请求太大，上限 {mb:.0f} MB / the request is too large: the limit is {mb:.0f} MB"}}'
+                ).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json; charset=utf-8"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def disk_folders() -> list[Path]:
+    """Where uploads and outputs are written: Gradio's cache, our pictures and lexicon downloads."""
+    from gradio.utils import get_upload_folder
+
+    return [Path(get_upload_folder()), PICTURES, EXPORTS]
+
+
+def files_under(folders: list[Path]) -> list[tuple[float, int, Path]]:
+    """(mtime, size, path) of every file under ``folders``."""
+    files = []
+    for folder in folders:
+        for path in folder.rglob("*"):
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue
+            if path.is_file():
+                files.append((st.st_mtime, st.st_size, path))
+    return files
+
+
+def remove_empty_folders(folders: list[Path]) -> None:
+    for folder in folders:
+        for sub in sorted(folder.rglob("*"), key=lambda p: -len(p.parts)):
+            if sub.is_dir() and not any(sub.iterdir()):
+                sub.rmdir()
+
+
+def bound_disk(folders: list[Path], max_bytes: int) -> int:
+    """If the files under ``folders`` take more than ``max_bytes``, remove the oldest until they take ¾ of it
+    (the newest are what visitors are looking at); empty folders go too. Returns the bytes removed."""
+    files = files_under(folders)
+    total = sum(size for _, size, _ in files)
+    removed = 0
+    if total > max_bytes:
+        for _, size, path in sorted(files):
+            if total - removed <= max_bytes * 3 // 4:
+                break
+            path.unlink(missing_ok=True)
+            removed += size
+        remove_empty_folders(folders)
+        LOG.info("disk bound: %.0f MB in %d files, removed %.0f MB", total / 2**20, len(files), removed / 2**20)
+    return removed
+
+
+@asynccontextmanager
+async def janitor(app):
+    """While the server runs, keep uploads and outputs under MAX_DISK_MB. When it stops, remove every file
+    written since it started (uploads and outputs; Gradio's own clean-up misses uploads that were used as input)
+    — the examples cached before the start stay for the next one."""
+    async def loop():
+        while True:
+            await asyncio.to_thread(bound_disk, disk_folders(), MAX_DISK_MB * 2**20)
+            await asyncio.sleep(JANITOR_SECONDS)
+
+    started = time.time()
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        remove_written_since(started)
+
+
+def remove_written_since(started: float) -> None:
+    """Remove the uploads and outputs written since ``started`` (a time.time()), and our output folders."""
+    for mtime, _, path in files_under(disk_folders()):
+        if mtime >= started - 1:
+            path.unlink(missing_ok=True)
+    remove_empty_folders(disk_folders())
+    for folder in (PICTURES, EXPORTS):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def mcp_available() -> bool:
+    """Gradio's MCP server needs its extra (``pip install "gradio[mcp]"``)."""
+    return importlib.util.find_spec("mcp") is not None
+
+
 def launch_kwargs() -> dict:
     """Settings shared by ``python app.py`` and the tests' in-process server."""
+    from starlette.middleware import Middleware
+
     return dict(
         max_file_size=f"{MAX_UPLOAD_MB}mb",
         css="\n".join(getattr(tab, "CSS", "") for tab in TABS),
         show_error=True,
+        state_session_capacity=SESSIONS,
+        app_kwargs={"middleware": [Middleware(BodyLimit)], "lifespan": janitor},
+        mcp_server=mcp_available(),
     )
 
 
@@ -65,12 +244,33 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     ap.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     ap.add_argument("--concurrency", type=int, default=2, help="requests served at once per endpoint (queue)")
+    ap.add_argument("--gpt2-checkpoints", default=None, metavar="NAMES",
+                    help="comma-separated GPT-2 folders / hub ids visitors may pick (sets $KEXUE_GPT2_ALLOWED)")
     return ap.parse_args(argv)
+
+
+def stop_on_sigterm() -> None:
+    """A Space (and docker, systemd) stops the app with SIGTERM: handle it as Ctrl-C, so that the server closes
+    and its cache and output folders are removed instead of the process dying with them on disk."""
+    def handler(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once is enough: a second would interrupt the shutdown
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    build_app(args.concurrency).launch(server_name=args.host, server_port=args.port, **launch_kwargs())
+    if args.gpt2_checkpoints is not None:
+        os.environ["KEXUE_GPT2_ALLOWED"] = args.gpt2_checkpoints
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stop_on_sigterm()
+    demo = build_app(args.concurrency)
+    started = time.time()
+    demo.launch(server_name=args.host, server_port=args.port, **launch_kwargs())
+    # here after Ctrl-C / SIGTERM; the server's own shutdown may still be waiting for open connections (5 s, then
+    # the process ends without it), so the clean-up is done here too
+    remove_written_since(started)
 
 
 if __name__ == "__main__":

@@ -37,10 +37,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(cmd: list[str], port: int, limit_s: float = 180) -> tuple[float, subprocess.Popen]:
-    """Start ``cmd`` (offline, no analytics) in the repository; wait for its first page on ``port``.
-    Returns (seconds from start to that page, the running process)."""
-    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
+def start_server(cmd: list[str], port: int, limit_s: float = 180, env: dict | None = None
+                 ) -> tuple[float, subprocess.Popen]:
+    """Start ``cmd`` (offline, no analytics; ``env`` instead of this process's environment) in the repository;
+    wait for its first page on ``port``. Returns (seconds from start to that page, the running process)."""
+    env = dict(env if env is not None else os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while True:

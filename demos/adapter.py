@@ -20,6 +20,7 @@ imports gradio; nothing in ``demos/`` trains.
 """
 from __future__ import annotations
 
+import logging
 import math
 import re
 import tempfile
@@ -38,7 +39,10 @@ T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[1]
 MAX_UPLOAD_MB = 20  # also the app's max_file_size: larger uploads are refused before they reach an adapter
 
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # removed from text input
+# removed from text input: control characters, and lone UTF-16 surrogates (JSON can carry "\\ud800", which no
+# UTF-8 encoder accepts: an error message quoting the input would itself fail)
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+LOG = logging.getLogger("kexue")
 
 
 class Lazy(Generic[T]):
@@ -64,8 +68,10 @@ class Lazy(Generic[T]):
 
 
 def error(zh: str, en: str) -> gr.Error:
-    """A user-facing error, in both languages."""
-    return gr.Error(f"{zh} / {en}")
+    """A user-facing error, in both languages. The server log gets one line, not a traceback: a visitor's mistake
+    is not the server's fault."""
+    LOG.info("refused: %s", en)
+    return gr.Error(f"{zh} / {en}", print_exception=False)
 
 
 def check_text(text, what_zh: str, what_en: str, max_chars: int, need_cjk: bool = True) -> str:
@@ -90,7 +96,7 @@ def check_number(value, what_zh: str, what_en: str, lo: float, hi: float) -> flo
     """A finite number within [lo, hi]."""
     try:
         x = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond 1.8e308 (JSON allows it)
         raise error(f"{what_zh}不是数字", f"{what_en} is not a number") from None
     if not math.isfinite(x) or not lo <= x <= hi:
         raise error(f"{what_zh}须在 {lo:g} 到 {hi:g} 之间", f"{what_en} must be between {lo:g} and {hi:g}")
@@ -204,17 +210,39 @@ def upload_path(path, what_zh: str = "文件", what_en: str = "file", empty: tup
     return path
 
 
+class UploadedPicture(gr.Image):
+    """``gr.Image`` for uploads that hands the adapter the file exactly as uploaded (its path), not decoded.
+
+    A plain ``gr.Image`` decodes every upload and converts it to RGB before the adapter sees it: the adapter's
+    pixel cap would come after a 13,000² PNG had taken 1.6 GB, transparency would be gone, and the converted copy
+    is rewritten in place under a content-named file, which another request uploading the same picture may be
+    reading at that moment. The adapter reads the header first and handles every mode itself."""
+
+    is_template = True  # the page draws it with gr.Image's own front end
+
+    def preprocess(self, payload) -> str | None:
+        return None if payload is None else payload.path
+
+
 def read_text_file(path, max_mb: float = MAX_UPLOAD_MB) -> str:
     """An uploaded text file → str. Refuses binaries, unknown encodings and files over ``max_mb``."""
     data = upload_path(path, max_mb=max_mb).read_bytes()
-    if b"\x00" in data[:65536]:
-        raise error("这不是文本文件（含二进制内容）", "this is not a text file (binary content)")
-    for encoding in ("utf-8-sig", "gb18030"):
+    encodings = ["utf-8-sig", "gb18030"]
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark (Windows Notepad's "Unicode")
+        encodings = ["utf-16"]
+    elif b"\x00" in data[:65536]:
+        head = data[:65536]
+        odd, even = head[1::2].count(0), head[0::2].count(0)  # UTF-16 without a mark: its zero bytes (the high
+        if min(odd, even) == 0:  # byte of ASCII) all fall on one side; a binary file has them on both
+            encodings = ["utf-16-le" if odd else "utf-16-be"]
+        else:
+            raise error("这不是文本文件（含二进制内容）", "this is not a text file (binary content)")
+    for encoding in encodings:
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise error("无法识别文件编码（请用 UTF-8 或 GBK）", "unknown text encoding (use UTF-8 or GBK)")
+    raise error("无法识别文件编码（请用 UTF-8、GBK 或 UTF-16）", "unknown text encoding (use UTF-8, GBK or UTF-16)")
 
 
 def explanation(zh: str, en: str, url: str, formula: str) -> str:

@@ -14,6 +14,7 @@ from demos.language import bi
 TAB_ID = "couplet"
 TITLE = bi("对联机器人", "Couplets")
 POST = "https://kexue.fm/archives/6270"
+COLUMNS = ["#", "下联 lower line", "score", "log p 标注 tagger", "log p 语言模型 LM", "平仄 tones", "平仄相对 opposed"]
 WEIGHTS = REPO / "data" / "couplet"
 LM_WEIGHTS = REPO / "data" / "couplet_lm"
 LM_WEIGHT = 1.0  # the LM's weight against the tagger's: the best on the real validation pairs (bench_couplet)
@@ -86,8 +87,7 @@ def generate(upper, n=5, mode=MODES[0], temperature=1.0, prefer_tones=True, seed
     table = pd.DataFrame([(i + 1, c.lower, round(c.score, 2), round(c.tag_log_p, 2),
                            None if c.lm_log_p is None else round(c.lm_log_p, 2), c.tones, f"{c.opposed:.0%}")
                           for i, c in enumerate(rows)],
-                         columns=["#", "下联 lower line", "score", "log p 标注 tagger", "log p 语言模型 LM",
-                                  "平仄 tones", "平仄相对 opposed"])
+                         columns=COLUMNS)
     return table, _tone_chart(upper, tone_pattern(upper), rows), "  \n".join(notes)
 
 
@@ -147,7 +147,7 @@ def build_tab() -> None:
     with gr.Row():
         with gr.Column(scale=1):
             upper = gr.Textbox(label=bi("上联（≤ 34 字，可含分句的逗号）", "Upper line (≤ 34 characters, commas allowed)"),
-                               value=EXAMPLES[0], max_length=200)
+                               value=EXAMPLES[0])
             with gr.Row():
                 n = gr.Slider(1, 10, value=5, step=1, label=bi("候选数", "Candidates"))
                 mode = gr.Radio(MODES, value=MODES[0], label=bi("解码", "Decoding"))
@@ -163,7 +163,8 @@ def build_tab() -> None:
         with gr.Column(scale=1):
             chart = gr.HTML(elem_id="couplet-chart")
             notes = gr.Markdown(elem_id="couplet-notes")
-            table = gr.Dataframe(label=bi("下联候选", "Candidates"), interactive=False, elem_id="couplet-table")
+            table = gr.Dataframe(label=bi("下联候选", "Candidates"), headers=COLUMNS, interactive=False,
+                                 elem_id="couplet-table")
             gr.Markdown(bi("平仄按平水韵：上平、下平为平，上、去、入为仄（入声字如“国”“白”“竹”都是仄）；平仄两读的字"
                            "（看、思、重…）按词中的普通话读音定；表外的字按普通话声调。绿色 = 与上联平仄相对。",
                            "Tones from the Pingshui rhyme book (1229): level or oblique, entering-tone characters "

@@ -11,7 +11,7 @@ from demos.adapter import REPO, Lazy, check_number, check_text, error, explanati
 from demos.language import bi
 
 TAB_ID = "dgcnn"
-TITLE = bi("DGCNN 阅读理解", "DGCNN reading comprehension", both="DGCNN 阅读理解 Reading comprehension")
+TITLE = bi("DGCNN 阅读理解", "DGCNN reading comprehension", both="DGCNN 阅读理解")
 POST = "https://kexue.fm/archives/5409"
 WEIGHTS = REPO / "data" / "dgcnn"
 MAX_QUESTION = 100
@@ -147,10 +147,10 @@ def build_tab() -> None:
     ))
     with gr.Row():
         with gr.Column(scale=1):
-            question = gr.Textbox(label=bi("问题", "Question"), value=EXAMPLES[0][0], max_length=MAX_QUESTION)
+            question = gr.Textbox(label=bi("问题", "Question"), value=EXAMPLES[0][0])
             passages = gr.Textbox(label=bi(f"篇章（用空行分隔，最多 {MAX_PASSAGES} 篇）",
                                            f"Passages (separated by a blank line, at most {MAX_PASSAGES})"),
-                                  lines=12, value=EXAMPLES[0][1], max_length=MAX_PASSAGES * (MAX_PASSAGE_CHARS + 2),
+                                  lines=12, value=EXAMPLES[0][1],
                                   elem_id="dgcnn-passages-input")
             threshold = gr.Slider(0, 1, value=THRESHOLD, step=0.01,
                                   label=bi("“无答案”阈值（最佳起点×终点得分）", "No-answer threshold (best start×end score)"))
@@ -164,10 +164,10 @@ def build_tab() -> None:
             shown = gr.Markdown(elem_id="dgcnn-answer")
             ranked = gr.Label(label=bi("候选答案（投票后）", "Candidates after voting"), num_top_classes=5,
                               elem_id="dgcnn-candidates")
-    marked = gr.HTML(elem_id="dgcnn-passages")
     gr.Examples(EXAMPLES, inputs=[question, passages],
                 label=bi("例子：CMRC 2018 开发集（维基百科段落，未参与训练）和我们自己写的篇章",
                          "Examples: CMRC 2018 dev (Wikipedia paragraphs, never trained on) and passages we wrote"))
+    marked = gr.HTML(elem_id="dgcnn-passages")
     btn.click(answer, [question, passages, threshold, prefer_short], [shown, ranked, marked],
               api_name="dgcnn_answer")
     model_card(WEIGHTS / "MODEL_CARD.md")

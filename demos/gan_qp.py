@@ -10,7 +10,7 @@ from models.checkpoint import beside, list_checkpoints, read_history
 from models.gan_names import DATASET_NAMES, LOSS_NAMES, LOSSES
 
 TAB_ID = "gan_qp"
-TITLE = bi("GAN-QP 二次势 GAN", "GAN-QP", both="GAN-QP 二次势 GAN")
+TITLE = bi("GAN-QP 二次势 GAN", "GAN-QP", both="GAN-QP 二次势")
 POST = "https://kexue.fm/archives/6163"
 WEIGHTS = REPO / "data" / "gan_qp"
 MAX_SAMPLES = 64
@@ -132,7 +132,10 @@ def build_tab() -> None:
             grid = gr.Image(label=bi("样本", "Samples"), elem_id="gan-qp-grid", interactive=False, format="png")
     gr.Examples([["fashion_qp-l1", 7, 16, 1.0], ["fashion_qp-l1", 7, 16, 0.6], ["fashion_wgan-gp", 7, 16, 1.0],
                  ["mnist_qp-l1", 3, 36, 0.8]], inputs=[checkpoint, seed, n, temperature],
-                label=bi("例子：同一种子，不同损失或温度", "Examples: one seed, different losses or temperatures"))
+                label=bi("例子：同一种子，不同损失或温度", "Examples: one seed, different losses or temperatures"),
+                # buttons, not a table: four columns with the inputs' long labels overflowed the box
+                example_labels=["Fashion-MNIST · GAN-QP L1 · seed 7 · T 1.0", "Fashion-MNIST · GAN-QP L1 · seed 7 · T 0.6",
+                                "Fashion-MNIST · WGAN-GP · seed 7 · T 1.0", "MNIST · GAN-QP L1 · seed 3 · 36 · T 0.8"])
     gr.Markdown(heading("隐空间插值（球面）", "Latent interpolation (slerp)"))
     with gr.Row():
         seed_a = gr.Number(1, label=bi("起点种子", "Start seed"), precision=0, minimum=0, maximum=MAX_SEED)

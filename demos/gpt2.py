@@ -12,10 +12,11 @@ from demos.adapter import CONTROL, REPO, Lazy, check_number, check_seed, error, 
 from demos.language import bi
 
 TAB_ID = "gpt2"
-TITLE = bi("GPT2_ML 中文生成", "GPT2_ML Chinese GPT-2", both="GPT2_ML 中文生成 Chinese GPT-2")
+TITLE = bi("GPT2_ML 中文生成", "GPT2_ML Chinese GPT-2", both="GPT2_ML 中文生成")
 POST = "https://kexue.fm/archives/7292"
 WEIGHTS = REPO / "data" / "gpt2"
 ENV = "KEXUE_GPT2_MODEL"          # a folder or hub id to use instead of the embedded model
+ALLOW_ENV = "KEXUE_GPT2_ALLOWED"  # comma-separated folders / hub ids a visitor may pick; none by default
 MAX_PROMPT = 20_000               # characters; longer prompts are refused, shorter ones cut to the context
 MAX_NEW = 400
 MIN_NEW = 40                      # default: end-of-text is not allowed before this many new tokens
@@ -51,11 +52,23 @@ def _load_checkpoint(name: str):
     return load(name)
 
 
+def allowed_checkpoints() -> list[str]:
+    """The other checkpoints this server's operator allows (``$KEXUE_GPT2_ALLOWED``, comma-separated; also
+    ``python app.py --gpt2-checkpoints``), and ``$KEXUE_GPT2_MODEL`` when set."""
+    names = [n.strip() for n in os.environ.get(ALLOW_ENV, "").split(",")] + [os.environ.get(ENV, "").strip()]
+    return list(dict.fromkeys(n for n in names if n))
+
+
 def checkpoint(name=None, progress=None):
-    """'' / None → $KEXUE_GPT2_MODEL or the embedded model; else a local folder or a hub id (loaded once)."""
+    """'' / None → $KEXUE_GPT2_MODEL or the embedded model; else one of :func:`allowed_checkpoints` (a local
+    folder or a hub id, loaded once). Any other name is refused before anything is looked up, so a visitor can
+    neither make the server read its disk nor learn which folders exist."""
     name = (name or "").strip() if isinstance(name, str) else name
     if name is not None and not isinstance(name, str):
         raise error("模型名须是文字", "the checkpoint name must be text")
+    if name and name not in allowed_checkpoints():
+        raise error(f"这个服务器不允许加载其他模型（只有内置模型和管理员在 {ALLOW_ENV} 里列出的）",
+                    f"this server loads only the embedded model and those its operator lists in {ALLOW_ENV}")
     name = name or os.environ.get(ENV, "").strip()
     if not name or os.path.realpath(os.path.expanduser(name)) == os.path.realpath(WEIGHTS):
         return EMBEDDED.get()
@@ -222,8 +235,7 @@ def build_tab() -> None:
     ))
     with gr.Row():
         with gr.Column(scale=1):
-            prompt = gr.Textbox(label=bi("开头（可留空）", "Prompt (may be empty)"), value=EXAMPLES[0][0], lines=3,
-                                max_length=MAX_PROMPT)
+            prompt = gr.Textbox(label=bi("开头（可留空）", "Prompt (may be empty)"), value=EXAMPLES[0][0], lines=3)
             style = gr.Radio(STYLE_CHOICES, value="news", label=bi("风格", "Style"))
             form = gr.Radio(FORM_CHOICES, value=0, label=bi("诗体", "Poem form"))
             with gr.Row():
@@ -243,20 +255,27 @@ def build_tab() -> None:
                     seed = gr.Number(value=0, precision=0, label=bi("种子", "Seed"))
                     stop = gr.Checkbox(value=False, label=bi("到“。”为止", "Stop at “。”"))
             with gr.Accordion(bi("其他模型", "Other checkpoint"), open=False):
-                other = gr.Textbox(label=bi("本地文件夹或 Hub id（空 = 内置模型）", "Local folder or hub id (empty = embedded)"),
-                                   placeholder="uer/gpt2-chinese-cluecorpussmall", max_length=300)
-                gr.Markdown(bi(f"任何 GPT-2（transformers 格式、safetensors 权重）或转换后的 GPT2_ML 权重文件夹（后置 "
-                               f"LayerNorm，见 `models/gpt2_ml.py`）。也可用环境变量 `{ENV}` 设定。",
-                               f"Any GPT-2 (transformers layout, safetensors weights), or a folder of converted GPT2_ML "
-                               f"weights (post-LN, see `models/gpt2_ml.py`). The environment variable `{ENV}` sets it "
-                               f"too.", "  \n"))
+                others = allowed_checkpoints()
+                other = gr.Dropdown([(bi("内置模型", "Embedded model"), "")] + others, value="",
+                                    label=bi("模型", "Checkpoint"), interactive=bool(others),
+                                    allow_custom_value=True)  # names are checked by checkpoint(), in both languages
+                gr.Markdown(bi(f"只能选服务器管理员允许的模型：启动前设 `{ALLOW_ENV}=文件夹或 Hub id,…`（或 `python app.py "
+                               f"--gpt2-checkpoints …`）。可以是任何 GPT-2（transformers 格式、safetensors 权重）或转换后"
+                               f"的 GPT2_ML 权重文件夹（后置 LayerNorm，见 `models/gpt2_ml.py`）。`{ENV}` 换掉内置模型。",
+                               f"Only checkpoints the server's operator allows: set `{ALLOW_ENV}=folder or hub id,…` "
+                               f"before starting (or `python app.py --gpt2-checkpoints …`). Any GPT-2 (transformers "
+                               f"layout, safetensors weights), or a folder of converted GPT2_ML weights (post-LN, see "
+                               f"`models/gpt2_ml.py`). `{ENV}` replaces the embedded model.", "  \n"))
             btn = gr.Button(bi("生成", "Generate"), variant="primary")
             gr.Examples(EXAMPLES, inputs=[prompt, style, form], label=bi("例子（每种风格）", "Examples (per style)"))
         with gr.Column(scale=1):
             output = gr.Textbox(label=bi("生成结果", "Generated text"), lines=14, elem_id="gpt2-output")
             notes = gr.Markdown(elem_id="gpt2-notes")
-    btn.click(generate, [prompt, style, max_new, temperature, top_k, top_p, penalty, n, seed, stop, other, min_new,
-                         form], [output, notes], api_name="gpt2_generate")
+    # the last run's text and notes are cleared first: after a refused request they would pass for its answer
+    btn.click(lambda: ("", ""), None, [output, notes], queue=False, api_visibility="private",
+              show_progress="hidden").then(
+        generate, [prompt, style, max_new, temperature, top_k, top_p, penalty, n, seed, stop, other, min_new, form],
+        [output, notes], api_name="gpt2_generate")
     from models.checkpoint import card_file
 
     model_card(card_file(WEIGHTS), [(WEIGHTS / "training_curve.png", None), (WEIGHTS / "sweep.png", None)])

@@ -4,8 +4,12 @@ from __future__ import annotations
 import csv
 import html
 import logging
+import os
 import tempfile
+import threading
 import time
+import uuid
+from collections import OrderedDict
 from pathlib import Path
 
 import gradio as gr
@@ -18,7 +22,7 @@ from models.min_entropy import (Lexicon, LexiconConfig, build_lexicon, display, 
                                 word_spans)
 
 TAB_ID = "lexicon"
-TITLE = bi("最小熵分词", "Min-entropy words")
+TITLE = bi("最小熵分词", "Min-entropy words", both="最小熵分词 Words")
 POST = "https://kexue.fm/archives/5476"
 
 SAMPLE_PATH = REPO / "data" / "peoples_daily_sample.txt"
@@ -30,6 +34,9 @@ MAX_PASTE_CHARS = 1_000_000
 MAX_SEGMENT_CHARS = 20_000
 EXPORTS = Path(tempfile.gettempdir()) / "kexue-lexicons"  # one folder per build: its two downloads
 MAX_EXPORTS = 200  # builds kept; beyond this, the older half is removed
+KEPT_LEXICONS = 8  # built lexicons the server keeps (all sessions together), the most recently used
+SESSION_HOURS = 6  # a session's key to its lexicon is forgotten after this long
+COLUMNS = ["词 word", "次数 count", "概率 probability", "互信息 PMI"]
 TABLE_ROWS = 2_000  # rows shown on the page; the downloads hold the whole lexicon
 # thresholds: (low, high, default) — the sliders and the checks of API calls use the same ranges
 RANGES = dict(min_proba_exp=(-9, -3, -5.5), min_pmi=(0, 8, 2.0), word_pmi=(0, 8, 4.0), max_word_len=(2, 10, 4))
@@ -51,6 +58,45 @@ def _load_jieba():
     tok = jieba.Tokenizer()
     tok.initialize()
     return tok
+
+
+class Shelf:
+    """The lexicons built on this server, at most ``size``, the least recently used dropped first.
+
+    A session keeps only a key (a short string in ``gr.State``), not its lexicon: a lexicon is ~18 MiB, and Gradio
+    keeps the states of thousands of sessions, so 80 new sessions that each built one took the server from 0.7 to
+    2.2 GB. Here memory is bounded by ``size`` whatever the number of visitors."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict[str, Lexicon] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, lex: Lexicon) -> str:
+        key = uuid.uuid4().hex
+        with self._lock:
+            self._items[key] = lex
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return key
+
+    def get(self, key) -> Lexicon | None:
+        with self._lock:
+            if not isinstance(key, str) or key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def drop(self, key) -> None:
+        if isinstance(key, str):
+            with self._lock:
+                self._items.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+BUILT = Shelf(KEPT_LEXICONS)
 
 
 def _config(min_proba_exp, min_pmi, word_pmi, max_word_len) -> LexiconConfig:
@@ -81,7 +127,7 @@ def lexicon_table(lex: Lexicon, rows: int = TABLE_ROWS) -> pd.DataFrame:
     table = lex.build_word_table()[:rows]
     return pd.DataFrame(
         [(w, c, float(f"{p:.3g}"), round(m, 2)) for w, c, p, m in table],
-        columns=["词 word", "次数 count", "概率 probability", "互信息 PMI"],
+        columns=COLUMNS,
     )
 
 
@@ -95,15 +141,19 @@ def export_files(lex: Lexicon, stem: str = "lexicon") -> list[str]:
     prune_oldest(EXPORTS, "lexicon_*", MAX_EXPORTS)
     table = lex.build_word_table()
     dict_path, csv_path = out / f"{stem}_jieba_userdict.txt", out / f"{stem}.csv"
-    with open(dict_path, "w", encoding="utf-8") as f:
+    # each file is written under a temporary name and renamed when complete: a build killed midway (a restart, a
+    # stopped Space) leaves no truncated download behind
+    with open(dict_path.with_suffix(".part"), "w", encoding="utf-8") as f:
         for w, c, _, _ in table:
             if "〈" not in w and not any(ch.isspace() for ch in w):
                 f.write(f"{w} {c}\n")
-    with open(csv_path, "w", encoding="utf-8", newline="") as f:
+    os.replace(dict_path.with_suffix(".part"), dict_path)
+    with open(csv_path.with_suffix(".part"), "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["word", "count", "probability", "pmi"])
         for w, c, p, m in table:
             writer.writerow([w, c, f"{p:.6g}", f"{m:.4f}"])
+    os.replace(csv_path.with_suffix(".part"), csv_path)
     return [str(dict_path), str(csv_path)]
 
 
@@ -129,7 +179,9 @@ def length_plot(lex: Lexicon):
 
 
 def build(source, pasted, upload, min_proba_exp, min_pmi, word_pmi, max_word_len, progress=gr.Progress()):
-    """Build a lexicon → (table, summary markdown, [jieba dict, CSV], length plot, lexicon for the session)."""
+    """Build a lexicon → (table, summary markdown, [jieba dict, CSV], length plot, the session's key to it).
+
+    The lexicon itself stays on the server's :data:`BUILT` shelf; :func:`segment` takes the key."""
     cfg = _config(min_proba_exp, min_pmi, word_pmi, max_word_len)
     progress(0.0, desc="读取语料 reading the corpus")
     lines, where = load_corpus(source, pasted, upload)
@@ -152,7 +204,7 @@ def build(source, pasted, upload, min_proba_exp, min_pmi, word_pmi, max_word_len
         f"**{lex.char_entropy:.3f}** nats read character by character → "
         f"**{lex.entropy_per_char():.3f}** nats read word by word."
     )
-    return lexicon_table(lex), summary, export_files(lex), length_plot(lex), lex
+    return lexicon_table(lex), summary, export_files(lex), length_plot(lex), BUILT.put(lex)
 
 
 def _chips(words: list[str], other: set[tuple[int, int]]) -> str:
@@ -168,18 +220,25 @@ def _chips(words: list[str], other: set[tuple[int, int]]) -> str:
     return '<div class="seg-box">' + "".join(out) + "</div>"
 
 
-def segment(text, lex: Lexicon | None = None) -> tuple[str, str, str]:
-    """Segment ``text`` with the session's lexicon (or the shipped full-corpus one) and with jieba, side by side.
+def segment(text, lex: Lexicon | str | None = None) -> tuple[str, str, str]:
+    """Segment ``text`` with the session's lexicon (a Lexicon, or the key :func:`build` returned; else the shipped
+    full-corpus one) and with jieba, side by side.
 
     Returns (our words as HTML chips, jieba's words as HTML chips, a summary with the words and their agreement).
     """
     text = check_text(text, "待分词文本", "text to segment", MAX_SEGMENT_CHARS)
+    expired = ""
+    if isinstance(lex, str):
+        lex = BUILT.get(lex)
+        if lex is None:
+            expired = (f"你构建的词库已不在服务器上（只保留最近 {KEPT_LEXICONS} 个），请重新构建 · the lexicon you built is "
+                       f"no longer kept (the server keeps the {KEPT_LEXICONS} most recent); build it again.\n\n")
     lex = lex if isinstance(lex, Lexicon) else DEFAULT_LEXICON.get()
     ours = lex.cut(text)
     theirs = _jieba.get().lcut(text, HMM=True)
     f1 = span_prf([ours], [[w for w in theirs if w.strip()]])[2]
-    which = ("本次构建的词库 the lexicon you built" if lex is not DEFAULT_LEXICON.get() else
-             "内置词库（人民日报全文构建）the shipped lexicon, built on all of People's Daily 1998")
+    which = expired + ("本次构建的词库 the lexicon you built" if lex is not DEFAULT_LEXICON.get() else
+                       "内置词库（人民日报全文构建）the shipped lexicon, built on all of People's Daily 1998")
     summary = (f"{which}. 最小熵 min-entropy: {len([w for w in ours if w.strip()])} words · "
                f"jieba: {len([w for w in theirs if w.strip()])} words · "
                f"一致 agreement (span F1 against jieba): **{f1:.3f}**\n\n"
@@ -188,7 +247,7 @@ def segment(text, lex: Lexicon | None = None) -> tuple[str, str, str]:
 
 
 CSS = """
-.seg-box {line-height: 2.1; font-size: 1.05rem}
+.seg-box {line-height: 2.1; font-size: 1.05rem; max-height: 24em; overflow-y: auto}
 .seg {border: 1px solid #c7cdd6; border-radius: 4px; padding: 1px 4px; margin: 0 2px; white-space: nowrap}
 .seg-diff {background: #ffe8a3; border-color: #e0b000}
 """
@@ -206,14 +265,14 @@ def build_tab() -> None:
         url=POST,
         formula=r"L=\frac{H}{l},\qquad F_{ab}\approx\frac{p_{ab}}{l}\Big(\ln\frac{p_{ab}}{p_a p_b}-1\Big)",
     ))
-    lex_state = gr.State(None)
+    lex_state = gr.State(None, time_to_live=SESSION_HOURS * 3600, delete_callback=BUILT.drop)
     with gr.Row():
         with gr.Column(scale=1):
             source = gr.Radio(SOURCES, value=SOURCES[0], label=bi("语料", "Corpus"))
-            pasted = gr.Textbox(label=bi("粘贴语料", "Paste a corpus"), lines=4, max_length=MAX_PASTE_CHARS,
+            pasted = gr.Textbox(label=bi("粘贴语料", "Paste a corpus"), lines=4,
                                 placeholder=bi("选择“粘贴文本”后在此粘贴", "choose 'Pasted text' and paste here", " / "))
-            upload = gr.File(label=bi("上传 .txt（UTF-8 / GBK，≤ 20 MB）", "Upload a .txt (UTF-8 / GBK, ≤ 20 MB)"),
-                             file_types=[".txt"])
+            upload = gr.File(label=bi("上传 .txt（UTF-8 / GBK / UTF-16，≤ 20 MB）",
+                                      "Upload a .txt (UTF-8 / GBK / UTF-16, ≤ 20 MB)"))
             min_proba = gr.Slider(*RANGES["min_proba_exp"], step=0.5,
                                   label=bi("最小概率（log10，字对和词）", "log10 min probability (pairs and words)"))
             min_pmi = gr.Slider(*RANGES["min_pmi"], step=0.5, label=bi("切分互信息", "min PMI to keep a pair"))
@@ -223,8 +282,8 @@ def build_tab() -> None:
             build_btn = gr.Button(bi("构建词库", "Build lexicon"), variant="primary")
         with gr.Column(scale=2):
             summary = gr.Markdown(elem_id="lexicon-summary")
-            table = gr.Dataframe(label=bi("词库（可排序）", "Lexicon (click a header to sort)"), interactive=False,
-                                 max_height=360, elem_id="lexicon-table")
+            table = gr.Dataframe(label=bi("词库（可排序）", "Lexicon (click a header to sort)"), headers=COLUMNS,
+                                 interactive=False, max_height=360, elem_id="lexicon-table")
             with gr.Row():
                 files = gr.File(label=bi("下载：jieba 用户词典 · CSV", "Download: jieba user dict · CSV"),
                                 file_count="multiple")
@@ -234,8 +293,7 @@ def build_tab() -> None:
                    "Before you build, the shipped lexicon (built on all of People's Daily 1998) is used; after, "
                    "yours. Yellow = a word the other segmenter does not have.", "  \n"))
     with gr.Row():
-        text = gr.Textbox(label=bi("待分词文本", "Text to segment"), lines=3, value=EXAMPLE_TEXT, scale=4,
-                          max_length=MAX_SEGMENT_CHARS)
+        text = gr.Textbox(label=bi("待分词文本", "Text to segment"), lines=3, value=EXAMPLE_TEXT, scale=4)
         seg_btn = gr.Button(bi("分词", "Segment"), variant="primary", scale=1)
     with gr.Row():
         with gr.Column():

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from demos.adapter import (MAX_SEED, REPO, Lazy, check_number, check_seed, enlarge, error, explanation,
-                           model_card, png_outputs, upload_path)
+from demos.adapter import (MAX_SEED, REPO, Lazy, UploadedPicture, check_number, check_seed, enlarge, error,
+                           explanation, model_card, png_outputs, upload_path)
 from demos.language import bi, by_language, heading, pick
 from models.checkpoint import beside, read_history
 
@@ -191,21 +191,25 @@ def build_tab() -> None:
                    "Upload any picture (made grey, centred and resized — the picture the model sees is shown) or "
                    "pick a test image.", "  \n"))
     with gr.Row():
-        image = gr.Image(label=bi("图片", "Picture"), type="filepath", sources=["upload", "clipboard"], height=240,
-                         elem_id="o-gan-input")
-        seen = gr.Image(label=bi("模型看到的（28×28 → 32×32）", "What the model sees (28×28 → 32×32)"),
-                        interactive=False, format="png", height=240, elem_id="o-gan-seen")
-        recon = gr.Image(label=bi("重建", "Reconstruction"), interactive=False, format="png", height=240,
-                         elem_id="o-gan-recon")
-    notes = gr.Markdown(elem_id="o-gan-notes")
-    btn_encode = gr.Button(bi("编码并重建", "Encode and reconstruct"), variant="primary")
+        with gr.Column(scale=1):
+            image = UploadedPicture(label=bi("图片", "Picture"), type="filepath", sources=["upload", "clipboard"],
+                                    height=240, elem_id="o-gan-input")
+            btn_encode = gr.Button(bi("编码并重建", "Encode and reconstruct"), variant="primary")
+        with gr.Column(scale=2):
+            with gr.Row():
+                seen = gr.Image(label=bi("模型看到的（28×28 → 32×32）", "What the model sees (28×28 → 32×32)"),
+                                interactive=False, format="png", height=240, elem_id="o-gan-seen")
+                recon = gr.Image(label=bi("重建", "Reconstruction"), interactive=False, format="png", height=240,
+                                 elem_id="o-gan-recon")
+            notes = gr.Markdown(elem_id="o-gan-notes")
     gr.Examples([[p] for p in EXAMPLES], inputs=[image],
                 label=bi("测试集图片（每类 2 张，训练时未见过）", "Test images (2 per class, never seen in training)"),
                 examples_per_page=20)
     gr.Markdown(heading("两张图片之间插值", "Interpolate between two pictures"))
     with gr.Row():
-        image_b = gr.Image(label=bi("终点图片", "End picture"), type="filepath", sources=["upload", "clipboard"],
-                           height=200, value=EXAMPLES[3] if len(EXAMPLES) > 3 else None, elem_id="o-gan-input-b")
+        image_b = UploadedPicture(label=bi("终点图片", "End picture"), type="filepath",
+                                  sources=["upload", "clipboard"], height=200,
+                                  value=EXAMPLES[3] if len(EXAMPLES) > 3 else None, elem_id="o-gan-input-b")
         steps = gr.Slider(2, MAX_STEPS, value=10, step=1, label=bi("插值步数", "Steps"))
         btn_interp = gr.Button(bi("插值（起点：上面的图片）", "Interpolate (start: the picture above)"),
                                variant="primary")

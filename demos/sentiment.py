@@ -7,7 +7,7 @@ from demos.adapter import REPO, Lazy, check_text, error, explanation, model_card
 from demos.language import bi
 
 TAB_ID = "sentiment"
-TITLE = bi("注意力情感分类", "Attention sentiment")
+TITLE = bi("注意力情感分类", "Attention sentiment", both="注意力情感分类 Sentiment")
 POST = "https://kexue.fm/archives/4765"
 WEIGHTS = REPO / "data" / "sentiment"
 MAX_INPUT = 100_000  # longer input is refused; up to this, it is cut to the model's length with a notice
@@ -153,8 +153,7 @@ def build_tab() -> None:
     ))
     with gr.Row():
         with gr.Column(scale=1):
-            text = gr.Textbox(label=bi("评论（中文）", "Review (Chinese)"), lines=4, value=EXAMPLES[0][0],
-                              max_length=MAX_INPUT)
+            text = gr.Textbox(label=bi("评论（中文）", "Review (Chinese)"), lines=4, value=EXAMPLES[0][0])
             btn = gr.Button(bi("判断情感", "Classify"), variant="primary")
             gr.Examples([[e] for e, _, _ in EXAMPLES], inputs=[text],
                         label=bi("例句：各领域的评论（训练中未见过）", "Examples: reviews from many domains, none seen in "

@@ -78,7 +78,7 @@ def test_readme_front_matter_matches_requirements():
     fields = dict(line.split(":", 1) for line in front.strip().splitlines())
     fields = {k.strip(): v.strip() for k, v in fields.items()}
     assert fields["sdk"] == "gradio"
-    pinned = re.search(r"^gradio==(\S+)$", (REPO / "requirements.txt").read_text(), re.M).group(1)
+    pinned = re.search(r"^gradio(?:\[mcp\])?==(\S+)$", (REPO / "requirements.txt").read_text(), re.M).group(1)
     assert fields["sdk_version"] == pinned
     assert (REPO / fields["app_file"]).is_file()
 

@@ -117,9 +117,6 @@ def test_characters_outside_the_vocabulary_are_named():
     (dict(form=6), "poem form"),
     (dict(form=5, prompt="床前明月光疑是"), "longer than 5"),
     (dict(min_new=-1), "between"),
-    (dict(checkpoint="/no/such/folder"), "no such folder"),
-    (dict(checkpoint="not a model id!"), "neither a folder nor a hub id"),
-    (dict(checkpoint="uer/gpt2-chinese-cluecorpussmall"), "offline"),
 ])
 def test_bad_input_is_refused_clearly(kwargs, message):
     t0 = time.time()
@@ -128,12 +125,37 @@ def test_bad_input_is_refused_clearly(kwargs, message):
     assert time.time() - t0 < 5                                   # fails fast: nothing tried on the network
 
 
+@pytest.mark.parametrize("name,message", [
+    ("/no/such/folder", "no such folder"),
+    ("not a model id!", "neither a folder nor a hub id"),
+    ("uer/gpt2-chinese-cluecorpussmall", "offline"),
+])
+def test_listed_checkpoints_that_cannot_load_are_refused_clearly(monkeypatch, name, message):
+    monkeypatch.setenv(gpt2.ALLOW_ENV, f"something/else, {name}")
+    t0 = time.time()
+    with pytest.raises(gr.Error, match=message):
+        run(checkpoint=name)
+    assert time.time() - t0 < 5                                   # fails fast: nothing tried on the network
+
+
+@pytest.mark.parametrize("name", ["/etc", "/no/such/folder", str(gpt2.REPO / "data" / "couplet"),
+                                  "uer/gpt2-chinese-cluecorpussmall", "../../etc/passwd"])
+def test_only_listed_checkpoints_are_loaded(monkeypatch, name):
+    """By default a visitor cannot make the server load any folder or hub model, and the answer is the same
+    whether the folder exists or not."""
+    monkeypatch.delenv(gpt2.ALLOW_ENV, raising=False)
+    with pytest.raises(gr.Error) as refused:
+        run(checkpoint=name, max_new=5)
+    assert "KEXUE_GPT2_ALLOWED" in str(refused.value) and name not in str(refused.value)
+    assert run(checkpoint="", max_new=5)[-1][0]  # the embedded model needs no listing
+
+
 def test_control_characters_are_removed_and_empty_prompt_allowed():
     text, _ = run("\x00\x07", "news", max_new=10)[-1]
     assert "\x00" not in text and "\x07" not in text and text
 
 
-def test_a_gpt2_ml_layout_folder_loads_from_the_page(tmp_path):
+def test_a_gpt2_ml_layout_folder_loads_from_the_page(tmp_path, monkeypatch):
     """A converted GPT2_ML checkpoint (here: a small random one) is generated from by folder name."""
     from models import gpt2_ml
 
@@ -144,6 +166,7 @@ def test_a_gpt2_ml_layout_folder_loads_from_the_page(tmp_path):
                                                 max_position_embeddings=64))
     gpt2_ml.save_folder(model, tmp_path)
     (tmp_path / "vocab.txt").write_text(vocab, encoding="utf-8")
+    monkeypatch.setenv(gpt2.ALLOW_ENV, str(tmp_path))
     a = run("床前", "poem", max_new=12, seed=3, checkpoint=str(tmp_path))
     b = run("床前", "poem", max_new=12, seed=3, checkpoint=str(tmp_path))
     assert a[-1][0] == b[-1][0] and a[-1][0].startswith("床前")
@@ -160,12 +183,13 @@ def test_environment_variable_chooses_the_checkpoint(monkeypatch, tmp_path):
     assert run(max_new=5)[-1][0]
 
 
-def test_a_pickle_only_checkpoint_is_refused(tmp_path):
+def test_a_pickle_only_checkpoint_is_refused(tmp_path, monkeypatch):
     """transformers would unpickle pytorch_model.bin; the tab loads safetensors only."""
     import shutil
 
     shutil.copy(gpt2.WEIGHTS / "config.json", tmp_path / "config.json")
     shutil.copy(gpt2.WEIGHTS / "vocab.txt", tmp_path / "vocab.txt")
     (tmp_path / "pytorch_model.bin").write_bytes(b"\x80\x04not really a pickle")
+    monkeypatch.setenv(gpt2.ALLOW_ENV, str(tmp_path))
     with pytest.raises(gr.Error, match="cannot load"):
         run(checkpoint=str(tmp_path))

@@ -15,13 +15,14 @@ ARGS = (-6.0, 2.0, 3.0, 6)
 
 
 def test_build_from_the_shipped_sample():
-    table, summary, files, plot, lex = lexicon.build(SAMPLE, "", None, *ARGS)
+    table, summary, files, plot, key = lexicon.build(SAMPLE, "", None, *ARGS)
     assert isinstance(table, pd.DataFrame) and 100 < len(table) <= lexicon.TABLE_ROWS
     assert list(table.columns) == ["词 word", "次数 count", "概率 probability", "互信息 PMI"]
     assert table["次数 count"].is_monotonic_decreasing
     top = set(table["词 word"][:50])
     assert {"中国", "发展", "经济"} <= top
-    assert isinstance(lex, Lexicon)
+    assert isinstance(key, str) and len(key) < 64  # the session keeps a key; the lexicon stays on the server
+    assert isinstance(lexicon.BUILT.get(key), Lexicon)
     assert "nats" in summary and "People's Daily" in summary
     dict_path, csv_path = files
     lines = open(dict_path, encoding="utf-8").read().splitlines()
@@ -103,6 +104,40 @@ def test_segment_uses_the_session_lexicon():
     lex = Lexicon({"天安门": 10, "天": 1, "安": 1, "门": 1, "我": 5, "爱": 5})
     ours, _, summary = lexicon.segment("我爱天安门", lex)
     assert ">天安门<" in ours and "我 / 爱 / 天安门" in summary
+
+
+def test_the_server_keeps_a_bounded_number_of_built_lexicons(monkeypatch):
+    """A session holds a key; the lexicons live on a shelf of KEPT_LEXICONS (memory no longer grows per session).
+    A key whose lexicon was dropped segments with the shipped lexicon and says so."""
+    shelf = lexicon.Shelf(3)
+    monkeypatch.setattr(lexicon, "BUILT", shelf)
+    keys = [shelf.put(Lexicon({"天安门": 10 + i, "我": 5, "爱": 5})) for i in range(4)]
+    assert len(shelf) == 3 and shelf.get(keys[0]) is None
+    assert shelf.get(keys[1]) is not None  # used now: the least recently used is keys[2]
+    shelf.put(Lexicon({"我": 1}))
+    assert shelf.get(keys[2]) is None and shelf.get(keys[1]) is not None
+    ours, _, summary = lexicon.segment("我爱天安门", keys[1])
+    assert ">天安门<" in ours and "the lexicon you built" in summary
+    _, _, summary = lexicon.segment("我爱天安门", keys[0])
+    assert "no longer kept" in summary and "the shipped lexicon" in summary
+    shelf.drop(keys[1])  # Gradio's delete_callback when the session's state expires
+    assert shelf.get(keys[1]) is None
+
+
+def test_a_build_killed_midway_leaves_no_truncated_download(tmp_path, monkeypatch):
+    monkeypatch.setattr(lexicon, "EXPORTS", tmp_path)
+    lex = Lexicon({"中国": 5, "人民": 3, "中": 1, "国": 1})
+
+    def dying_writerow(self, row):
+        raise KeyboardInterrupt  # the process stopped while writing the CSV
+
+    class DyingWriter:
+        writerow = dying_writerow
+
+    monkeypatch.setattr(lexicon.csv, "writer", lambda f: DyingWriter())
+    with pytest.raises(KeyboardInterrupt):
+        lexicon.export_files(lex)
+    assert not list(tmp_path.rglob("*.csv"))  # only a .part file, never a CSV that looks complete
 
 
 def test_segment_escapes_html_and_strips_control_characters():

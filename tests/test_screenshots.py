@@ -56,7 +56,7 @@ def open_tab(page, title):
 
 def test_lexicon_tab(page):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    open_tab(page, "最小熵分词 Min-entropy words")
+    open_tab(page, "最小熵分词 Words")
     # segment first: the shipped full-corpus lexicon is used
     page.get_by_label("待分词文本 Text to segment").fill("中国共产党成功地召开了第十五次全国代表大会，高举邓小平理论伟大旗帜。")
     page.get_by_role("button", name="分词 Segment").click()
@@ -96,7 +96,7 @@ def test_couplet_tab(page):
 
 def test_sentiment_tab(page):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    open_tab(page, "注意力情感分类 Attention sentiment")
+    open_tab(page, "注意力情感分类 Sentiment")
     page.get_by_label("评论（中文） Review (Chinese)").fill("酒店隔音很差，晚上吵得睡不着，前台态度也不好。")  # not in the data
     page.get_by_role("button", name="判断情感 Classify").click()
     page.wait_for_function("() => document.querySelector('#sentiment-label')?.innerText.includes('%')")
@@ -110,7 +110,7 @@ def test_sentiment_tab(page):
 
 def test_dgcnn_tab(page):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    open_tab(page, "DGCNN 阅读理解 Reading comprehension")
+    open_tab(page, "DGCNN 阅读理解")
     from demos import dgcnn
 
     question, passages = dgcnn.EXAMPLES[1]   # 隆柯龙类是哪一类的一个演化支？ — CMRC 2018 dev, 3 paragraphs
@@ -126,7 +126,7 @@ def test_dgcnn_tab(page):
 
 def test_gpt2_tab(page):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    open_tab(page, "GPT2_ML 中文生成 Chinese GPT-2")
+    open_tab(page, "GPT2_ML 中文生成")
     page.get_by_label("开头（可留空） Prompt (may be empty)").fill("今年以来，全国农村")
     page.get_by_label("新闻（人民日报 1998） News (People's Daily 1998)").check()
     page.get_by_role("button", name="生成 Generate").click()
@@ -142,7 +142,7 @@ def test_gpt2_tab(page):
 
 def test_spectrum_tab(page):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    open_tab(page, "Conv1D 光谱分类 Spectra")
+    open_tab(page, "光谱分类 Spectra")
     from demos import spectrum
 
     galaxy = next(e for e in spectrum.EXAMPLES if "/galaxy_" in e)
@@ -157,7 +157,7 @@ def test_spectrum_tab(page):
 
 def test_gan_qp_tab(page):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    open_tab(page, "GAN-QP 二次势 GAN")
+    open_tab(page, "GAN-QP 二次势")
     page.get_by_role("button", name="生成 Sample").click()
     page.wait_for_function("() => document.querySelector('#gan-qp-grid img')?.naturalWidth > 300")
     page.get_by_role("button", name="插值 Interpolate").click()
@@ -198,7 +198,7 @@ def test_language_switch(context, server_url):
 
     pg = new_page(context, server_url)
     cjk = re.compile(r"[\u4e00-\u9fff]")
-    open_tab(pg, "注意力情感分类 Attention sentiment")
+    open_tab(pg, "注意力情感分类 Sentiment")
     pg.get_by_label("评论（中文） Review (Chinese)").fill("房间很干净")
     pg.locator("#language").get_by_label("English").check()
     pg.get_by_role("button", name="Classify", exact=True).wait_for()
@@ -233,4 +233,19 @@ def test_language_from_the_address(context, server_url):
     pg.get_by_role("button", name="Write the lower line", exact=True).wait_for()
     assert pg.get_by_label("Upper line (≤ 34 characters, commas allowed)", exact=True).is_visible()
     assert "A couplet robot by sequence labelling" in pg.locator("#tab-couplet").inner_text()
+    pg.close()
+
+
+def test_every_tab_title_fits_and_a_link_opens_a_tab(context, server_url):
+    """At 1,400 px in the bilingual view all eight tabs are shown (before: four hid behind "⋯"); ?tab=couplet
+    opens the couplet tab."""
+    from demos import TABS
+    from demos.language import translate
+
+    pg = new_page(context, server_url + "?tab=couplet")
+    pg.get_by_role("button", name="对下联 Write the lower line").wait_for()
+    assert pg.get_by_role("tab", name="对联机器人 Couplets", exact=True).get_attribute("aria-selected") == "true"
+    for tab in TABS:
+        assert pg.get_by_role("tab", name=translate(tab.TITLE, "both"), exact=True).is_visible(), tab.TAB_ID
+    assert not pg.get_by_role("button", name="More tabs").is_visible()
     pg.close()
