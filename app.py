@@ -11,13 +11,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
+import json
 import logging
 import os
+import re
 import shutil
 import signal
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -26,7 +29,7 @@ import gradio as gr  # noqa: E402
 
 from demos import TABS, language  # noqa: E402
 from demos.adapter import MAX_UPLOAD_MB, PICTURES  # noqa: E402
-from demos.language import LANGS, by_language, pick, translate  # noqa: E402
+from demos.language import LANGS, bi, by_language, pick, translate  # noqa: E402
 from demos.lexicon import EXPORTS  # noqa: E402
 
 # What one visitor, or many, may make the server hold. Each bound is tested in tests/test_limits.py.
@@ -57,13 +60,19 @@ def build_app(concurrency: int = 2) -> gr.Blocks:
                    delete_cache=(600, 7200)) as demo:
         with gr.Row(equal_height=False):
             gr.Markdown(by_language(header), elem_id="header")
-            lang = gr.Radio(LANGS, value="both", label="语言 Language", min_width=330, scale=0,
-                            elem_id="language", elem_classes=["no-translate"])
+            with gr.Column(min_width=330, scale=0):
+                lang = gr.Radio(LANGS, value="both", label="语言 Language", elem_id="language",
+                                elem_classes=["no-translate"])
+                share = gr.Button(bi("分享结果", "Share these results"), size="sm", elem_id="share")
+        link = gr.Textbox(label=bi("这次结果的链接（本服务器重启前有效）", "Link to these results (valid until this server restarts)"),
+                          visible=False, buttons=["copy"], elem_id="share-link")
         with gr.Tabs() as tabs:
             for tab in TABS:
                 with gr.Tab(tab.TITLE, id=tab.TAB_ID, elem_id=f"tab-{tab.TAB_ID}"):
                     tab.build_tab()
         language.connect(demo, lang)
+        share.click(shown_link, [link, lang], [link], js=SHARE, queue=False, api_visibility="private",
+                    show_progress="hidden")
         demo.load(tab_from_address, None, [tabs], queue=False, api_visibility="private", show_progress="hidden")
     name_tools(demo)
     demo.queue(default_concurrency_limit=concurrency, max_size=64)
@@ -85,6 +94,56 @@ def name_tools(demo: gr.Blocks) -> None:
             named.__dict__.update(fn.__dict__)
             named.__qualname__ = block_fn.api_name
             block_fn.fn = named
+
+
+# Gradio saves what the session shows (inputs and results) under a hash in its cache folder; ?deep_link=<hash> in
+# the address restores it (Gradio's DeepLinkButton does the same, but puts back its English label after a click).
+# The open tab (its button's id is "tab-<TAB_ID>-button") goes into the address as ?tab=. The language is part of
+# the saved state (the labels as shown); ?lang= would switch the labels again on load, and Gradio then drops the
+# restored values of every block it relabels.
+SHARE = """async (link, lang) => {
+    const address = new URL(window.location.href);
+    for (const name of ["deep_link", "tab", "lang"]) address.searchParams.delete(name);
+    const tab = document.querySelector("button[role=tab][aria-selected=true]")?.id?.match(/^tab-(.+)-button$/);
+    if (tab) address.searchParams.set("tab", tab[1]);
+    const saved = await fetch(`gradio_api/deep_link?session_hash=${window.__gradio_session_hash__}`)
+        .then((r) => (r.ok ? r.text() : "")).catch(() => "");
+    const hash = saved.replace(/^"|"$/g, "");
+    if (hash) address.searchParams.set("deep_link", hash);
+    try { await navigator.clipboard.writeText(address.toString()); } catch (e) { /* not a secure page: shown */ }
+    return [address.toString(), lang];
+}"""
+
+
+def shown_link(address: str, lang: str, request: gr.Request):
+    """The address made by SHARE, shown under the header (the clipboard is not available on every page)."""
+    saved = parse_qs(urlparse(address).query).get("deep_link", [""])[0]
+    if request and re.fullmatch(r"[\w-]{1,64}", saved):
+        repair_saved_state(request.request.app, request.session_hash, saved, {"language": lang})
+    return gr.Textbox(value=address, visible=True)
+
+
+def repair_saved_state(server, session_hash: str, saved: str, values: dict[str, object]) -> None:
+    """Gradio 6.31 replaces a block in the session by a new object with a new id when an event updates its props
+    (the language switch relabels every block), then records the block's values under that new id: the saved state
+    restores nothing for it. Put each block's latest entry back under the page's id and drop the strays. An empty
+    ``gr.update()`` (the language radio on load, without ?lang=) loses the block's value: ``values`` gives it back,
+    by elem_id."""
+    path = Path(server.uploaded_file_dir) / "deep_links" / saved / "state.json"
+    if session_hash not in server.state_holder or not path.is_file():
+        return
+    page_ids = set(server.get_blocks().blocks)
+    latest = {block._id: key for key, block in server.state_holder[session_hash].blocks_config.blocks.items()
+              if key in page_ids and getattr(block, "_id", key) != key}   # new id → the page's id
+    entries = json.loads(path.read_bytes())
+    by_id = {entry["id"]: entry for entry in entries}
+    for new_id, key in latest.items():
+        if new_id in by_id:
+            by_id[key] = dict(by_id[new_id], id=key)
+    for entry in by_id.values():
+        if entry.get("props", {}).get("elem_id") in values:
+            entry["props"]["value"] = values[entry["props"]["elem_id"]]
+    path.write_text(json.dumps([entry for key, entry in by_id.items() if key in page_ids]), encoding="utf-8")
 
 
 def tab_from_address(request: gr.Request):
@@ -224,6 +283,16 @@ def mcp_available() -> bool:
     return importlib.util.find_spec("mcp") is not None
 
 
+def theme() -> gr.themes.Base:
+    """Gradio's default theme with one change: its bundled semi-bold faces (weight 600) are subsets — Source Sans
+    Pro's holds 55 glyphs (of the Latin letters only A and B), IBM Plex Mono's 75 — so semi-bold labels and **bold**
+    Markdown mixed two fonts in one word. Serving the regular and the complete bold faces instead makes the browser
+    draw weight 600 with the bold one."""
+    return gr.themes.Default(
+        font=[gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif"],
+        font_mono=[gr.themes.LocalFont("IBM Plex Mono", weights=(400, 700)), "ui-monospace", "Consolas", "monospace"])
+
+
 def launch_kwargs() -> dict:
     """Settings shared by ``python app.py`` and the tests' in-process server."""
     from starlette.middleware import Middleware
@@ -231,6 +300,7 @@ def launch_kwargs() -> dict:
     return dict(
         max_file_size=f"{MAX_UPLOAD_MB}mb",
         css="\n".join(getattr(tab, "CSS", "") for tab in TABS),
+        theme=theme(),
         show_error=True,
         state_session_capacity=SESSIONS,
         app_kwargs={"middleware": [Middleware(BodyLimit)], "lifespan": janitor},

@@ -1,9 +1,11 @@
 """Tab: Attention is All You Need — the from-scratch attention sentiment classifier (models/attention.py)."""
 from __future__ import annotations
 
+import functools
+
 import gradio as gr
 
-from demos.adapter import REPO, Lazy, check_text, error, explanation, model_card
+from demos.adapter import REPO, Lazy, check_text, error, explanation, model_card, png_outputs
 from demos.language import bi
 
 TAB_ID = "sentiment"
@@ -86,44 +88,87 @@ def classify(text):
 
 
 def attention_maps(text):
-    """Review → a matplotlib figure: one heatmap per head of the last layer (who attends to whom)."""
+    """Review → a picture (uint8 RGB): one heatmap per head of the last layer (row = query character, column = key
+    character), 4 panels a row, characters along the outer edges.
+
+    Drawn with numpy and PIL, not matplotlib: the figure was the slowest endpoint (p50 367 ms on the server, 70 % of
+    it matplotlib's text layout and PNG encoding); a picture is a colour lookup, a nearest-neighbour upscale and a
+    few dozen glyphs (bench/bench_sentiment.py times both)."""
+    import numpy as np
     import torch
-    from matplotlib import font_manager
-    from matplotlib.figure import Figure
 
     body, ids, _ = _prepare(text)
     model, _ = MODEL.get()
     with torch.inference_mode():
-        weights = model.explain(ids)[2][-1][0]  # last layer: (H, T, T)
+        weights = model.explain(ids)[2][-1][0].numpy()  # last layer: (H, T, T)
     n = min(len(body), HEATMAP_CHARS)
-    chars = list(body[:n])
-    cjk = [f.name for f in font_manager.fontManager.ttflist
-           if any(k in f.name for k in ("WenQuanYi", "Noto Sans CJK", "Noto Sans SC", "SimHei", "Source Han"))]
-    labels = chars if cjk else [str(i) for i in range(n)]
-    H = weights.shape[0]
-    cols = 4
-    rows = (H + cols - 1) // cols
-    # A bare Figure, not pyplot: no global state shared between concurrent requests (pyplot's figure registry and
-    # rcParams are process-wide); the CJK font is given per text element for the same reason.
-    family = cjk[:1] + ["DejaVu Sans"]
-    fig = Figure(figsize=(3.0 * cols, 3.0 * rows + 0.4), dpi=90)
-    # Shared axes, characters on the outer panels only, a fixed layout (no tight_layout, which renders every text to
-    # measure it): drawing text is most of the cost, and this endpoint is the slowest under load.
-    axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
-    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.07, top=0.9, wspace=0.06, hspace=0.16)
-    step = -(-n // 18)  # at most 18 characters per axis: a panel is ~250 px wide, a 7-pt character ~9 px
-    for h, ax in enumerate(axes.flat):
-        if h >= H:
-            ax.axis("off")
-            continue
-        ax.imshow(weights[h, :n, :n].numpy(), cmap="viridis", vmin=0)
-        ax.set_title(f"head {h + 1}", fontsize=9, pad=3)
-        ax.tick_params(labelsize=7, labelfontfamily=family)  # every panel: the shared ticks are drawn per panel
-        ax.label_outer()
-    axes[0, 0].set_xticks(range(0, n, step), labels[::step])
-    axes[0, 0].set_yticks(range(0, n, step), labels[::step])
-    fig.suptitle("attention weights: row = query character, column = key character", fontsize=10)
-    return fig
+    return heatmap_grid(weights[:, :n, :n], list(body[:n]))
+
+
+PANEL_PX = 240   # pixels a panel side (a heatmap is upscaled to the largest multiple of its size that fits)
+MARGIN_PX = 22   # pixels for the characters beside and under the panels
+HEAD_PX = 20     # pixels for each panel's title
+
+
+def heatmap_grid(maps, labels: list[str], cols: int = 4):
+    """(H, n, n) weights in [0, 1] → an RGB picture: viridis panels scaled per head (0 → its maximum), like
+    matplotlib's imshow, with ``labels`` (one character per row / column; every k-th when crowded)."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    H, n, _ = maps.shape
+    cell = max(1, PANEL_PX // n)
+    side = cell * n
+    rows = -(-H // cols)
+    width = MARGIN_PX + cols * (side + 8)
+    height = HEAD_PX + 14 + rows * (HEAD_PX + side) + MARGIN_PX
+    canvas = np.full((height, width, 3), 255, np.uint8)
+    top0 = HEAD_PX + 14
+    for h in range(H):
+        r, c = divmod(h, cols)
+        x0, y0 = MARGIN_PX + c * (side + 8), top0 + r * (HEAD_PX + side) + HEAD_PX
+        m = maps[h] / max(float(maps[h].max()), 1e-12)
+        panel = _viridis()[np.clip((m * 255).astype(np.int64), 0, 255)]  # (n, n, 3)
+        canvas[y0:y0 + side, x0:x0 + side] = panel.repeat(cell, 0).repeat(cell, 1)
+    labels = [c if c.isprintable() and not c.isspace() else "·" for c in labels]  # a line break is not a label
+    picture = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(picture)
+    font, small = _font(13), _font(11)
+    draw.text((MARGIN_PX, 4), "attention weights · 注意力权重: row = query 查询字, column = key 被注意的字", fill=(0, 0, 0),
+              font=font)
+    step = -(-n // 18)  # at most 18 characters along an edge
+    for h in range(H):
+        r, c = divmod(h, cols)
+        x0, y0 = MARGIN_PX + c * (side + 8), top0 + r * (HEAD_PX + side) + HEAD_PX
+        draw.text((x0 + side // 2, y0 - 3), f"head {h + 1}", fill=(0, 0, 0), font=small, anchor="md")
+        if c == 0:
+            for i in range(0, n, step):
+                draw.text((x0 - 4, y0 + i * cell + cell // 2), labels[i], fill=(60, 60, 60), font=small, anchor="rm")
+        if r == rows - 1 or h + cols >= H:
+            for i in range(0, n, step):
+                draw.text((x0 + i * cell + cell // 2, y0 + side + 3), labels[i], fill=(60, 60, 60), font=small,
+                          anchor="mt")
+    return np.asarray(picture)
+
+
+@functools.cache
+def _viridis():
+    """matplotlib's viridis as a (256, 3) uint8 table (a lookup, no figure)."""
+    from matplotlib import colormaps
+
+    return colormaps["viridis"](range(256), bytes=True)[:, :3]
+
+
+@functools.cache
+def _font(size: int):
+    """A font with Chinese glyphs (the one matplotlib finds: WenQuanYi, Noto CJK…), else PIL's own."""
+    from matplotlib import font_manager
+    from PIL import ImageFont
+
+    for f in font_manager.fontManager.ttflist:
+        if any(k in f.name for k in ("WenQuanYi", "Noto Sans CJK", "Noto Sans SC", "SimHei", "Source Han")):
+            return ImageFont.truetype(f.fname, size)
+    return ImageFont.load_default(size)
 
 
 CSS = """
@@ -164,7 +209,8 @@ def build_tab() -> None:
                            "What each character adds to the decision (blue → positive, red → negative)"))
             highlights = gr.HTML(elem_id="sentiment-highlights")
             notes = gr.Markdown(elem_id="sentiment-notes")
-    plot = gr.Plot(label=bi("每个头的注意力", "Attention of every head"), elem_id="sentiment-attention")
+    plot = gr.Image(label=bi("每个头的注意力", "Attention of every head"), interactive=False, format="png",
+                    elem_id="sentiment-attention")
     btn.click(classify, [text], [label, highlights, notes], api_name="sentiment_classify").then(
-        attention_maps, [text], [plot], api_name="sentiment_attention")
+        png_outputs(attention_maps), [text], [plot], api_name="sentiment_attention")
     model_card(WEIGHTS / "MODEL_CARD.md", [(WEIGHTS / "reliability.png", None)])

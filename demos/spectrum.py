@@ -5,7 +5,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from demos.adapter import REPO, Lazy, error, explanation, model_card, upload_path
+from demos.adapter import REPO, Lazy, error, explanation, model_card, png_outputs, upload_path
 from demos.language import bi
 
 TAB_ID = "spectrum"
@@ -193,9 +193,11 @@ def figure(flux, sal, kind: str, z: float):
     from models.spectrum import GRID, LINES, QSO_LINES, STAR_LINES
 
     lines = {"star": STAR_LINES, "galaxy": LINES, "qso": QSO_LINES}.get(kind, {})
-    # A bare Figure, not pyplot: pyplot's figure registry and rcParams are process-wide, shared by concurrent requests
+    # A bare Figure, not pyplot: pyplot's figure registry and rcParams are process-wide, shared by concurrent requests.
+    # A fixed layout, not tight_layout (which draws every text once more to measure it).
     fig = Figure(figsize=(11, 5.2), dpi=90)
     a, b = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.1, top=0.94, hspace=0.08)
     a.plot(GRID, flux, lw=0.6, color="#1f2937")
     lo, hi = (float(v) for v in np.percentile(flux, [0.5, 99.5]))
     pad = 0.1 * (hi - lo or 1)
@@ -213,12 +215,22 @@ def figure(flux, sal, kind: str, z: float):
     b.set_ylabel("saliency")
     b.set_xlabel("wavelength (Å)")
     b.set_ylim(0, 1.05)
-    fig.tight_layout()
     return fig
 
 
+def picture(fig):
+    """A matplotlib Figure → its pixels (uint8 RGB), drawn once by Agg; the page shows them as a PNG. Returning the
+    Figure let Gradio save it again (with its own settings) and send it as base64 text."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
 def classify(path):
-    """An uploaded spectrum (CSV or FITS) → ({class: probability}, figure, notes)."""
+    """An uploaded spectrum (CSV or FITS) → ({class: probability}, the figure's picture, notes)."""
     from models import spectrum
 
     on_grid, notes = read_spectrum(path)
@@ -226,7 +238,7 @@ def classify(path):
     label = {NAMES[c]: p for c, p in found.probabilities.items()}
     if found.kind in ("galaxy", "qso"):
         notes.append(f"粗略红移（发射线梳）rough redshift from an emission-line comb: z ≈ {found.z:.3f}")
-    return label, figure(found.scaled, found.saliency, found.kind, found.z), "  \n".join(notes)
+    return label, picture(figure(found.scaled, found.saliency, found.kind, found.z)), "  \n".join(notes)
 
 
 def build_tab() -> None:
@@ -259,7 +271,8 @@ def build_tab() -> None:
         with gr.Column(scale=1):
             label = gr.Label(label=bi("类别", "Class"), elem_id="spectrum-label")
             notes = gr.Markdown(elem_id="spectrum-notes")
-    plot = gr.Plot(label=bi("光谱、谱线与显著性", "Spectrum, lines and saliency"), elem_id="spectrum-plot")
-    btn.click(classify, [upload], [label, plot, notes], api_name="spectrum_classify")
+    plot = gr.Image(label=bi("光谱、谱线与显著性", "Spectrum, lines and saliency"), interactive=False, format="png",
+                    elem_id="spectrum-plot")
+    btn.click(png_outputs(classify), [upload], [label, plot, notes], api_name="spectrum_classify")
     model_card(WEIGHTS / "MODEL_CARD.md", [(WEIGHTS / "training_curves.png", None),
                                            (WEIGHTS / "f1_vs_snr.png", None)])

@@ -103,7 +103,7 @@ def test_sentiment_tab(page):
     shown = [line for line in page.locator("#sentiment-label").inner_text().split("\n") if line.strip()]
     assert shown[1] == "负面 negative", shown  # the headline under the component's title
     page.wait_for_function(
-        "() => document.querySelector('#sentiment-attention img')?.src?.startsWith('data:image')", timeout=60_000)
+        "() => document.querySelector('#sentiment-attention img')?.naturalWidth > 500", timeout=60_000)
     assert "隔" in page.locator("#sentiment-highlights").inner_text()
     page.screenshot(path=str(SCREENSHOTS / "sentiment.png"), full_page=True)
 
@@ -150,7 +150,7 @@ def test_spectrum_tab(page):
     page.get_by_role("button", name="分类 Classify").click()
     page.wait_for_function("() => document.querySelector('#spectrum-label')?.innerText.includes('%')")
     page.wait_for_function(
-        "() => document.querySelector('#spectrum-plot img')?.src?.startsWith('data:image')", timeout=60_000)
+        "() => document.querySelector('#spectrum-plot img')?.naturalWidth > 500", timeout=60_000)
     assert "not LAMOST" in page.locator("#tab-spectrum").inner_text()
     page.screenshot(path=str(SCREENSHOTS / "spectrum.png"), full_page=True)
 
@@ -248,4 +248,41 @@ def test_every_tab_title_fits_and_a_link_opens_a_tab(context, server_url):
     for tab in TABS:
         assert pg.get_by_role("tab", name=translate(tab.TITLE, "both"), exact=True).is_visible(), tab.TAB_ID
     assert not pg.get_by_role("button", name="More tabs").is_visible()
+    pg.close()
+
+
+def test_a_shared_link_opens_the_same_tab_language_and_results(context, server_url):
+    """"Share these results" shows (and copies) a link; opening it shows the sentiment tab in English with the
+    review and its verdict restored."""
+    pg = new_page(context, server_url + "?lang=en")
+    pg.get_by_role("tab", name="Attention sentiment", exact=True).wait_for()
+    pg.get_by_label("Review (Chinese)", exact=True).fill("快递很快，包装完好，味道也不错。")
+    pg.get_by_role("button", name="Classify", exact=True).click()
+    pg.wait_for_function("() => document.querySelector('#sentiment-label')?.innerText.includes('%')")
+    pg.get_by_role("button", name="Share these results", exact=True).click()
+    pg.wait_for_function("() => document.querySelector('#share-link textarea')?.value.includes('deep_link=')")
+    link = pg.locator("#share-link textarea").input_value()
+    assert "tab=sentiment" in link and "lang=" not in link, link  # the language is in the saved state
+    pg.close()
+    shared = new_page(context, link)
+    shared.get_by_role("button", name="Classify", exact=True).wait_for()
+    assert shared.get_by_role("tab", name="Attention sentiment", exact=True).get_attribute("aria-selected") == "true"
+    assert shared.get_by_label("Review (Chinese)", exact=True).input_value() == "快递很快，包装完好，味道也不错。"
+    assert "positive" in shared.locator("#sentiment-label").inner_text()
+    assert shared.locator("#language input:checked").get_attribute("value") == "en"
+    shared.close()
+
+
+def test_semi_bold_latin_text_is_drawn_from_one_complete_face(context, server_url):
+    """Before: Gradio's semi-bold Source Sans Pro (weight 600: labels, **bold** Markdown) is a 55-glyph subset, so
+    a bold word was drawn in two fonts ("A" from it, "ttention" from a fallback); so is its semi-bold Plex Mono."""
+    pg = new_page(context, server_url)
+    pg.get_by_role("button", name="判断情感 Classify").wait_for()
+    faces = pg.evaluate("""async () => { await document.fonts.ready;
+        return [...document.fonts].filter((f) => f.family.includes("Source Sans Pro"))
+            .map((f) => [f.weight, f.status, f.unicodeRange]); }""")
+    weights = {w for w, _, _ in faces}
+    assert "600" not in weights and "700" in weights, faces
+    css = pg.evaluate("() => fetch('theme.css').then((r) => r.text())")
+    assert "SemiBold" not in css and "Medium" not in css and "SourceSansPro-Bold" in css
     pg.close()

@@ -3,6 +3,7 @@ import json
 import re
 
 import gradio as gr
+import numpy as np
 import pytest
 
 from demos import sentiment
@@ -51,12 +52,32 @@ def test_bad_reviews_are_refused(text, message):
 
 
 def test_attention_maps_one_panel_per_head():
-    fig = sentiment.attention_maps(sentiment.EXAMPLES[0][0])
-    images = [ax for ax in fig.axes if ax.images]
+    picture = sentiment.attention_maps(sentiment.EXAMPLES[0][0])
     heads = json.loads((sentiment.WEIGHTS / "config.json").read_text())["n_heads"]
-    assert len(images) == heads
     n = min(len(sentiment.EXAMPLES[0][0]), sentiment.HEATMAP_CHARS)
-    assert images[0].images[0].get_array().shape == (n, n)
+    side = (sentiment.PANEL_PX // n) * n
+    rows = -(-heads // 4)
+    assert picture.dtype == np.uint8 and picture.shape[2] == 3
+    assert picture.shape[0] == sentiment.HEAD_PX + 14 + rows * (sentiment.HEAD_PX + side) + sentiment.MARGIN_PX
+
+
+def test_heatmap_grid_draws_each_weight_where_it_belongs():
+    """Panel h, row i (query), column j (key): viridis of the weight scaled by the head's maximum."""
+    maps = np.zeros((5, 6, 6), np.float32)
+    for h in range(5):
+        maps[h, h, (h + 1) % 6] = 0.5  # one hot cell per head; everything else 0
+    picture = sentiment.heatmap_grid(maps, list("我爱天安门啊"))
+    cell = sentiment.PANEL_PX // 6
+    side = cell * 6
+    yellow, purple = sentiment._viridis()[255], sentiment._viridis()[0]
+    for h in range(5):
+        r, c = divmod(h, 4)
+        x0 = sentiment.MARGIN_PX + c * (side + 8)
+        y0 = sentiment.HEAD_PX + 14 + r * (sentiment.HEAD_PX + side) + sentiment.HEAD_PX
+        hot = picture[y0 + h * cell + cell // 2, x0 + ((h + 1) % 6) * cell + cell // 2]
+        cold = picture[y0 + cell // 2 + (0 if h else cell), x0 + cell // 2]
+        assert (hot == yellow).all() and (cold == purple).all(), h
+    assert (picture[:, -4:] == 255).all()  # a white margin on the right, nothing drawn outside the panels
 
 
 def test_shipped_checkpoint_card():
@@ -76,3 +97,11 @@ def test_probability_is_calibrated_by_the_fitted_temperature():
     logit = model(ids)[0][0]
     label, _, _ = sentiment.classify(sentiment.EXAMPLES[0][0])
     assert label["正面 positive"] == pytest.approx(torch.sigmoid(logit / model.cfg.temperature).item(), abs=1e-5)
+
+
+def test_line_breaks_and_spaces_in_a_review_are_drawn_as_dots():
+    """Found by the fuzz test: PIL cannot anchor a label that is a line break ("anchor not supported for multiline")."""
+    maps = np.random.default_rng(0).random((8, 5, 5))
+    assert sentiment.heatmap_grid(maps, ["好", "\n", " ", "\t", "吃"]).shape[2] == 3
+    picture = sentiment.attention_maps("好吃\n\n不贵 。")
+    assert picture.ndim == 3 and picture.dtype == np.uint8

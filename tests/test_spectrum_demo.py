@@ -16,14 +16,23 @@ def test_examples_cover_every_class_and_most_are_classified_right():
     assert {n.split("_")[0] for n in names} == set(CLASSES) and len(names) == 2 * len(CLASSES)
     right = 0
     for path in spectrum.EXAMPLES:
-        label, fig, notes = spectrum.classify(path)
+        label, picture, notes = spectrum.classify(path)
         assert set(label) == set(spectrum.NAMES.values()) and abs(sum(label.values()) - 1) < 1e-5
         best = max(label, key=label.get)
         right += best == spectrum.NAMES[Path(path).name.split("_")[0]]
-        spectrum_axis, saliency_axis = fig.axes
-        assert len(spectrum_axis.lines[0].get_xdata()) == len(GRID) == 2600
-        assert saliency_axis.collections        # the saliency trace is drawn
+        assert picture.dtype == np.uint8 and picture.shape == (468, 990, 3)  # 11 × 5.2 inches at 90 dpi
     assert right >= 6, right
+
+
+def test_the_figure_draws_the_spectrum_its_lines_and_the_saliency():
+    flux, sal = np.sin(GRID / 300), np.linspace(0, 1, len(GRID))
+    fig = spectrum.figure(flux, sal, "galaxy", 0.1)
+    spectrum_axis, saliency_axis = fig.axes
+    assert len(spectrum_axis.lines[0].get_xdata()) == len(GRID) == 2600
+    assert saliency_axis.collections        # the saliency trace is drawn
+    assert any(t.get_text() == "Hα" for t in spectrum_axis.texts)  # lines at the redshift given
+    picture = spectrum.picture(fig)
+    assert (picture[:, :, 0] < 100).sum() > 1000  # the dark spectrum line is on it
 
 
 def _csv(tmp_path, wave, flux, name="s.csv", header="wavelength,flux\n"):
