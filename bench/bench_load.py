@@ -52,7 +52,7 @@ def endpoints():
         ("/sentiment_attention", ("酒店隔音很差，晚上吵得睡不着。",)),
         ("/spectrum_classify", (handle_file(qso),)),
         ("/dgcnn_answer", (question, passages, 0.1, 0.0)),
-        ("/gpt2_generate", ("春风", "poem", 40, 1.0, 20, 0.95, 1.1, 1, 0, False, "")),
+        ("/gpt2_generate", ("春风", "poem", 40, 1.0, 20, 0.95, 1.1, 1, 0, False, "", 40, 0)),
         ("/lexicon_build", (lexicon.SOURCES[1], pasted, None, -4, 1, 1, 6)),
         ("/lexicon_segment", ("中国经济继续保持稳定增长。",)),
         ("/couplet_generate", ("晚风摇树树还挺", 5, "最优 k-best", 1.0, False, 0, 1.0)),

@@ -20,6 +20,7 @@ imports gradio; nothing in ``demos/`` trains.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -124,6 +125,18 @@ PICTURES = Path(tempfile.gettempdir()) / "kexue-pictures"  # PNGs the image outp
 MAX_PICTURES = 2_000  # beyond this many files, the older half is removed
 
 
+@functools.cache
+def cjk_font(size: int):
+    """A PIL font with Chinese glyphs (the one matplotlib finds: WenQuanYi, Noto CJK…), else PIL's own."""
+    from matplotlib import font_manager
+    from PIL import ImageFont
+
+    for f in font_manager.fontManager.ttflist:
+        if any(k in f.name for k in ("WenQuanYi", "Noto Sans CJK", "Noto Sans SC", "SimHei", "Source Han")):
+            return ImageFont.truetype(f.fname, size)
+    return ImageFont.load_default(size)
+
+
 def png_file(picture) -> str:
     """A uint8 picture (H, W) or (H, W, 3) → the path of a PNG of it, written once per content and atomically.
 
@@ -176,8 +189,6 @@ def prune_oldest(folder: Path, pattern: str, limit: int) -> None:
 def png_outputs(fn: Callable) -> Callable:
     """``fn`` for an event: every picture (uint8 array) it returns becomes a :func:`png_file` path. The adapter
     functions themselves keep returning arrays (what the tests check)."""
-    import functools
-
     import numpy as np
 
     def convert(value):

@@ -55,7 +55,7 @@ MODELS = {name: Lazy(_loader(name)) for name in CHECKPOINTS}
 
 
 def _generator(checkpoint):
-    if checkpoint not in MODELS:
+    if not isinstance(checkpoint, str) or checkpoint not in MODELS:  # an API caller may send a list
         raise error(f"没有这个模型：{checkpoint!r}", f"unknown checkpoint {checkpoint!r}; one of {list(MODELS)}")
     return MODELS[checkpoint].get()
 

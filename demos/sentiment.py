@@ -5,7 +5,7 @@ import functools
 
 import gradio as gr
 
-from demos.adapter import REPO, Lazy, check_text, error, explanation, model_card, png_outputs
+from demos.adapter import REPO, Lazy, check_text, cjk_font, error, explanation, model_card, png_outputs
 from demos.language import bi
 
 TAB_ID = "sentiment"
@@ -133,7 +133,7 @@ def heatmap_grid(maps, labels: list[str], cols: int = 4):
     labels = [c if c.isprintable() and not c.isspace() else "·" for c in labels]  # a line break is not a label
     picture = Image.fromarray(canvas)
     draw = ImageDraw.Draw(picture)
-    font, small = _font(13), _font(11)
+    font, small = cjk_font(13), cjk_font(11)
     draw.text((MARGIN_PX, 4), "attention weights · 注意力权重: row = query 查询字, column = key 被注意的字", fill=(0, 0, 0),
               font=font)
     step = -(-n // 18)  # at most 18 characters along an edge
@@ -157,18 +157,6 @@ def _viridis():
     from matplotlib import colormaps
 
     return colormaps["viridis"](range(256), bytes=True)[:, :3]
-
-
-@functools.cache
-def _font(size: int):
-    """A font with Chinese glyphs (the one matplotlib finds: WenQuanYi, Noto CJK…), else PIL's own."""
-    from matplotlib import font_manager
-    from PIL import ImageFont
-
-    for f in font_manager.fontManager.ttflist:
-        if any(k in f.name for k in ("WenQuanYi", "Noto Sans CJK", "Noto Sans SC", "SimHei", "Source Han")):
-            return ImageFont.truetype(f.fname, size)
-    return ImageFont.load_default(size)
 
 
 CSS = """

@@ -73,3 +73,10 @@ def test_fid_table_lists_every_checkpoint():
     table = gan_qp.fid_table()
     assert table.count("\n") == len(gan_qp.CHECKPOINTS) + 1
     assert "WGAN-GP" in table and "SGAN" in table and "GAN-QP L2" in table
+
+
+@pytest.mark.parametrize("checkpoint", [[], ["fashion_qp-l1"], {"a": 1}, None])
+def test_a_checkpoint_that_is_not_a_name_is_refused_clearly(checkpoint):
+    """Found by the fuzz test (1,000 cases): a list as the checkpoint raised TypeError (unhashable) instead."""
+    with pytest.raises(gr.Error, match="unknown checkpoint"):
+        gan_qp.sample_grid(checkpoint, 0, 4, 1.0)

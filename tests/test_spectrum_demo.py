@@ -20,19 +20,24 @@ def test_examples_cover_every_class_and_most_are_classified_right():
         assert set(label) == set(spectrum.NAMES.values()) and abs(sum(label.values()) - 1) < 1e-5
         best = max(label, key=label.get)
         right += best == spectrum.NAMES[Path(path).name.split("_")[0]]
-        assert picture.dtype == np.uint8 and picture.shape == (468, 990, 3)  # 11 × 5.2 inches at 90 dpi
+        assert picture.dtype == np.uint8 and picture.shape == (spectrum.HEIGHT, spectrum.WIDTH, 3)
     assert right >= 6, right
 
 
-def test_the_figure_draws_the_spectrum_its_lines_and_the_saliency():
+def test_the_picture_draws_the_spectrum_its_lines_and_the_saliency():
     flux, sal = np.sin(GRID / 300), np.linspace(0, 1, len(GRID))
-    fig = spectrum.figure(flux, sal, "galaxy", 0.1)
-    spectrum_axis, saliency_axis = fig.axes
-    assert len(spectrum_axis.lines[0].get_xdata()) == len(GRID) == 2600
-    assert saliency_axis.collections        # the saliency trace is drawn
-    assert any(t.get_text() == "Hα" for t in spectrum_axis.texts)  # lines at the redshift given
-    picture = spectrum.picture(fig)
-    assert (picture[:, :, 0] < 100).sum() > 1000  # the dark spectrum line is on it
+    picture = spectrum.spectrum_picture(flux, sal, "galaxy", 0.1)
+    assert picture.shape == (spectrum.HEIGHT, spectrum.WIDTH, 3) and picture.dtype == np.uint8
+    dark = (np.abs(picture.astype(int) - spectrum.DARK).sum(2) < 30)
+    assert dark[:, spectrum.LEFT + 5:-spectrum.RIGHT - 5].any(0).mean() > 0.95  # the spectrum spans the panel
+    red = (picture[:, :, 0] > 200) & (picture[:, :, 1] < 190) & (picture[:, :, 2] < 190)
+    x_of = lambda w: spectrum.LEFT + (w - GRID[0]) / (GRID[-1] - GRID[0]) * (  # noqa: E731
+        spectrum.WIDTH - spectrum.RIGHT - spectrum.LEFT)
+    halpha = int(round(x_of(6564.6 * 1.1)))
+    assert red[:, halpha - 1:halpha + 2].sum() > 100        # Hα drawn where z = 0.1 puts it
+    amber = (np.abs(picture.astype(int) - spectrum.AMBER).sum(2) < 10)
+    left, right = amber[:, : spectrum.WIDTH // 2].sum(), amber[:, spectrum.WIDTH // 2:].sum()
+    assert 0 < left < right                                 # the saliency rises to the right, as given
 
 
 def _csv(tmp_path, wave, flux, name="s.csv", header="wavelength,flux\n"):
@@ -45,7 +50,7 @@ def test_partial_coverage_and_nans_are_said(tmp_path):
     wave = np.linspace(4000, 8000, 3000)
     flux = 1 + 0.1 * np.sin(wave / 200)
     flux[::50] = np.nan
-    label, fig, notes = spectrum.classify(_csv(tmp_path, wave, flux))
+    label, picture, notes = spectrum.classify(_csv(tmp_path, wave, flux))
     assert "NaN" in notes and "covers" in notes
 
 
