@@ -37,7 +37,7 @@ MAX_EXPORTS = 200  # builds kept; beyond this, the older half is removed
 KEPT_LEXICONS = 8  # built lexicons the server keeps (all sessions together), the most recently used
 SESSION_HOURS = 6  # a session's key to its lexicon is forgotten after this long
 COLUMNS = ["词 word", "次数 count", "概率 probability", "互信息 PMI"]
-TABLE_ROWS = 2_000  # rows shown on the page; the downloads hold the whole lexicon
+TABLE_ROWS = 300  # rows shown on the page (every session keeps what it was shown); the downloads hold all
 # thresholds: (low, high, default) — the sliders and the checks of API calls use the same ranges
 RANGES = dict(min_proba_exp=(-9, -3, -5.5), min_pmi=(0, 8, 2.0), word_pmi=(0, 8, 4.0), max_word_len=(2, 10, 4))
 EXAMPLE_TEXT = "在一九九八年来临之际，我十分高兴地通过中央人民广播电台、中国国际广播电台和中央电视台，向全国各族人民致以诚挚的问候和良好的祝愿！"
