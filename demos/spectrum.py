@@ -224,9 +224,7 @@ def spectrum_picture(flux, sal, kind: str, z: float):
         if GRID[0] < at < GRID[-1]:
             x = float(x_of(at))
             draw.line([(x, top[0]), (x, top[1])], fill=(240, 160, 160), width=1)
-            label = Image.new("L", (int(draw.textlength(name, font=small)) + 2, 12), 0)
-            ImageDraw.Draw(label).text((1, 0), name, fill=255, font=small)
-            label = label.rotate(90, expand=True)
+            label = _upright(name, small, 12)
             picture.paste(Image.new("RGB", label.size, RED), (int(x) - label.size[0] - 1, top[0] + 3), label)
     points = np.stack([x_of(GRID), y_of(np.asarray(flux, float))], 1)
     draw.line([tuple(p) for p in points.tolist()], fill=DARK, width=1)
@@ -262,11 +260,18 @@ def spectrum_picture(flux, sal, kind: str, z: float):
     title = f"spectrum on the model's grid; lines of a {kind}{where}" if lines else "spectrum on the model's grid"
     draw.text(((x0 + x1) / 2, 8), title, fill=DARK, font=font, anchor="mt")
     for text, (y_top, y_bottom) in (("flux (scaled)", top), ("saliency", low)):
-        label = Image.new("L", (int(draw.textlength(text, font=font)) + 2, 14), 0)
-        ImageDraw.Draw(label).text((1, 0), text, fill=255, font=font)
-        label = label.rotate(90, expand=True)
+        label = _upright(text, font, 14)
         picture.paste(Image.new("RGB", label.size, DARK), (4, (y_top + y_bottom - label.size[1]) // 2), label)
     return np.asarray(picture)
+
+
+def _upright(text: str, font, height: int):
+    """``text`` turned to read upwards, as a mask (mode L) to paste a colour through."""
+    from PIL import Image, ImageDraw
+
+    mask = Image.new("L", (int(font.getlength(text)) + 2, height), 0)
+    ImageDraw.Draw(mask).text((1, 0), text, fill=255, font=font)
+    return mask.rotate(90, expand=True)
 
 
 def _ticks(lo: float, hi: float, n: int = 4):
