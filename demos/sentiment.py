@@ -134,8 +134,8 @@ def heatmap_grid(maps, labels: list[str], cols: int = 4):
     picture = Image.fromarray(canvas)
     draw = ImageDraw.Draw(picture)
     font, small = cjk_font(13), cjk_font(11)
-    draw.text((MARGIN_PX, 4), "attention weights · 注意力权重: row = query 查询字, column = key 被注意的字", fill=(0, 0, 0),
-              font=font)
+    draw.text((width // 2, 4), "attention weights · 注意力权重: row = query 查询字, column = key 被注意的字", fill=(0, 0, 0),
+              font=font, anchor="mt")  # centred: the page's label badge covers the top left corner
     step = -(-n // 18)  # at most 18 characters along an edge
     for h in range(H):
         r, c = divmod(h, cols)
