@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import importlib.util
 import itertools
@@ -273,8 +274,9 @@ async def janitor(app):
         remove_written_since(started)
 
 
+@functools.cache
 def _libc():
-    """glibc, where the process runs on it (Linux, as on a Space); else None."""
+    """glibc, where the process runs on it (Linux, as on a Space); else None. Loaded once."""
     import ctypes
     import ctypes.util
 

@@ -247,12 +247,9 @@ def spectrum_picture(flux, sal, kind: str, z: float):
             for y_bottom in (top[1], low[1]):
                 draw.line([(x, y_bottom), (x, y_bottom - 4)], fill=GREY)
             draw.text((x, low[1] + 4), f"{wave}", fill=DARK, font=font, anchor="mt")
-    for value in _ticks(y_lo, y_hi):
-        y = float(y_of(value))
-        draw.line([(x0, y), (x0 + 4, y)], fill=GREY)
-        draw.text((x0 - 5, y), f"{value:g}", fill=DARK, font=small, anchor="rm")
-    for value in (0, 0.5, 1):
-        y = low[1] - value / 1.05 * (low[1] - low[0])
+    y_ticks = [(float(y_of(v)), v) for v in _ticks(y_lo, y_hi)] + \
+        [(low[1] - v / 1.05 * (low[1] - low[0]), v) for v in (0, 0.5, 1)]   # the flux's, then the saliency's
+    for y, value in y_ticks:
         draw.line([(x0, y), (x0 + 4, y)], fill=GREY)
         draw.text((x0 - 5, y), f"{value:g}", fill=DARK, font=small, anchor="rm")
     draw.text(((x0 + x1) / 2, HEIGHT - 4), "wavelength 波长 (Å)", fill=DARK, font=font, anchor="md")

@@ -2,6 +2,7 @@
 a clean stop on SIGTERM, errors that stay bilingual and leave one log line, pictures seen as uploaded, deep links."""
 import http.client
 import io
+import json
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 from PIL import Image
 
 import app
+from bench.bench_soak import rss_mib
 from conftest import REPO, free_port
 from demos import adapter, lexicon
 
@@ -27,6 +29,17 @@ def post(server_url, path, body: bytes, content_type: str):
     conn.request("POST", path, body=body, headers={"Content-Type": content_type})
     resp = conn.getresponse()
     return resp.status, resp.read().decode("utf-8", "replace")
+
+
+def call_api(server_url, api_name: str, data: list) -> str:
+    """One call through Gradio's HTTP API (escapes travel as a script sends them); returns its event stream."""
+    status, text = post(server_url, f"/gradio_api/call/{api_name}", json.dumps({"data": data}).encode(),
+                        "application/json")
+    assert status == 200, text
+    u = urlparse(server_url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    conn.request("GET", f"/gradio_api/call/{api_name}/{json.loads(text)['event_id']}")
+    return conn.getresponse().read().decode("utf-8", "replace")
 
 
 def multipart(files: list[tuple[str, bytes]]) -> tuple[bytes, str]:
@@ -71,8 +84,6 @@ def test_the_server_keeps_a_bounded_number_of_sessions(monkeypatch):
     """Before: Gradio kept 10,000 sessions (≈ 0.6 MiB each here: a copy of every block's config, the outputs shown);
     a soak grew without end. Every API call is a new session; only the most recent SESSIONS stay. (A second server
     in this process, without the janitor: its shutdown would remove what the tests' server wrote meanwhile.)"""
-    import json
-
     monkeypatch.setattr(app, "SESSIONS", 5)
     demo = app.build_app()
     port = free_port()
@@ -80,15 +91,8 @@ def test_the_server_keeps_a_bounded_number_of_sessions(monkeypatch):
     assert kwargs.pop("app_kwargs")["lifespan"] is app.janitor  # not here: on shutdown it would remove the files
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **kwargs)
     try:
-        url = f"http://127.0.0.1:{port}/"
         for i in range(12):
-            status, text = post(url, "/gradio_api/call/lexicon_segment", json.dumps({"data": [f"中国经济{i}"]}).encode(),
-                                "application/json")
-            assert status == 200, text
-            event = json.loads(text)["event_id"]
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            conn.request("GET", f"/gradio_api/call/lexicon_segment/{event}")
-            assert "event: complete" in conn.getresponse().read().decode()
+            assert "event: complete" in call_api(f"http://127.0.0.1:{port}/", "lexicon_segment", [f"中国经济{i}"])
         assert 0 < len(demo.state_holder.session_data) <= 5
     finally:
         demo.close()
@@ -165,16 +169,7 @@ def test_lone_surrogates_are_removed_from_text():
 def test_lone_surrogates_through_the_api(server_url, api_name, args):
     """JSON may carry a lone surrogate ("\\ud800", which Python's json reads); the answer is the result or the
     tab's bilingual message, never a failure inside the error path."""
-    import json
-
-    body = json.dumps({"data": args}, ensure_ascii=True).encode()  # the escapes travel as they would from a script
-    status, text = post(server_url, f"/gradio_api/call/{api_name}", body, "application/json")
-    assert status == 200, text
-    event = json.loads(text)["event_id"]
-    u = urlparse(server_url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
-    conn.request("GET", f"/gradio_api/call/{api_name}/{event}")
-    stream = conn.getresponse().read().decode("utf-8", "replace")
+    stream = call_api(server_url, api_name, args)
     kind = stream.split("event: ")[-1].split("\n")[0]
     assert kind in ("complete", "error"), stream[-500:]
     if kind == "error":
@@ -254,7 +249,6 @@ def test_the_same_picture_from_many_clients_at_once(server_url, tmp_path):
 
 def test_mcp_server_lists_one_tool_per_endpoint(server_url):
     """With Gradio's MCP extra installed the app is also an MCP server: one tool per named endpoint."""
-    import json
     import urllib.request
 
     if not app.mcp_available():
@@ -266,20 +260,13 @@ def test_mcp_server_lists_one_tool_per_endpoint(server_url):
     assert all(t.get("description") for t in tools)
 
 
-def rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 @pytest.mark.skipif(app._libc() is None, reason="glibc only")
 def test_freed_memory_goes_back_to_the_system():
     """Memory freed between live objects stays with the process until malloc_trim (the soak's idle RSS crept up)."""
     blocks = [bytes(4000) + bytes([i % 256]) for i in range(40_000)]   # ≈ 160 MB outside Python's small-object pools
     keep = blocks[::50]                                                  # live blocks pin the heap between them
     del blocks
-    before = rss_mib()
+    before = rss_mib(os.getpid())
     app.return_freed_memory()
-    assert before - rss_mib() > 60, (before, rss_mib())
+    assert before - rss_mib(os.getpid()) > 60, (before, rss_mib(os.getpid()))
     assert len(keep) == 800
