@@ -111,8 +111,11 @@ def main(argv=None):
             f"template set ({len(template):,} of its test split), 3 passages": template}
     model, tok = tab.MODEL.get()
     lstm, lstm_tok = bilstm_reader.load(BILSTM)
-    readers = {"DGCNN": lambda r: read(model, tok, r["question"], r["passages"])["answer"],
-               "BiLSTM pointer": lambda r: read(lstm, lstm_tok, r["question"], r["passages"])["answer"],
+    # each reader at its own default "prefer short answers" λ (chosen by its trainer on validation questions)
+    lam, lstm_lam = model.cfg.length_penalty, lstm.cfg.length_penalty
+    readers = {"DGCNN": lambda r: read(model, tok, r["question"], r["passages"], length_penalty=lam)["answer"],
+               "BiLSTM pointer": lambda r: read(lstm, lstm_tok, r["question"], r["passages"],
+                                                length_penalty=lstm_lam)["answer"],
                "overlap baseline": lambda r: overlap_baseline(r["question"], r["passages"])}
     results, seconds = {}, {}
     for name, rows in sets.items():
@@ -125,7 +128,8 @@ def main(argv=None):
                 misses = [(r["question"], p) for r, p in zip(rows, predictions) if not scores([p], [r])["all"]["em"]]
                 print(f"{reader} misses on real input ({len(misses)}): "
                       + "; ".join(f"{q} → {p or '∅'}" for q, p in misses[:40]), file=sys.stderr)
-    print(f"\n## EM / F1 (official CMRC 2018 rules; CMRC dev: the first {len(cmrc):,} questions)\n")
+    print(f"\n## EM / F1 (official CMRC 2018 rules; CMRC dev: the first {len(cmrc):,} questions; λ: DGCNN {lam:.2f}, "
+          f"BiLSTM {lstm_lam:.2f})\n")
     print(markdown_table(["set", "n", *readers],
                          [[name, f"{len(rows):,}", *(f"{results[name, r]['em']:.4f} / {results[name, r]['f1']:.4f}"
                                                      for r in readers)] for name, rows in sets.items()]))
@@ -133,14 +137,14 @@ def main(argv=None):
 
     print("\n## Prefer short answers — the tab's λ slider: span score × exp(−λ · length), DGCNN, own paragraph\n")
     rows, own_cmrc, own_real = [], sets["CMRC 2018 dev, own paragraph"], sets["real input, own passage"]
-    for lam in (0.0, 0.1, 0.3, 0.5):
+    for penalty in sorted({0.0, 0.1, 0.3, lam}):
         cells = []
         for rows_ in (own_cmrc, own_real):
-            answers = [read(model, tok, r["question"], r["passages"], length_penalty=lam)["answer"]
-                       for r in tqdm(rows_, desc=f"λ {lam}", leave=False)]
+            answers = [read(model, tok, r["question"], r["passages"], length_penalty=penalty)["answer"]
+                       for r in tqdm(rows_, desc=f"λ {penalty}", leave=False)]
             got = scores(answers, rows_)["all"]
             cells.append(f"{got['em']:.4f} / {got['f1']:.4f}")
-        rows.append([f"{lam:.1f}", *cells])
+        rows.append([f"{penalty:.2f}{' (default)' if penalty == lam else ''}", *cells])
     print(markdown_table(["λ", f"CMRC 2018 dev ({len(own_cmrc):,})", f"real input ({len(own_real)})"], rows))
 
     answerable = [read(model, tok, r["question"], r["passages"])["score"] for r in tqdm(cmrc, leave=False)]

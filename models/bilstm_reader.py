@@ -38,6 +38,7 @@ class BiLSTMReaderConfig:
     window: int = 256
     stride: int = 192
     threshold: float = 0.1
+    length_penalty: float = 0.0
     span_softmax: bool = True
 
 

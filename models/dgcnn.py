@@ -66,6 +66,7 @@ class DGCNNConfig:
     window: int = 256         # passages are read as overlapping windows of this many characters…
     stride: int = 192         # …starting this far apart
     threshold: float = 0.1    # "no answer" below this best score (calibrated on validation data by the trainer)
+    length_penalty: float = 0.0   # the tab's default "prefer short answers" λ (best_span; chosen by the trainer)
     span_softmax: bool = False   # start / end as a softmax over the window instead of sigmoids (span_outputs)
 
 
@@ -221,6 +222,30 @@ def best_span(start: torch.Tensor, end: torch.Tensor, max_len: int, length_penal
     return i, j, float(raw[i, j])
 
 
+OPENERS, CLOSERS = "（(【[「『《“‘〈", "）)】]」』》”’〉"
+EDGE_MARKS = set("，。、；：！？,;:!?…—·") | set(" \t")
+
+
+def tidy_span(text: str, i: int, j: int) -> tuple[int, int]:
+    """Shrink the span text[i..j] (inclusive) past what no answer starts or ends with: separators (，。、：…), a
+    closing bracket or quote at the start or an opening one at the end, and a bracket whose partner is not inside the
+    span (】129元 → 129元; 《静山集》 stays whole). A span with nothing left is returned as it was."""
+    def unpaired(k: int, lo: int, hi: int) -> bool:
+        c = text[k]
+        if c in OPENERS:
+            return CLOSERS[OPENERS.index(c)] not in text[k + 1:hi + 1]
+        if c in CLOSERS:
+            return OPENERS[CLOSERS.index(c)] not in text[lo:k]
+        return False
+
+    a, b = i, j
+    while a <= b and (text[a] in EDGE_MARKS or text[a] in CLOSERS or unpaired(a, a, b)):
+        a += 1
+    while b >= a and (text[b] in EDGE_MARKS or text[b] in OPENERS or unpaired(b, a, b)):
+        b -= 1
+    return (a, b) if a <= b else (i, j)
+
+
 def vote(candidates: list[tuple[str, float]]) -> list[tuple[str, float]]:
     """Per-passage (answer, score) → answers ranked by noisy-OR 1 − Π(1 − s) over the passages that found them."""
     miss: dict[str, float] = {}
@@ -302,7 +327,7 @@ def read(model: DGCNN, tok: Tokenizer, question: str, passages: list[str], windo
         i, j, score = best_span(start[row, :len(piece)], end[row, :len(piece)], model.cfg.max_answer,
                                 length_penalty)
         if i >= 0 and (spans[k] is None or score > spans[k][2]):
-            spans[k] = (off + i, off + j, score)
+            spans[k] = (*tidy_span(passages[k], off + i, off + j), score)
     ranked = vote([(passages[k][s[0]:s[1] + 1], s[2]) for k, s in enumerate(spans) if s])
     answer, score = ranked[0] if ranked else ("", 0.0)
     return {"answer": answer, "score": score, "ranked": ranked, "spans": spans, "has": has_by_passage}

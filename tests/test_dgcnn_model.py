@@ -139,6 +139,28 @@ def test_read_maps_spans_back_to_the_passages_and_votes():
     assert result["spans"][2][2] == 0.0 and [t for t, _ in result["ranked"]] == ["甲丁乙"]  # score 0: no vote
 
 
+def test_spans_are_tidied_past_separators_and_unpaired_brackets():
+    def tidy(text):
+        i, j = dgcnn.tidy_span(text, 0, len(text) - 1)
+        return text[i:j + 1]
+
+    assert tidy("】129元") == "129元"                       # a spec sheet's label bracket
+    assert tidy("，汉族，湖北宜昌人。") == "汉族，湖北宜昌人"   # inner separators stay, edge ones go
+    assert tidy("《静山集》") == "《静山集》" and tidy("“层控成矿”理论") == "“层控成矿”理论"
+    assert tidy("（1923年") == "1923年" and tidy("1988年）") == "1988年"
+    assert tidy("，。") == "，。"                             # nothing left: the span as it was
+
+    # read() returns tidied spans, in passage coordinates
+    from models.vocab import Vocab
+
+    vocab = Vocab(list("问价元】"))
+    model = DGCNN(DGCNNConfig(vocab_size=len(vocab), dim=4, dropout=0.0))
+    model.forward = lambda q, p, *w: ((p == vocab.stoi["】"]).float(), (p == vocab.stoi["元"]).float(),
+                                      torch.ones(p.shape[0]))
+    result = dgcnn.read(model, dgcnn.Tokenizer(vocab), "问", ["价】9元"])
+    assert result["answer"] == "9元" and result["spans"][0][:2] == (2, 3)
+
+
 def test_official_cmrc_scoring():
     """The rules of cmrc2018_evaluate.py: punctuation and case ignored, Chinese characters one token each, other runs
     split into words, F1 from the longest common contiguous run, the best over the answers."""

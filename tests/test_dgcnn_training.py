@@ -2,6 +2,7 @@
 import math
 import random
 
+import numpy as np
 import pytest
 import torch
 
@@ -67,3 +68,54 @@ def test_a_run_is_saved_every_epoch_and_resumes_where_it_stopped(rows, tmp_path)
                                    batch_size=4, run=tmp_path, resume=True)
     assert [h["epoch"] for h in more] == [1, 2] and more[0] == history[0]
     assert all(math.isfinite(h["train_loss"]) for h in more)
+
+
+def test_pretrained_vectors_come_from_the_training_split_and_start_the_embeddings(rows, tmp_path):
+    from training import reading_vectors
+
+    text = "第一句话。" * 30 + "没有句号的很长一段" * 60
+    assert "".join(reading_vectors.sentences(text)) == text
+    assert all(len(s) <= reading_vectors.LINE for s in reading_vectors.sentences(text))
+    path = reading_vectors.prepare(FIXTURES / "reading", cache=tmp_path, news=False, epochs=1)
+    vectors = reading_vectors.read(path)
+    # exactly the training split's paragraphs and questions: no validation or test passage was read
+    texts = reading_vectors.wiki_texts(FIXTURES / "reading")
+    train = {t for r in rows["train"] for t in [r["question"], *r["passages"]]}
+    held_out = {p for r in rows["valid"] for p in r["passages"] if not any(p in r2["passages"] for r2 in rows["train"])}
+    assert {r["question"] for r in rows["train"]} <= set(texts) and set(texts) <= train
+    assert held_out and not held_out & set(texts)
+    assert vectors["counts"]["wiki: texts"] == len(texts) and "news: texts" not in vectors["counts"]
+    assert vectors["chars"] and vectors["words"]
+    assert all(v.shape == (reading_vectors.DIM,) for v in vectors["words"].values())
+
+    tok = trainer.build_tokenizer(rows["train"], 500)
+    model = dgcnn.DGCNN(dgcnn.DGCNNConfig(vocab_size=len(tok.chars), dim=reading_vectors.DIM, words=len(tok.words)))
+    before = model.embed.weight.detach().clone()
+    found = trainer.init_embeddings(model, tok, vectors)
+    assert 0 < found["chars"] <= len(tok.chars) and found["words"] > 0
+    char = next(c for c in tok.chars.itos[2:] if c in vectors["chars"])
+    row = model.embed.weight[tok.chars.stoi[char]].detach()
+    scale = float(np.std(np.stack(list(vectors["chars"].values()))))
+    assert torch.allclose(row, torch.from_numpy(vectors["chars"][char] / scale))
+    assert torch.equal(model.embed.weight[0], before[0])   # padding stays zero
+    assert not model.word_embed.weight.requires_grad and model.embed.weight.requires_grad
+
+
+def test_the_length_penalty_is_the_best_mean_of_both_validation_sets(rows, monkeypatch):
+    """With a fake reader whose answer is long at λ = 0 and short from λ = 0.2 on, the visitor questions (short
+    gold) pick the first λ that makes them right, unless CMRC (long gold) loses more."""
+    visitor = [{"question": "几岁？", "answers": ["6岁"], "passages": ["她6岁开始学琴。"], "has_answer": [True]}]
+    cmrc = [{"question": "为什么？", "answers": ["因为下雨了所以"], "passages": ["因为下雨了所以没去。"],
+             "has_answer": [True]}]
+
+    def fake_read(model, tok, question, passages, length_penalty=0.0):
+        short = length_penalty >= 0.2
+        text = {"几岁？": ("6岁", "她6岁"), "为什么？": ("下雨", "因为下雨了所以")}[question]
+        return {"answer": text[0] if short else text[1]}
+
+    monkeypatch.setattr(trainer, "read", fake_read)
+    lam, table = trainer.choose_length_penalty(None, None, cmrc, visitor)
+    assert [r["lambda"] for r in table] == trainer.LENGTH_PENALTIES
+    assert lam == 0.0   # EM 1 + 0 at λ 0 ties 0 + 1 at λ ≥ 0.2: the smaller λ wins a tie
+    lam, _ = trainer.choose_length_penalty(None, None, cmrc[:0] + visitor, visitor)
+    assert lam == 0.2   # both sets want the short answer: the first λ that gives it

@@ -65,3 +65,15 @@ def test_the_real_input_set_is_large_varied_and_every_answer_is_a_span():
             assert q["question"] and q["answers"]
             assert all(a in item["passage"] for a in q["answers"]), (q["question"], q["answers"])
     assert len({q["question"] for q in questions}) == len(questions)
+
+
+def test_the_visitor_validation_set_is_separate_from_the_real_input_test_set():
+    from conftest import REPO
+
+    from training.dgcnn import VISITOR_VALID, written_rows
+
+    rows = written_rows(VISITOR_VALID)
+    test = written_rows(REPO / "data" / "real_input" / "reading.json")
+    assert len(rows) >= 40 and all(a in r["passages"][0] for r in rows for a in r["answers"])
+    assert not {r["passages"][0] for r in rows} & {r["passages"][0] for r in test}
+    assert not {r["question"] for r in rows} & {r["question"] for r in test}

@@ -31,6 +31,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
@@ -48,6 +49,10 @@ EMA = 0.999       # decay of the weights' moving average
 NEGATIVES = 2     # windows without the answer trained per question
 MAX_POSITIVES = 2
 THRESHOLDS = [round(0.02 * k, 2) for k in range(1, 50)]
+LENGTH_PENALTIES = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5]
+# questions written the way a visitor asks them, over passages written for it: validation only (never trained on;
+# the test set of the same kind is data/real_input/reading.json)
+VISITOR_VALID = REPO / "data" / "real_input" / "reading_valid.json"
 
 
 def targets(window: str, answer: str) -> tuple[list[float], list[float]]:
@@ -144,6 +149,29 @@ def calibrate(model, tok, rows: list[dict]) -> tuple[float, list[dict]]:
     return best["t"], table
 
 
+def written_rows(path: Path) -> list[dict]:
+    """A real-input reading file ({"passage", "questions": [{"question", "answers"}]} per passage) → question rows
+    in the training data's layout, each with its own passage only."""
+    return [{"question": q["question"], "answers": q["answers"], "passages": [item["passage"]], "has_answer": [True]}
+            for item in json.loads(Path(path).read_text(encoding="utf-8")) for q in item["questions"]]
+
+
+def choose_length_penalty(model, tok, cmrc_rows: list[dict], visitor_rows: list[dict]) -> tuple[float, list[dict]]:
+    """The tab's default "prefer short answers" λ: the best mean exact match of CMRC validation questions (with their
+    distractors) and of the visitor-style validation questions (VISITOR_VALID) — CMRC's annotators keep long
+    spans, a visitor asking a fact wants the short one, and the tab serves both → (λ, table)."""
+    table = []
+    for lam in LENGTH_PENALTIES:
+        cmrc = scores([read(model, tok, r["question"], r["passages"], length_penalty=lam)["answer"]
+                       for r in tqdm(cmrc_rows, desc=f"λ {lam}: CMRC", leave=False)], cmrc_rows)["all"]
+        visitor = scores([read(model, tok, r["question"], r["passages"], length_penalty=lam)["answer"]
+                          for r in visitor_rows], visitor_rows)["all"]
+        table.append({"lambda": lam, "cmrc_em": cmrc["em"], "cmrc_f1": cmrc["f1"], "visitor_em": visitor["em"],
+                      "visitor_f1": visitor["f1"], "mean_em": (cmrc["em"] + visitor["em"]) / 2})
+    best = max(table, key=lambda x: (round(x["mean_em"], 6), -x["lambda"]))
+    return best["lambda"], table
+
+
 def train(model, tok, train_rows, valid_rows, epochs: int, questions: int, batch_size: int = 32, lr: float = 1e-3,
           seed: int = 0, device: str = "cpu", run: Path | None = None, resume: bool = False):
     """→ (best model on CPU, history, minutes). Each epoch: a seeded sample of ``questions`` training questions."""
@@ -207,6 +235,26 @@ def train(model, tok, train_rows, valid_rows, epochs: int, questions: int, batch
     return model.eval(), history, minutes
 
 
+def init_embeddings(model, tok: Tokenizer, vectors: dict, freeze_words: bool = True) -> dict:
+    """Start the character (and word) embeddings from pre-trained vectors (training/reading_vectors.py), scaled to
+    the embeddings' own N(0, 1) spread; units without a vector keep their random start. With ``freeze_words`` the
+    word embeddings stay as pre-trained (as DrQA keeps its GloVe vectors): 17k questions cannot move 20k word
+    vectors without forgetting what the corpus taught the ones they never use. → {"chars": found, "words": found}."""
+    found = {}
+    pairs = [("chars", model.embed, tok.chars)] + ([("words", model.word_embed, tok.words)] if tok.words else [])
+    for name, embedding, vocab in pairs:
+        table = vectors[name]
+        scale = float(np.std(np.stack(list(table.values()))))
+        with torch.no_grad():
+            rows = [(i, unit) for i, unit in enumerate(vocab.itos) if i > 1 and unit in table]
+            for i, unit in rows:
+                embedding.weight[i] = torch.from_numpy(table[unit] / scale)
+        found[name] = len(rows)
+    if freeze_words and tok.words:
+        model.word_embed.weight.requires_grad_(False)
+    return found
+
+
 def build_tokenizer(rows: list[dict], n_words: int) -> Tokenizer:
     texts = list(dict.fromkeys(t for r in rows for t in [r["question"], *r["passages"]]))
     chars = Vocab.from_texts(texts)
@@ -217,7 +265,7 @@ def build_tokenizer(rows: list[dict], n_words: int) -> Tokenizer:
 
 
 def card(model, tok, history, test: dict, counts: dict, minutes: float, device: str, flags: str,
-         calibration: list[dict]) -> str:
+         calibration: list[dict], vectors: dict | None = None, penalties: list[dict] | None = None) -> str:
     cfg = model.cfg
     n_params = sum(p.numel() for p in model.parameters())
     bilstm = isinstance(model, bilstm_reader.BiLSTMReader)
@@ -240,6 +288,34 @@ def card(model, tok, history, test: dict, counts: dict, minutes: float, device: 
                 f"{'yes' if cfg.question_attention else 'no'}")
     words = f" + {cfg.words - 2:,} jieba words" if cfg.words else ""
     heads = "softmaxes over the window" if cfg.span_softmax else "sigmoids"
+    length_section = ""
+    if penalties:
+        lines = "\n".join(f"| {r['lambda']:.2f}{' ← chosen' if r['lambda'] == cfg.length_penalty else ''} | "
+                          f"{r['cmrc_em']:.4f} / {r['cmrc_f1']:.4f} | {r['visitor_em']:.4f} / {r['visitor_f1']:.4f} |"
+                          for r in penalties)
+        length_section = f"""- **Prefer short answers** (the tab's default λ: span score × e^(−λ·length)), chosen by the best mean exact
+  match of the CMRC validation questions and {VISITOR_VALID.name} (questions written the way a visitor
+  asks them, over passages written for it; EM / F1):
+
+| λ | CMRC 2018 trial (the validation sample) | visitor-style validation |
+|---|---|---|
+{lines}
+
+"""
+    if vectors:
+        c = vectors["counts"]
+        corpus = ", ".join(f"{k.split(':')[0]} {v:,}" for k, v in c.items() if k.endswith(": characters"))
+        pretrained = (f"- **Pre-trained vectors** (`python -m training.reading_vectors`): word2vec skip-gram on "
+                      f"{c['sentences']:,} sentences of our own unlabelled text (characters: {corpus}; the wiki part is "
+                      f"the training split's paragraphs and questions only, no validation or test passage; reviews "
+                      f"include ChnSentiCorp, non-commercial, and SophonPlus, no licence stated — these weights "
+                      f"inherit those terms); {vectors['found']['chars']:,} of {len(tok.chars) - 2:,} characters and "
+                      f"{vectors['found'].get('words', 0):,} of {max(len(tok.words or []) - 2, 0):,} words start from them; the word "
+                      f"vectors are {'kept fixed' if vectors['frozen'] else 'trained on'}. No pre-trained language "
+                      f"model.")
+    else:
+        pretrained = ("- No pre-trained language model or pre-trained vectors: everything is learned from these 17k "
+                      "questions.")
     loss = ("cross-entropy of the answer's start and end positions" if cfg.span_softmax
             else "focal loss (γ 2) on start and end")
     return f"""# Model card: {'BiLSTM pointer reader (baseline)' if bilstm else 'DGCNN reader'}
@@ -273,7 +349,7 @@ def card(model, tok, history, test: dict, counts: dict, minutes: float, device: 
 |---|---|---|
 {thresholds}
 
-- **Test — CMRC 2018 dev** ({test['distractors']['n']:,} questions; official rules: EM and F1 after normalisation,
+{length_section}- **Test — CMRC 2018 dev** ({test['distractors']['n']:,} questions; official rules: EM and F1 after normalisation,
   the best over the annotators' answers):
 
 | setting | EM | F1 |
@@ -281,8 +357,8 @@ def card(model, tok, history, test: dict, counts: dict, minutes: float, device: 
 | own paragraph only (as published results) | **{test['own']['em']:.4f}** | **{test['own']['f1']:.4f}** |
 | own paragraph + 2 distractors | {test['distractors']['em']:.4f} | {test['distractors']['f1']:.4f} |
 
-- No pre-trained language model or pre-trained vectors: everything is learned from these 17k questions.
-  Comparison with the overlap and BiLSTM baselines, the template set and the real-input set
+{pretrained}
+- Comparison with the overlap and BiLSTM baselines, the template set and the real-input set
   (data/real_input/reading.json): `python -m bench.bench_dgcnn`.
 - **Rebuild**: `python -m training.dgcnn{(" " + flags) if flags else ""}`.
 """
@@ -294,6 +370,10 @@ def main(argv=None):
     ap.add_argument("--source", type=Path, help="folder with the CMRC 2018 / DRCD files (default: the vendored copy)")
     ap.add_argument("--dim", type=int, default=128)
     ap.add_argument("--words", type=int, default=20000, help="jieba words embedded (0: characters only)")
+    ap.add_argument("--vectors", action="store_true",
+                    help="start the embeddings from word2vec vectors of our own text (training/reading_vectors.py)")
+    ap.add_argument("--reviews", type=Path, help="with --vectors: a copy of shared/datasets/sentiment for the corpus")
+    ap.add_argument("--tune-words", action="store_true", help="with --vectors: train the word vectors too")
     ap.add_argument("--no-positions", action="store_true")
     ap.add_argument("--no-question-attention", action="store_true")
     ap.add_argument("--epochs", type=int, default=8)
@@ -305,6 +385,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--visitor-valid", type=Path, default=VISITOR_VALID, help="visitor-style validation questions")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
     if args.threads:
@@ -323,24 +404,35 @@ def main(argv=None):
         model = dgcnn.DGCNN(DGCNNConfig(len(tok.chars), args.dim, max_answer=48, words=words,
                                         positions=0 if args.no_positions else 256,
                                         question_attention=not args.no_question_attention, span_softmax=True))
+    vectors = None
+    if args.vectors:
+        from training import reading_vectors
+
+        vectors = reading_vectors.read(reading_vectors.prepare(args.source, args.reviews))
+        vectors["found"] = init_embeddings(model, tok, vectors, freeze_words=not args.tune_words)
+        vectors["frozen"] = not args.tune_words
+        print(f"pre-trained vectors: {vectors['found']}", file=sys.stderr)
     run = cache_dir() / "dgcnn-runs" / args.model
     model, history, minutes = train(model, tok, train_rows, valid_rows, args.epochs, args.questions,
                                     args.batch_size, seed=args.seed, device=args.device, run=run, resume=args.resume)
     # the shipped weights are fp16: evaluate the model as it will be loaded
     model.load_state_dict({k: v.half().float() if v.is_floating_point() else v for k, v in model.state_dict().items()})
     model.cfg.threshold, calibration = calibrate(model, tok, valid_all[:args.valid * 2] if args.test else valid_all)
+    model.cfg.length_penalty, penalties = choose_length_penalty(model, tok, valid_rows, written_rows(args.visitor_valid))
     test = {"distractors": evaluate(model, tok, test_rows, "testing"),
             "own": evaluate(model, tok, test_rows, "testing (own paragraph)", own_only=True)}
     print(f"test: {json.dumps(test)}", file=sys.stderr)
     counts = json.loads(paths["counts"].read_text(encoding="utf-8"))
     flags = " ".join(argv if argv is not None else sys.argv[1:])
     flags = re.sub(r"\s*--(resume|threads \S+)", "", flags).strip()  # how it was run is no setting
-    text = card(model, tok, history, test, counts, minutes, args.device, flags, calibration)
+    if not args.out.resolve().is_relative_to(REPO):   # written to a scratch folder first, then copied in
+        flags = re.sub(r"\s*--out \S+", "", flags).strip()
+    text = card(model, tok, history, test, counts, minutes, args.device, flags, calibration, vectors, penalties)
     (bilstm_reader if args.model == "bilstm" else dgcnn).save((model, tok), args.out, text)
     for old in ("dgcnn.safetensors",):   # the weights' name before the common layout
         (args.out / old).unlink(missing_ok=True)
-    (args.out / "history.json").write_text(json.dumps({"history": history, "test": test, "calibration": calibration},
-                                                      indent=1), encoding="utf-8")
+    (args.out / "history.json").write_text(json.dumps({"history": history, "test": test, "calibration": calibration,
+                                                       "length_penalty": penalties}, indent=1), encoding="utf-8")
     print(text)
 
 
