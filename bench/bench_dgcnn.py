@@ -1,7 +1,7 @@
 """Benchmark of the DGCNN tab, one run: the shipped reader against two baselines on human-written questions.
 
-    python -m bench.bench_dgcnn                 # all 3,219 CMRC dev questions (~50 min on 2 CPU cores)
-    python -m bench.bench_dgcnn --cmrc 1000     # the first 1,000 (~20 min)
+    python -m bench.bench_dgcnn                 # all 3,219 CMRC dev questions (~15 min on 2 CPU cores)
+    python -m bench.bench_dgcnn --cmrc 1000     # the first 1,000 (~8 min)
     python -m bench.bench_dgcnn --quick         # 300 CMRC dev and 500 template questions (~5 min)
 
 Readers:
