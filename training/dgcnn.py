@@ -123,17 +123,18 @@ def loss_fn(model, batch) -> torch.Tensor:
             + F.binary_cross_entropy(has.clamp(1e-7, 1 - 1e-7), y_has))
 
 
-def predict(model, tok, rows: list[dict], desc: str = "evaluating", own_only: bool = False) -> list[dict]:
+def predict(model, tok, rows: list[dict], desc: str = "evaluating", own_only: bool = False,
+            length_penalty: float = 0.0) -> list[dict]:
     """read() on every row (all its passages, or with ``own_only`` just those that hold the answer)."""
     out = []
     for r in tqdm(rows, desc=desc, unit=" questions", leave=False):
         passages = [p for p, h in zip(r["passages"], r["has_answer"]) if h] if own_only else r["passages"]
-        out.append(read(model, tok, r["question"], passages))
+        out.append(read(model, tok, r["question"], passages, length_penalty=length_penalty))
     return out
 
 
-def evaluate(model, tok, rows, desc="evaluating", own_only=False) -> dict:
-    return scores([x["answer"] for x in predict(model, tok, rows, desc, own_only)], rows)["all"]
+def evaluate(model, tok, rows, desc="evaluating", own_only=False, length_penalty: float = 0.0) -> dict:
+    return scores([x["answer"] for x in predict(model, tok, rows, desc, own_only, length_penalty)], rows)["all"]
 
 
 def calibrate(model, tok, rows: list[dict]) -> tuple[float, list[dict]]:
@@ -162,10 +163,8 @@ def choose_length_penalty(model, tok, cmrc_rows: list[dict], visitor_rows: list[
     spans, a visitor asking a fact wants the short one, and the tab serves both → (λ, table)."""
     table = []
     for lam in LENGTH_PENALTIES:
-        cmrc = scores([read(model, tok, r["question"], r["passages"], length_penalty=lam)["answer"]
-                       for r in tqdm(cmrc_rows, desc=f"λ {lam}: CMRC", leave=False)], cmrc_rows)["all"]
-        visitor = scores([read(model, tok, r["question"], r["passages"], length_penalty=lam)["answer"]
-                          for r in visitor_rows], visitor_rows)["all"]
+        cmrc = evaluate(model, tok, cmrc_rows, f"λ {lam}: CMRC", length_penalty=lam)
+        visitor = evaluate(model, tok, visitor_rows, f"λ {lam}: visitor", length_penalty=lam)
         table.append({"lambda": lam, "cmrc_em": cmrc["em"], "cmrc_f1": cmrc["f1"], "visitor_em": visitor["em"],
                       "visitor_f1": visitor["f1"], "mean_em": (cmrc["em"] + visitor["em"]) / 2})
     best = max(table, key=lambda x: (round(x["mean_em"], 6), -x["lambda"]))
