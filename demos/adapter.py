@@ -21,6 +21,7 @@ imports gradio; nothing in ``demos/`` trains.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import math
 import re
@@ -194,10 +195,19 @@ def png_outputs(fn: Callable) -> Callable:
     def convert(value):
         return png_file(value) if isinstance(value, np.ndarray) and value.dtype == np.uint8 else value
 
+    def converted(out):
+        return tuple(convert(v) for v in out) if isinstance(out, tuple) else convert(out)
+
+    if inspect.isgeneratorfunction(fn):  # a streamed event: every update it yields
+        @functools.wraps(fn)
+        def stream(*args, **kwargs):
+            for out in fn(*args, **kwargs):
+                yield converted(out)
+        return stream
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        out = fn(*args, **kwargs)
-        return tuple(convert(v) for v in out) if isinstance(out, tuple) else convert(out)
+        return converted(fn(*args, **kwargs))
 
     return wrapper
 

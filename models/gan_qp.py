@@ -111,7 +111,7 @@ def qp_generator_loss(real_score, fake_score):
 
 def wgan_gp_critic_loss(critic, x_real, x_fake, real_score, fake_score, weight: float = 10.0):
     """mean T(x_f) − mean T(x_r) + 10·mean(‖∇T(x̂)‖ − 1)², x̂ a random point between each real and fake image."""
-    eps = torch.rand(len(x_real), 1, 1, 1, device=x_real.device)
+    eps = torch.rand(len(x_real), *[1] * (x_real.dim() - 1), device=x_real.device)  # images or 2-D points
     mix = (eps * x_real + (1 - eps) * x_fake.detach()).requires_grad_(True)
     grad, = torch.autograd.grad(critic(mix).sum(), mix, create_graph=True)
     penalty = (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()

@@ -98,3 +98,30 @@ def load(path) -> ImageClassifier:
 def save(model: ImageClassifier, folder, card: str) -> None:
     """Write what :func:`load` reads; float32 weights: the FID features are to stay those of the trained net."""
     checkpoint.save_folder(folder, model.state_dict(), asdict(model.cfg), card, half=False)
+
+
+@torch.no_grad()
+def class_shares(model: ImageClassifier, images: torch.Tensor, batch_size: int = 500) -> np.ndarray:
+    """The share of ``images`` the classifier puts in each class (n_classes,): a generator covering every class
+    has no share near 0 (a fully collapsed one has a single share of 1)."""
+    model.eval()
+    labels = torch.cat([model(images[i:i + batch_size]).argmax(1) for i in range(0, len(images), batch_size)])
+    return np.bincount(labels.numpy(), minlength=model.cfg.n_classes) / len(images)
+
+
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3, chunk: int = 1000) -> tuple[float, float]:
+    """Improved precision and recall (Kynkäänniemi et al. 2019) in feature space. Each set's manifold is the union
+    of balls around its points, a ball's radius the distance to that point's k-th nearest neighbour in its own set;
+    precision = the share of fakes inside the real manifold (are samples realistic?), recall = the share of reals
+    inside the fake manifold (is the data covered?)."""
+    a, b = torch.from_numpy(real).float(), torch.from_numpy(fake).float()
+
+    def radii(x):  # (N,): distance to the k-th nearest other point (column 0 of the sorted row is the point itself)
+        return torch.cat([torch.cdist(x[i:i + chunk], x).kthvalue(k + 1, dim=1).values
+                          for i in range(0, len(x), chunk)])
+
+    def inside(points, centres, r):  # share of points within some centre's ball
+        return float(torch.cat([(torch.cdist(points[i:i + chunk], centres) <= r).any(1)
+                                for i in range(0, len(points), chunk)]).float().mean())
+
+    return inside(b, a, radii(a)), inside(a, b, radii(b))

@@ -179,3 +179,29 @@ def test_classifier_features_and_logits():
     model = ImageClassifier(ClassifierConfig()).eval()
     x = torch.zeros(5, 1, 32, 32)
     assert model(x).shape == (5, 10) and model.features(x).shape == (5, 128)
+
+
+def test_precision_recall_by_hand():
+    from models.image_classifier import precision_recall
+
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(300, 4))
+    assert precision_recall(real, real.copy()) == (1.0, 1.0)
+    far = real + 100.0  # every sample far from every real point: neither realistic nor covering
+    assert precision_recall(real, far) == (0.0, 0.0)
+    # a generator that covers only half of the data (x₀ > 0): realistic samples, half the data covered
+    half = real[real[:, 0] > 0]
+    precision, recall = precision_recall(real, half, chunk=64)
+    assert precision == 1.0 and 0.35 < recall < 0.75
+
+
+def test_class_shares_count_the_argmax():
+    from models.image_classifier import ClassifierConfig, ImageClassifier, class_shares
+
+    model = ImageClassifier(ClassifierConfig(width=4, feature_dim=8)).eval()
+    with torch.no_grad():
+        for p in model.head.parameters():
+            p.zero_()
+        model.head[1].bias[3] = 1.0  # every image → class 3
+    shares = class_shares(model, torch.zeros(7, 1, 32, 32), batch_size=3)
+    assert shares.tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]

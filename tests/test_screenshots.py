@@ -166,6 +166,14 @@ def test_gan_qp_tab(page):
     assert width == (10 * 34 + 2) * 3  # ten 32×32 steps with gutters, zoomed 3×
     assert page.get_by_text("not Inception FID").first.is_visible()
     assert page.get_by_text("WGAN-GP").first.is_visible()
+    # the 2-D lab streams frames until its last step (1,000 steps by default: ~13 s for two losses)
+    page.get_by_role("button", name="开始训练 Train").click()
+    page.wait_for_function("() => document.querySelector('#gan-lab-notes')?.innerText.includes('50 / 1000')",
+                           timeout=60_000)  # a first frame while it trains
+    page.wait_for_function("() => document.querySelector('#gan-lab-notes')?.innerText.includes('1000 / 1000')",
+                           timeout=120_000)
+    page.wait_for_function("() => document.querySelector('#gan-lab-right img')?.naturalWidth == 360")
+    assert "8/8" in page.locator("#gan-lab-notes").inner_text()
     page.screenshot(path=str(SCREENSHOTS / "gan_qp.png"), full_page=True)
 
 
