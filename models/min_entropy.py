@@ -37,8 +37,9 @@ What this module adds to the post, each switchable in :class:`LexiconConfig`:
   (lowest-PMI) pair until its pieces fit; and de-redundancy sweeps again (``redundancy_passes``) because
   removing a word raises its parts' counts.
 
-Counting is vectorised with numpy and streams the corpus in blocks, so memory is bounded by the number of
-distinct characters, pairs and fragments, not by the size of the corpus.
+Counting is vectorised with numpy, runs block by block on a small thread pool and streams the corpus, so memory is
+bounded by the number of distinct characters, pairs and fragments, not by the size of the corpus (a corpus up to
+``cache_atoms`` is also kept as 16-bit atoms between the two passes).
 """
 from __future__ import annotations
 
