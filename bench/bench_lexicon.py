@@ -215,7 +215,7 @@ def quality_at_scale(paths: dict, pd: dict, pku: dict | None):
     thresholds chosen for it on the even lines → (table, the whole corpus's lexicon)."""
     plain, gold = load(pd)
     pku_set = load(pku) if pku else None
-    rows, whole = [], None
+    rows = []
     corpora = [("People's Daily alone", [pd["plain"]], OURS), ("modern prose (news, reviews, Wikipedia)",
                [paths["modern"]], AT_SCALE["modern"]), ("whole corpus", [paths["corpus"]], AT_SCALE["whole"])]
     for name, files, params in corpora:
@@ -231,7 +231,6 @@ def quality_at_scale(paths: dict, pd: dict, pku: dict | None):
                      f"{sum(len(w) > 1 for w in lex.counts):,}", f"{build:.1f}",
                      f"**{span_prf(cuts, gold)[2]:.3f}**", f"{span_prf(cuts[1::2], gold[1::2])[2]:.3f}",
                      "–" if not f_pku else f"{f_pku[0]:.3f} / {f_pku[1]:.3f} / **{f_pku[2]:.3f}**"))
-        whole = lex
     if pku_set:
         import jieba
 
@@ -243,7 +242,7 @@ def quality_at_scale(paths: dict, pd: dict, pku: dict | None):
                      f"{f[0]:.3f} / {f[1]:.3f} / **{f[2]:.3f}**"))
     header = ["lexicon built from", "MB", "thresholds (chosen on the even lines)", "words", "build s",
               "F1 People's Daily (all)", "F1 (odd lines)", "PKU test P / R / F1"]
-    return markdown_table(header, rows), whole
+    return markdown_table(header, rows), lex  # the last one built: the whole corpus's
 
 
 def new_words(lex, n: int = 200) -> str:

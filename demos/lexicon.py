@@ -18,7 +18,7 @@ import pandas as pd
 from demos.adapter import (REPO, Lazy, check_number, check_text, error, explanation, model_card, prune_oldest,
                            read_text_file)
 from demos.language import bi, heading
-from models.min_entropy import (Lexicon, LexiconConfig, build_lexicon, display, load, span_prf,
+from models.min_entropy import (PASS_ENDS, Lexicon, LexiconConfig, build_lexicon, display, load, span_prf,
                                 word_spans)
 
 TAB_ID = "lexicon"
@@ -178,8 +178,8 @@ def length_plot(lex: Lexicon):
     return fig
 
 
-STAGES = [(0.45, "统计字与相邻字对", "counting characters and pairs"),
-          (0.9, "在弱连接处切开，统计片段", "cutting at weak pairs, counting fragments"),
+STAGES = [(PASS_ENDS[0], "统计字与相邻字对", "counting characters and pairs"),
+          (PASS_ENDS[1], "在弱连接处切开，统计片段", "cutting at weak pairs, counting fragments"),
           (1.01, "去除冗余候选词", "removing redundant candidates")]
 
 

@@ -55,6 +55,7 @@ import numpy as np
 NUM, LAT = "\ue000", "\ue001"
 ATOM_NAMES = {NUM: "〈数〉", LAT: "〈字母〉"}
 _NUM_CP, _LAT_CP = ord(NUM), ord(LAT)
+PASS_ENDS = (0.45, 0.9)  # build progress: pass 1 (characters, pairs) ends at 0.45, pass 2 (fragments) at 0.9
 _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier (golden ratio): polynomial hash of fragments
 
 
@@ -408,9 +409,9 @@ def build_lexicon(texts: Iterable[str] | str, config: LexiconConfig | None = Non
 
     ``progress(fraction, message)`` is called after every block when given; ``size``, the corpus's length in
     characters, lets the first pass report a fraction too when ``texts`` is a callable (otherwise it is measured).
-    The stages: count characters and adjacent pairs (pass 1, 0 → 0.45); keep the pairs that glue (probability and
-    PMI); cut the corpus between the others and count the fragments (pass 2, 0.45 → 0.9); remove redundant
-    candidates, longest first (0.9 → 1).
+    The stages: count characters and adjacent pairs (pass 1, up to ``PASS_ENDS[0]``); keep the pairs that glue
+    (probability and PMI); cut the corpus between the others and count the fragments (pass 2, up to
+    ``PASS_ENDS[1]``); remove redundant candidates, longest first (up to 1).
     """
     cfg = config or LexiconConfig()
     if isinstance(texts, str):
@@ -430,12 +431,12 @@ def build_lexicon(texts: Iterable[str] | str, config: LexiconConfig | None = Non
         raise ValueError("corpus has no Chinese characters, digits or letters")
     glue = _glued_pairs(chars, pairs, cfg)
 
-    say(0.45, "cutting on weak pairs and counting fragments")
+    say(PASS_ENDS[0], "cutting on weak pairs and counting fragments")
     blocks = kept_blocks if kept_blocks is not None else _chunks(stream(), cfg.block_chars)
     fragments, singles = _count_fragments(blocks, glue, cfg, say, read)
     keys, counts, mat, n_candidates = _candidates(chars, fragments, singles, cfg)
 
-    say(0.9, f"removing redundant candidates ({n_candidates:,})")
+    say(PASS_ENDS[1], f"removing redundant candidates ({n_candidates:,})")
     pmi = np.full(keys.size, np.nan)
     for _ in range(cfg.redundancy_passes):  # removing a word raises its parts' counts: sweep again
         if not _remove_redundant(keys, counts, mat, pmi, cfg.word_pmi):
@@ -486,7 +487,7 @@ def _count_chars_and_pairs(stream, cfg: LexiconConfig, say, size: int | None):
             kept_blocks = None  # too large to keep: pass 2 streams the corpus again
         char_counts += chars
         pairs.add(pair_keys, pair_counts)
-        say(0.45 * min(1.0, read / size) if size else 0.0,
+        say(PASS_ENDS[0] * min(1.0, read / size) if size else 0.0,
             f"counting characters and pairs: {read / 1e6:.1f}" + (f" of {size / 1e6:.1f}" if size else "")
             + " M characters")
     char_counts[0] = 0  # the separator
@@ -559,7 +560,7 @@ def _count_fragments(blocks, glue, cfg: LexiconConfig, say, size: int):
         frags.add(keys, counts, names)
         singles += alone
         read += n
-        say(0.45 + 0.45 * min(1.0, read / max(size, 1)),
+        say(PASS_ENDS[0] + (PASS_ENDS[1] - PASS_ENDS[0]) * min(1.0, read / max(size, 1)),
             f"counting fragments: {read / 1e6:.1f} of {size / 1e6:.1f} M characters")
     return frags.result(np.uint64), singles
 

