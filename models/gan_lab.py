@@ -65,6 +65,10 @@ class Pair:
         self.loss, self.cfg = loss, cfg
         self.G = mlp(cfg.z_dim, cfg.width, 2, nn.ReLU)
         self.D = mlp(2, cfg.width, 1, lambda: nn.LeakyReLU(0.2))
+        if loss == "sgan-sn":  # every layer's weight divided by its largest singular value, as the image critic
+            for i, layer in enumerate(self.D):
+                if isinstance(layer, nn.Linear):
+                    self.D[i] = nn.utils.parametrizations.spectral_norm(layer)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
 

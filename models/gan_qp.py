@@ -43,6 +43,7 @@ class GanConfig:
     channels: int = 1
     width: int = 64         # channels next to the image; doubled at each lower resolution (64 → 128 → 256)
     out_dim: int = 1        # critic outputs: 1 score (GAN-QP, WGAN-GP, SGAN) or z_dim codes (O-GAN's encoder)
+    critic_norm: str = "none"  # the critic's normalisation after its 2nd and 3rd conv: CRITIC_NORMS
 
 
 class Generator(nn.Module):
@@ -65,18 +66,36 @@ class Generator(nn.Module):
         return self.up(F.relu(self.bn0(x)))                     # (B, C, 32, 32)
 
 
+# The critic's normalisation. "batch" is the paper's code (bojone/gan-qp: batch norm after every convolution but
+# the first); WGAN-GP's penalty is per sample, which batch statistics break, so its critic takes "layer" norm (as
+# Gulrajani et al. advise); "spectral" divides every layer's weight by its largest singular value (Miyato et al.,
+# SGAN-SN in the paper's table); "none" is what the first checkpoints (and O-GAN's encoder) were trained with.
+CRITIC_NORMS = ("none", "batch", "layer", "spectral")
+
+
 class Critic(nn.Module):
     """image (B, C, 32, 32) → (B, out_dim): the critic's score, or O-GAN's code."""
 
     def __init__(self, cfg: GanConfig):
         super().__init__()
-        w = cfg.width
+        if cfg.critic_norm not in CRITIC_NORMS:
+            raise ValueError(f"critic_norm must be one of {CRITIC_NORMS}, not {cfg.critic_norm!r}")
+        w, norm = cfg.width, cfg.critic_norm
+
+        def conv(c_in, c_out, normalised):  # stride 2: the side halves
+            layer = nn.Conv2d(c_in, c_out, 4, 2, 1)
+            if norm == "spectral":
+                return [nn.utils.parametrizations.spectral_norm(layer), nn.LeakyReLU(0.2)]
+            extra = {"batch": [nn.BatchNorm2d(c_out)], "layer": [nn.GroupNorm(1, c_out)]}.get(norm, [])
+            return [layer, *(extra if normalised else []), nn.LeakyReLU(0.2)]
+
+        head = nn.Linear(4 * w * 4 * 4, cfg.out_dim)
         self.net = nn.Sequential(
-            nn.Conv2d(cfg.channels, w, 4, 2, 1), nn.LeakyReLU(0.2),  # 32 → 16
-            nn.Conv2d(w, 2 * w, 4, 2, 1), nn.LeakyReLU(0.2),         # 16 → 8
-            nn.Conv2d(2 * w, 4 * w, 4, 2, 1), nn.LeakyReLU(0.2),     # 8 → 4
+            *conv(cfg.channels, w, False),   # 32 → 16
+            *conv(w, 2 * w, True),           # 16 → 8
+            *conv(2 * w, 4 * w, True),       # 8 → 4
             nn.Flatten(),
-            nn.Linear(4 * w * 4 * 4, cfg.out_dim),
+            nn.utils.parametrizations.spectral_norm(head) if norm == "spectral" else head,
         )
 
     def forward(self, x):
@@ -140,7 +159,7 @@ def critic_loss(loss: str, critic, x_real, x_fake):
         return qp_critic_loss(real_score, fake_score, x_real, x_fake, norm=loss[-2:])
     if loss == "wgan-gp":
         return wgan_gp_critic_loss(critic, x_real, x_fake, real_score, fake_score)
-    if loss == "sgan":
+    if loss in ("sgan", "sgan-sn"):
         return sgan_critic_loss(real_score, fake_score)
     raise ValueError(f"unknown loss {loss!r}; one of {LOSSES}")
 
@@ -154,7 +173,7 @@ def generator_loss(loss: str, critic, x_real, x_fake):
         return qp_generator_loss(real_score, fake_score)
     if loss == "wgan-gp":
         return wgan_generator_loss(None, fake_score)
-    if loss == "sgan":
+    if loss in ("sgan", "sgan-sn"):
         return sgan_generator_loss(None, fake_score)
     raise ValueError(f"unknown loss {loss!r}; one of {LOSSES}")
 

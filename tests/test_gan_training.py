@@ -13,15 +13,15 @@ def mean_brightness(images):  # stands in for the classifier FID (the shipped cl
     return float(images.mean() + 1)
 
 
-def run(loss="qp-l1", seed=0):
+def run(loss="qp-l1", seed=0, steps=4, **kw):
     x = to_tensor(read_idx(FIXTURES / "fashion-mnist" / "train-images-idx3-ubyte.gz"))
-    return training.train_gan(loss, x, mean_brightness, steps=4, seed=seed, width=8, batch_size=4, fid_every=2,
-                              fid_samples=8)
+    return training.train_gan(loss, x, mean_brightness, steps=steps, seed=seed, width=8, batch_size=4, fid_every=2,
+                              fid_samples=8, **kw)
 
 
 def test_train_logs_history_and_progress_rows():
-    G, D, history, progress = run()
-    assert [h["step"] for h in history] == [2, 4]
+    G, D, history, progress, seconds = run()
+    assert [h["step"] for h in history] == [2, 4] and seconds > 0
     assert all(set(h) == {"step", "fid", "d_loss", "g_loss", "seconds"} for h in history)
     assert len(progress) == 2 and progress[0].shape == (8, 1, 32, 32)
     assert not G.training
@@ -33,9 +33,26 @@ def test_same_seed_same_generator_other_seed_differs():
     assert not torch.equal(a.fc.weight, c.fc.weight)
 
 
+def test_an_interrupted_run_resumed_ends_where_the_whole_run_ends(tmp_path):
+    whole = run("qp-l1", steps=6)
+    run("qp-l1", steps=4, run=tmp_path / "run", save_minutes=0)   # stopped after 4 steps, state saved
+    resumed = run("qp-l1", steps=6, run=tmp_path / "run")         # the same command goes on from step 4
+    for a, b in ((whole[0], resumed[0]), (whole[1], resumed[1])):  # generator and critic (batch-norm stats too)
+        assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+    assert [(h["step"], h["d_loss"]) for h in whole[2]] == [(h["step"], h["d_loss"]) for h in resumed[2]]
+    assert len(resumed[3]) == 3 and torch.equal(whole[3][-1], resumed[3][-1])
+
+
+def test_each_loss_gets_its_critic_normalisation():
+    kinds = {loss: {type(m).__name__ for m in run(loss, steps=2)[1].modules()} for loss in gan_qp.LOSSES}
+    assert "BatchNorm2d" in kinds["qp-l1"] and "BatchNorm2d" in kinds["sgan"]
+    assert "GroupNorm" in kinds["wgan-gp"] and "BatchNorm2d" not in kinds["wgan-gp"]   # per-sample penalty
+    assert "ParametrizedConv2d" in kinds["sgan-sn"] and "BatchNorm2d" not in kinds["sgan-sn"]
+
+
 def test_checkpoint_files_card_and_plot(tmp_path):
     for loss in ("qp-l1", "sgan"):
-        G, _, history, progress = run(loss)
+        G, _, history, progress, _ = run(loss)
         info = {"dataset": "fashion", "loss": loss, "steps": 4, "minutes": 0.01, "fid_10k": 1.5,
                 "fid_real_train": 0.1, "seed": 0, "device": "cpu", "command": "python -m training.gan_qp --steps 4"}
         (tmp_path / f"fashion_{loss}.json").write_text("{}")  # an older checkpoint of the same name: replaced
@@ -53,5 +70,5 @@ def test_checkpoint_files_card_and_plot(tmp_path):
     assert training.plot_fid(tmp_path, "mnist") is None
     training.write_card(tmp_path)
     card = (tmp_path / "MODEL_CARD.md").read_text()
-    assert "| Fashion-MNIST | GAN-QP L1 | 4 | **1.50** |" in card and "SGAN" in card
+    assert "| Fashion-MNIST | GAN-QP L1 | none | 4 | **1.50** |" in card and "SGAN" in card
     assert "Not Inception FID" in card

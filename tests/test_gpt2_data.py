@@ -26,6 +26,14 @@ def test_normalise_wide_digits_letters_and_space():
     assert gpt2_data.normalise("１９９８年　ＡＢｃ  新年，\t讲话 ") == "1998年 ABc 新年， 讲话"
 
 
+def test_unseen_drops_test_texts_that_training_holds_with_other_punctuation():
+    train = [("review", "酒店不错,下次还住"), ("review", "Wifi 很快!"), ("news", "新华社北京电")]
+    test = [("review", "酒店不错，下次还住。"), ("review", "wifi很快"), ("review", "酒店不错，下次不住"),
+            ("poem", "新华社北京电"), ("review", "新华社北京电")]
+    assert gpt2_data.unseen(test, train) == [("review", "酒店不错，下次不住"), ("poem", "新华社北京电"),
+                                             ("review", "新华社北京电")]
+
+
 def test_news_is_split_by_blocks_of_paragraphs(tmp_path):
     plain = tmp_path / "p.txt"
     plain.write_text("".join(f"第{i}段文字。\n" for i in range(100)) + "\n甲\n", encoding="utf-8")

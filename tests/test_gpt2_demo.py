@@ -15,7 +15,8 @@ def run(prompt="床前明月光，", style="poem", max_new=40, temperature=1.0, 
                               checkpoint, min_new, form))
 
 
-def test_output_is_streamed_and_starts_with_the_prompt():
+def test_output_is_streamed_and_starts_with_the_prompt(monkeypatch):
+    monkeypatch.setattr(gpt2, "SHOW_EVERY", 0.0)                # an update per token
     updates = run(max_new=60)
     texts = [t for t, _ in updates]
     assert len(updates) >= 10                                    # many partial updates, not one at the end
@@ -24,6 +25,14 @@ def test_output_is_streamed_and_starts_with_the_prompt():
     assert final.startswith("床前明月光，") and len(final) > len("床前明月光，") + 5
     assert " " not in final                                       # characters joined without spaces
     assert "tokens/s" in notes and "generating" not in notes
+
+
+def test_updates_are_spaced_in_time_and_the_last_one_is_whole(monkeypatch):
+    whole = run(max_new=60)[-1]
+    monkeypatch.setattr(gpt2, "SHOW_EVERY", 3600.0)
+    updates = run(max_new=60)
+    assert len(updates) == 2                                     # the first token at once, then the end
+    assert updates[-1][0] == whole[0] and len(updates[0][0]) == len("床前明月光，") + 1
 
 
 def test_same_seed_same_text_other_seed_other_text():

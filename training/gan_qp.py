@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import sys
 import time
 from dataclasses import asdict
@@ -27,27 +28,40 @@ from tqdm import tqdm
 
 from models import checkpoint, gan_qp
 from models.gan_names import DATASET_NAMES, LOSS_NAMES, LOSSES
-from models.gan_qp import Critic, GanConfig, Generator, critic_loss, generator_loss, latents, sample, to_grid
-from training import REPO
+from models.gan_qp import CRITIC_NORMS, Critic, GanConfig, Generator, critic_loss, generator_loss, latents, sample, to_grid
+from training import REPO, cache_dir, load_run, save_run
 from training.image_classifier import fid_scorer
 from training.image_data import load, to_tensor
 
 OUT = REPO / "data" / "gan_qp"
 
 
+# The critic each loss gets: the paper's code puts batch norm in the critic (bojone/gan-qp); WGAN-GP's per-sample
+# penalty needs a per-sample norm; SGAN-SN is the paper's spectrally normalised SGAN. models.gan_qp.CRITIC_NORMS.
+CRITIC_NORM = {"qp-l1": "batch", "qp-l2": "batch", "wgan-gp": "layer", "sgan": "batch", "sgan-sn": "spectral"}
+
+
 def train_gan(loss: str, x_train: torch.Tensor, fid, steps: int, seed: int = 0, device: str = "cpu",
               width: int = 64, batch_size: int = 64, critic_steps: int = 2, fid_every: int = 500,
-              fid_samples: int = 2000):
-    """→ (generator, critic, history): history rows {step, fid, d_loss, g_loss, seconds} and progress rows."""
+              fid_samples: int = 2000, critic_norm: str | None = None, run: Path | None = None,
+              save_minutes: float = 10.0):
+    """→ (generator, critic, history, progress, seconds trained): history rows {step, fid, d_loss, g_loss, seconds},
+    progress rows of samples from fixed latents. ``run``: a folder where the whole state (both nets, both Adam
+    states, the step, the data-order and torch random states, history, progress) is saved every ``save_minutes``
+    and at the end; if it holds a saved state, training goes on from it (the same batches as without a break)."""
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)  # data order and latents: identical for every loss
-    cfg = GanConfig(width=width, channels=x_train.shape[1])
+    cfg = GanConfig(width=width, channels=x_train.shape[1], critic_norm=critic_norm or CRITIC_NORM[loss])
     G, D = Generator(cfg).to(device), Critic(cfg).to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     fixed = latents(seed + 1, 8, cfg.z_dim).to(device)
-    history, progress, t0 = [], [], time.perf_counter()
+    history, progress, done, seconds = [], [], 0, 0.0
+    if run is not None and (run / "state.json").exists():
+        done, seconds, history, progress = resume(run, G, D, opt_g, opt_d, g)
+        print(f"{LOSS_NAMES[loss]}: resumed at step {done:,} ({seconds / 60:.1f} min trained)", file=sys.stderr)
     d_sum = g_sum = 0.0
+    t0, last_save = time.perf_counter() - seconds, time.perf_counter()
 
     def batch():
         return x_train[torch.randint(len(x_train), (batch_size,), generator=g)].to(device)
@@ -55,7 +69,7 @@ def train_gan(loss: str, x_train: torch.Tensor, fid, steps: int, seed: int = 0, 
     def noise():
         return torch.randn(batch_size, cfg.z_dim, generator=g).to(device)
 
-    bar = tqdm(range(1, steps + 1), desc=LOSS_NAMES[loss], unit=" G steps")
+    bar = tqdm(range(done + 1, steps + 1), desc=LOSS_NAMES[loss], unit=" G steps", initial=done, total=steps)
     for step in bar:
         G.train()
         for _ in range(critic_steps):
@@ -87,7 +101,30 @@ def train_gan(loss: str, x_train: torch.Tensor, fid, steps: int, seed: int = 0, 
             bar.set_postfix(fid=f"{score:.2f}")
             tqdm.write(f"{LOSS_NAMES[loss]} step {step}: FID({fid_samples}) {score:.2f}, critic loss "
                        f"{history[-1]['d_loss']:.4f}, generator loss {history[-1]['g_loss']:.4f}", file=sys.stderr)
-    return G.cpu().eval(), D.cpu().eval(), history, progress
+            # saved only here, where the running loss sums are zero, so a resumed run logs what this one would
+            if run is not None and (time.perf_counter() - last_save > save_minutes * 60 or step == steps):
+                save_state(run, step, time.perf_counter() - t0, history, progress, G, D, opt_g, opt_d, g)
+                last_save = time.perf_counter()
+    return G.cpu().eval(), D.cpu().eval(), history, progress, time.perf_counter() - t0
+
+
+def save_state(run: Path, step, seconds, history, progress, G, D, opt_g, opt_d, g) -> None:
+    """Everything :func:`resume` needs (training.save_run per net; random states and samples as extra tensors)."""
+    save_run(run / "critic", D, opt_d, {})
+    extra = {"data_rng": g.get_state(), "torch_rng": torch.get_rng_state()}
+    if progress:
+        extra["progress"] = torch.stack(progress)
+    save_run(run, G, opt_g, {"step": step, "seconds": seconds, "history": history}, extra=extra)
+
+
+def resume(run: Path, G, D, opt_g, opt_d, g) -> tuple[int, float, list, list]:
+    """Fill the nets, optimisers and random states from :func:`save_state` → (step, seconds, history, progress)."""
+    load_run(run / "critic", D, opt_d)
+    state, extra = load_run(run, G, opt_g)
+    g.set_state(extra["data_rng"])
+    torch.set_rng_state(extra["torch_rng"])
+    progress = list(extra["progress"]) if "progress" in extra else []
+    return state["step"], state["seconds"], state["history"], progress
 
 
 def save_checkpoint(out: Path, name: str, G: Generator, history, progress, info: dict) -> Path:
@@ -149,18 +186,19 @@ def plot_fid(out: Path, dataset: str) -> Path | None:
 
 
 def results_table(out: Path, dataset: str | None = None) -> str:
-    rows = ["| dataset | loss | generator steps | FID (10k samples) | best FID during training (2k) | train time | "
-            "device |", "|---|---|---|---|---|---|---|"]
+    rows = ["| dataset | loss | critic norm | generator steps | FID (10k samples) | best FID during training (2k) | "
+            "train time | device |", "|---|---|---|---|---|---|---|---|"]
     real = {}
     for r in read_results(out):
         i = r["info"]
         if dataset and i["dataset"] != dataset:
             continue
         real[i["dataset"]] = i["fid_real_train"]
-        rows.append(f"| {DATASET_NAMES[i['dataset']]} | {LOSS_NAMES[i['loss']]} | {i['steps']:,} | "
+        rows.append(f"| {DATASET_NAMES[i['dataset']]} | {LOSS_NAMES[i['loss']]} | {i.get('critic_norm', 'none')} | "
+                    f"{i['steps']:,} | "
                     f"**{i['fid_10k']:.2f}** | {min(h['fid'] for h in r['history']):.2f} | "
                     f"{i['minutes']:.0f} min | {i['device']} |")
-    rows += [f"| {DATASET_NAMES[d]} | reference: real training images (up to 10,000) | – | {v:.2f} | – | – | – |"
+    rows += [f"| {DATASET_NAMES[d]} | reference: real training images (up to 10,000) | – | – | {v:.2f} | – | – | – |"
              for d, v in real.items()]
     return "\n".join(rows)
 
@@ -172,11 +210,13 @@ def write_card(out: Path) -> None:
     (out / "MODEL_CARD.md").write_text(f"""# Model card: GAN-QP, WGAN-GP and SGAN generators
 
 - **Models**: models/gan_qp.py — DCGAN-style generator (z {cfg['z_dim']} → dense 4×4×{4 * cfg['width']} → three
-  stride-2 transposed convs with batch norm → 32×32, tanh) and critic (three stride-2 convs, LeakyReLU 0.2, no
-  normalisation, dense 1), width {cfg['width']}. Only the generators ship (fp16 safetensors); the critics are only
-  needed for training.
+  stride-2 transposed convs with batch norm → 32×32, tanh) and critic (three stride-2 convs, LeakyReLU 0.2, dense 1;
+  its normalisation after the 2nd and 3rd conv is in the table: batch norm as in the paper's code, layer norm for
+  WGAN-GP, whose per-sample penalty batch statistics would break, spectral norm on every layer for SGAN-SN, none in
+  the first runs), width {cfg['width']}. Only the generators ship (fp16 safetensors); the critics are only needed
+  for training.
 - **Losses**: GAN-QP critic mean(−Δ + Δ²/(2λd)), Δ = T(x_r) − T(x_f), λ = 10, d = per-pair L1 or L2 pixel
-  distance; generator mean(Δ). WGAN-GP (penalty 10) and non-saturating SGAN on the same nets.
+  distance; generator mean(Δ). WGAN-GP (penalty 10), non-saturating SGAN and SGAN-SN on the same nets.
 - **Training**: Adam 2e-4 (β₁ 0.5, β₂ 0.999) for both nets, batch 64, 2 critic steps per generator step, seed 0;
   the same data order and latents for every loss. Sampling uses batch norm's running statistics (eval mode).
 - **Data**: training/image_data.py — Fashion-MNIST (Debian `dataset-fashion-mnist`, 60,000 train / 10,000 test)
@@ -205,18 +245,27 @@ def main(argv=None):
     ap.add_argument("--fid-every", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--critic-norm", choices=CRITIC_NORMS,
+                    help="one normalisation for every loss's critic (default: CRITIC_NORM, per loss)")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--resume", action="store_true", help="go on from the state an interrupted run saved in the cache")
+    ap.add_argument("--save-minutes", type=float, default=10.0, help="how often the resumable state is saved")
     args = ap.parse_args(argv)
-    command = " ".join(["python -m training.gan_qp", *(argv if argv is not None else sys.argv[1:])])
+    command = " ".join(["python -m training.gan_qp",
+                        *[a for a in (argv if argv is not None else sys.argv[1:]) if a != "--resume"]])
     x_train = to_tensor(load(args.dataset, "train")[0])
     fid = fid_scorer(args.dataset, args.device)
     real = fid(x_train[torch.randperm(len(x_train), generator=torch.Generator().manual_seed(0))[:10_000]])
     for loss in LOSSES if args.loss == "all" else [args.loss]:
-        t0 = time.perf_counter()
-        G, _, history, progress = train_gan(loss, x_train, fid, args.steps, args.seed, args.device, args.width,
-                                            fid_every=args.fid_every)
-        minutes = (time.perf_counter() - t0) / 60
+        run = cache_dir() / "gan_qp" / f"{args.dataset}_{loss}"
+        if not args.resume:
+            shutil.rmtree(run, ignore_errors=True)
+        G, _, history, progress, seconds = train_gan(
+            loss, x_train, fid, args.steps, args.seed, args.device, args.width, fid_every=args.fid_every,
+            critic_norm=args.critic_norm, run=run, save_minutes=args.save_minutes)
+        minutes = seconds / 60
         info = {"dataset": args.dataset, "loss": loss, "steps": args.steps, "minutes": minutes,
+                "critic_norm": G.cfg.critic_norm,
                 "fid_10k": fid(sample(G, 10_000, seed=20_000)), "fid_real_train": real, "seed": args.seed,
                 "device": f"{platform.machine()} {args.device}, torch {torch.__version__}", "command": command}
         save_checkpoint(args.out, f"{args.dataset}_{loss}", G, history, progress, info)

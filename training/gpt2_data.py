@@ -56,12 +56,27 @@ _SPACE = re.compile(r"\s+")
 _MISSING_GLYPH = re.compile(r"[□■\[\]{}（）()《》<>]")   # in a poem, brackets mark glyphs the source lacked
 _NO_GLYPH = re.compile(r"[□■]")                         # in prose only these do (《书名》 and （notes） are text)
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
+_NOT_WORD = re.compile(r"[^0-9a-z\u3400-\u9fff]")             # what a text's match key ignores
 
 
 def normalise(text: str) -> str:
     """Full-width ASCII letters / digits → ASCII; white space runs → one space; trimmed."""
     text = _WIDE.sub(lambda m: chr(ord(m.group()) - 0xFEE0), text)
     return _SPACE.sub(" ", text).strip()
+
+
+def match_key(text: str) -> str:
+    """The text with only its letters (lower-cased), digits and CJK characters: the same review posted to two
+    sources with other punctuation or spacing (酒店不错,下次还住 / 酒店不错，下次还住。) has one key."""
+    return _NOT_WORD.sub("", text.lower())
+
+
+def unseen(rows: list[tuple[str, str]], train: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (style, text) rows whose match key no training row of the same style has: held-out text proper.
+    Texts are deduplicated exactly, so a review that two sources carry with other punctuation can sit in training
+    and test at once — 272 of the 4,369 test reviews (19 % of their characters), which an n-gram model recites."""
+    seen = {(style, match_key(text)) for style, text in train}
+    return [(style, text) for style, text in rows if (style, match_key(text)) not in seen]
 
 
 def pieces(text: str, limit: int = MAX_DOC) -> list[str]:
