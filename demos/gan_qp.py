@@ -87,22 +87,26 @@ def interpolate(checkpoint, seed_a, seed_b, steps, temperature):
 
 def fid_table(lang: str = "both") -> str:
     """The shipped checkpoints' classifier FID (from the training run) as a Markdown table, in ``lang``."""
-    head = [("数据", "dataset"), ("损失", "loss"), ("生成器步数", "G steps"), ("FID (10k) ↓",) * 2,
-            ("训练时间", "train time")]
-    rows = ["| " + " | ".join(pick(zh, en, lang) for zh, en in head) + " |", "|---|---|---|---|---|"]
+    head = [("数据", "dataset"), ("损失", "loss"), ("判别器归一化", "critic norm"), ("生成器步数", "G steps"),
+            ("FID (10k) ↓",) * 2, ("训练时间", "train time")]
+    rows = ["| " + " | ".join(pick(zh, en, lang) for zh, en in head) + " |", "|---" * len(head) + "|"]
     for name in CHECKPOINTS:
         i = RESULTS[name][1]["info"]
         dataset = DATASET_NAMES[i["dataset"]] + ("" if lang == "en" else f" {DATASET_ZH[i['dataset']]}")
-        rows.append(f"| {dataset} | {LOSS_NAMES[i['loss']]} | {i['steps']:,} | {i['fid_10k']:.2f} | "
+        rows.append(f"| {dataset} | {LOSS_NAMES[i['loss']]} | {i.get('critic_norm', 'none')} | {i['steps']:,} | "
+                    f"{i['fid_10k']:.2f} | "
                     f"{i['minutes']:.0f} min |")
     return "\n".join(rows)
 
 
 def _fid_section(lang: str) -> str:
-    title = pick("同样网络、同样步数下的分类器 FID", "Classifier FID at the same nets and steps", lang, " · ")
-    note = pick("越低越好；特征来自在同一数据集上训练的小分类器，**不是 Inception FID**，不能与论文数字比较。",
+    title = pick("同样的生成器网络：分类器 FID", "Classifier FID, the same generator net", lang, " · ")
+    note = pick("越低越好；特征来自在同一数据集上训练的小分类器，**不是 Inception FID**，不能与论文数字比较。"
+                "步数和判别器的归一化见各行：重新训练了 30,000 步的与最初 4,000 步的还不能直接排名。",
                 "Lower is better; features of a small classifier trained on the same dataset — **not Inception "
-                "FID**, not comparable with the paper.", lang, sep="  \n")
+                "FID**, not comparable with the paper. Steps and the critic's normalisation differ per row: the "
+                "losses retrained for 30,000 steps cannot yet be ranked against the first 4,000-step runs.",
+                lang, sep="  \n")
     return f"### {title}\n{note}\n\n{fid_table(lang)}"
 
 
@@ -212,12 +216,12 @@ def build_tab() -> None:
     gr.Markdown(explanation(
         zh="**GAN-QP：二次势 GAN。** 判别器 T 不用权重裁剪、梯度惩罚或谱归一化：它最大化真假样本得分差 Δ，同时减去 "
            "Δ²/(2λd)，d 是真假样本之间的 L1 或 L2 距离，这个二次项温和地让 Δ 不超过 λd。生成器只最小化 Δ，没有二次项。"
-           "这里的模型在 Fashion-MNIST 和 MNIST 上训练（32×32），并在同样的网络、同样的步数下与 WGAN-GP、标准 GAN 对比。",
+           "这里的模型在 Fashion-MNIST 和 MNIST 上训练（32×32），用同样的生成器网络与 WGAN-GP、标准 GAN 对比（步数见下表）。",
         en="**GAN-QP, the quadratic-potential GAN.** No weight clipping, gradient penalty or spectral norm: the critic "
            "maximises the score gap Δ between real and fake while subtracting Δ²/(2λd), with d the L1 or L2 distance "
            "between the real and the fake image — the quadratic term softly keeps Δ below λd. The generator only "
            "minimises Δ, without the quadratic term. Trained on Fashion-MNIST and MNIST (32×32) and compared with "
-           "WGAN-GP and the standard GAN on the same nets and the same number of steps.",
+           "WGAN-GP and the standard GAN on the same generator net (steps per run in the table below).",
         url=POST,
         formula=r"\min_G\max_T\ \mathbb{E}_{x_r,x_f}\Big[\Delta-\frac{\Delta^2}{2\lambda\,d(x_r,x_f)}\Big],"
                 r"\quad \Delta=T(x_r)-T(x_f),\ \lambda=10;\qquad G:\ \min\ \mathbb{E}[\Delta]",

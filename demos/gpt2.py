@@ -194,8 +194,8 @@ def generate(prompt="", style="news", max_new_tokens=200, temperature=1.0, top_k
         for token in stream(ckpt, ids, sampling, seed + i, poem):
             new.append(token)
             tokens += 1
-            # at most one update per SHOW_EVERY seconds (the first token at once): decoding the whole text and
-            # handing it to the page per token cost ~10 % of the generation speed, and no one reads faster
+            # at most one update per SHOW_EVERY seconds (the first token at once): no one reads faster, and each
+            # update decodes the whole text so far and hands it to another thread
             if time.time() - shown_at >= SHOW_EVERY:
                 shown_at = time.time()
                 yield _render(texts + [shown_prompt + ckpt.decode(new)]), _notes(notes, ckpt, tokens, t0, True)

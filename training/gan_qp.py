@@ -28,7 +28,8 @@ from tqdm import tqdm
 
 from models import checkpoint, gan_qp
 from models.gan_names import DATASET_NAMES, LOSS_NAMES, LOSSES
-from models.gan_qp import CRITIC_NORMS, Critic, GanConfig, Generator, critic_loss, generator_loss, latents, sample, to_grid
+from models.gan_qp import (CRITIC_NORMS, Critic, GanConfig, Generator, critic_loss, generator_loss, latents, sample,
+                           to_grid)
 from training import REPO, cache_dir, load_run, save_run
 from training.image_classifier import fid_scorer
 from training.image_data import load, to_tensor
