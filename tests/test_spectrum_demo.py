@@ -107,8 +107,9 @@ def test_shipped_checkpoint_card():
     stage2 = json.loads((spectrum.WEIGHTS / "history.json").read_text())["stage2"]["test"]
     assert f"{stage2['macro_f1']:.4f}" in card and "python -m training.spectrum" in card
     assert "not LAMOST" in card or "not LAMOST observations" in card
-    for f in ("spectrum.safetensors", "spectrum_stage1.safetensors"):
+    for f in ("model.safetensors", "stage1/model.safetensors", "templates.npz"):
         assert (spectrum.WEIGHTS / f).stat().st_size < 8 * 2**20
+    assert "temperature" in card.lower() and "reliability.png" in card and (spectrum.WEIGHTS / "reliability.png").exists()
 
 
 
@@ -171,3 +172,35 @@ def test_lamost_spectrum_with_most_pixels_flagged_is_still_read():
 def test_a_real_lamost_star_is_called_a_star():
     label, _, _ = spectrum.classify(str(DR1))
     assert max(label, key=label.get) == spectrum.NAMES["star"]
+
+
+def test_what_is_no_spectrum_is_called_unknown(tmp_path):
+    """White noise and a flat line — the old model called a flat line "star" at 0.97–1.00 — are called unknown; the
+    flat line because no template explains anything in it."""
+    rng = np.random.default_rng(0)
+    wave = np.geomspace(GRID[0], GRID[-1], 2 * len(GRID))                # sampled twice as finely as the grid
+    for flux in (rng.normal(0, 1, len(wave)), 1 + rng.normal(0, 0.01, len(wave))):
+        label, _, notes = spectrum.classify(_csv(tmp_path, wave, flux))
+        assert max(label, key=label.get) == spectrum.NAMES["unknown"] and set(label) == set(spectrum.NAMES.values())
+    assert "no spectral features" in notes
+
+
+def test_outlier_rule_overrides_the_network(monkeypatch, tmp_path):
+    """Where the features are farther from every class than the threshold, the tab says unknown and why."""
+    model = spectrum.MODEL.get()
+    monkeypatch.setattr(model.cfg, "outlier_threshold", 0.0)
+    star = next(e for e in spectrum.EXAMPLES if "/star_2" in e)
+    label, _, notes = spectrum.classify(star)
+    assert label[spectrum.NAMES["unknown"]] == 1.0 and "unlike every class" in notes
+
+
+def test_template_fit_is_drawn_and_its_redshift_and_subclass_said():
+    galaxy = next(e for e in spectrum.EXAMPLES if "/galaxy_" in e)
+    true_z = float(Path(galaxy).name.split("-z")[1].split("_")[0])
+    label, picture, notes = spectrum.classify(galaxy)
+    found = float(notes.split("z = ")[1].split("*")[0])
+    assert abs(found - true_z) < 0.003 * (1 + true_z), (found, true_z)
+    blue = (np.abs(picture.astype(int) - spectrum.BLUE).sum(2) < 30)
+    assert blue[:, spectrum.LEFT:-spectrum.RIGHT].any(0).mean() > 0.9        # the template spans the panel
+    _, _, notes = spectrum.classify(str(DR1))                                 # a real LAMOST F9 star
+    assert "spectral class" in notes and "best template" in notes and "km/s" in notes

@@ -66,3 +66,86 @@ def test_scale_divides_by_the_median_absolute_flux_and_clips_spikes():
     x = torch.tensor([[1.0, 2.0, 3.0, -4.0, 100.0], [0.0, 0.0, 0.0, 0.0, 0.0]])
     y = scale(x)
     assert torch.allclose(y[0, :4], x[0, :4] / 3.0) and y[0, 4] == 10.0 and (y[1] == 0).all()
+
+
+def test_template_fit_finds_the_redshift_of_a_spectrum_made_from_its_basis():
+    import numpy as np
+
+    from models.spectrum import GRID, REST, template_fit
+
+    rng = np.random.default_rng(0)
+    continuum = (REST / 5000) ** -1.0
+    lines = sum(np.exp(-0.5 * ((REST - c) / 4) ** 2) for c in (1549, 1909, 2799, 3727, 4862, 5008, 6564))
+    basis = np.stack([continuum, lines])
+    for z, lo, hi in ((0.0, 0.0, 0.45), (0.0042, 0.0, 0.45), (0.2371, 0.0, 0.45), (2.05, 0.5, 2.7)):
+        flux = np.interp(GRID / (1 + z), REST, 2 * continuum + 3 * lines) + 0.3 + rng.normal(0, 0.05, len(GRID))
+        fit = template_fit(flux, basis, lo, hi)
+        # within a tenth of a pixel (a pixel is Δln(1+z) ≈ 3.4e-4); the offset goes to the polynomial (which can
+        # also take part of the smooth continuum), the lines to their template
+        assert abs(np.log1p(fit["z"]) - np.log1p(z)) < 3.4e-5, (z, fit["z"])
+        assert np.abs(fit["model"] - flux).std() < 0.06 and fit["coefficients"][1] == pytest.approx(3, rel=0.05)
+        assert lo <= fit["zs"].min() and fit["zs"].max() <= hi
+
+
+def test_temperature_is_found_again():
+    from models.spectrum import fit_temperature
+
+    torch.manual_seed(0)
+    true_logits = torch.randn(20_000, 4) * 3
+    labels = torch.distributions.Categorical(logits=true_logits).sample()
+    # an over-confident model: logits twice as large as the calibrated ones → T ≈ 2 undoes it
+    assert fit_temperature(2 * true_logits, labels) == pytest.approx(2.0, rel=0.05)
+    assert fit_temperature(true_logits, labels) == pytest.approx(1.0, rel=0.05)
+
+
+def test_prior_shift_and_temperature_change_the_probabilities_as_documented():
+    torch.manual_seed(0)
+    cfg = SpectrumConfig(n_points=200, widths=(4, 4, 8, 8, 8, 8, 8, 8), hidden=8,
+                         log_prior_shift=(math.log(2), 0.0, 0.0, 0.0), temperature=2.0)
+    model = SpectrumNet(cfg).eval()
+    logits = torch.randn(5, 4)
+    expected = (logits + torch.tensor([math.log(2), 0, 0, 0])) / 2
+    assert torch.allclose(model.calibrated(logits), expected)
+
+
+def test_outlier_score_flags_what_is_far_from_every_class():
+    from models.spectrum import fit_outlier_score
+
+    torch.manual_seed(0)
+    cfg = SpectrumConfig(n_points=256, widths=(4, 4, 8, 8, 8, 8, 8, 8), hidden=16)
+    model = SpectrumNet(cfg).eval()
+    # two kinds of inputs the model "knows": smooth ramps up and down, with noise
+    ramp = torch.linspace(-1, 1, 256)
+    X = torch.cat([ramp + 0.1 * torch.randn(300, 256), -ramp + 0.1 * torch.randn(300, 256)])
+    y = torch.cat([torch.zeros(300, dtype=torch.long), torch.ones(300, dtype=torch.long)])
+    Xv = torch.cat([ramp + 0.1 * torch.randn(100, 256), -ramp + 0.1 * torch.randn(100, 256)])
+    threshold = fit_outlier_score(model, X, y, Xv)
+    with torch.no_grad():
+        inside = model.outlier_score(model.embed(Xv))
+        far = model.outlier_score(model.embed(5 * torch.randn(50, 256)))
+    assert (inside <= threshold).float().mean() >= 0.99 and (far > threshold).float().mean() > 0.9
+
+
+def test_subclass_head_reads_the_same_features():
+    torch.manual_seed(0)
+    model = SpectrumNet(SpectrumConfig()).eval()
+    x = torch.randn(2, 2600)
+    assert model.subclass(model.embed(x)).shape == (2, 6) and torch.allclose(model.out(model.embed(x)), model(x))
+
+
+def test_a_star_is_matched_to_its_own_template_and_velocity():
+    import numpy as np
+
+    from models.spectrum import GRID, REST, fit_class
+
+    rng = np.random.default_rng(1)
+    lines = [3934, 3969, 4102, 4340, 4861, 5175, 5893, 6563, 8542]
+    stars = np.stack([1 + 0.2 * np.sin(REST / (300 + 40 * i)) - sum(
+        (0.2 + 0.05 * ((i + j) % 4)) * np.exp(-0.5 * ((REST - c) / 3) ** 2) for j, c in enumerate(lines))
+        for i in range(6)])
+    templates = {"star": stars, "star_subclass": np.arange(6), "star_name": np.array([f"s{i}" for i in range(6)])}
+    z = 120 / 299_792.458                                            # +120 km/s
+    flux = 3 * np.interp(GRID / (1 + z), REST, stars[4]) + rng.normal(0, 0.02, len(GRID))
+    fit = fit_class(flux, templates, "star")
+    assert fit["star_subclass"] == 4 and fit["star_name"] == "s4"
+    assert abs(fit["z"] - z) * 299_792.458 < 15                      # km/s; a pixel is ≈ 103

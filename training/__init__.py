@@ -83,8 +83,8 @@ def prepare_command(prepare, doc: str, argv=None, source_help: str | None = None
 
 
 def save_run(folder: Path, model, optimizer, state: dict, extra: dict | None = None) -> None:
-    """A resumable run: model weights, the Adam moments (safetensors, no pickle) and ``state`` (JSON: step, history…)
-    in ``folder``; ``extra`` = more tensors to keep (e.g. the best weights so far). Tied weights are stored once."""
+    """A resumable run: model weights, the optimiser's state tensors (safetensors, no pickle) and ``state`` (JSON:
+    step, history…) in ``folder``; ``extra`` = more tensors to keep (e.g. the best weights so far). Tied weights are stored once."""
     import json
 
     from safetensors.torch import save_file
@@ -97,11 +97,9 @@ def save_run(folder: Path, model, optimizer, state: dict, extra: dict | None = N
             weights[k] = v.detach().cpu().contiguous()
     save_file(weights, str(folder / "model.safetensors"))
     moments = {}
-    for i, p in enumerate(model.parameters()):
-        st = optimizer.state.get(p)
-        if st:
-            moments[f"{i}.exp_avg"], moments[f"{i}.exp_avg_sq"] = st["exp_avg"].cpu(), st["exp_avg_sq"].cpu()
-            moments[f"{i}.step"] = st["step"].reshape(1).float().cpu()
+    for i, p in enumerate(model.parameters()):   # every tensor of the state: Adam's moments, RMSprop's square_avg…
+        for key, value in (optimizer.state.get(p) or {}).items():
+            moments[f"{i}.{key}"] = value.reshape(1).float().cpu() if key == "step" else value.detach().cpu()
     save_file(moments, str(folder / "optimizer.safetensors"))
     if extra:
         save_file({k: v.detach().cpu().contiguous() for k, v in extra.items()}, str(folder / "extra.safetensors"))
@@ -118,9 +116,9 @@ def load_run(folder: Path, model, optimizer) -> tuple[dict, dict]:
     model.load_state_dict(load_file(str(folder / "model.safetensors")), strict=False)
     moments = load_file(str(folder / "optimizer.safetensors"))
     for i, p in enumerate(model.parameters()):
-        if f"{i}.exp_avg" in moments:
-            optimizer.state[p] = {"exp_avg": moments[f"{i}.exp_avg"].to(p.device),
-                                  "exp_avg_sq": moments[f"{i}.exp_avg_sq"].to(p.device),
-                                  "step": moments[f"{i}.step"].reshape(())}
+        keys = [k for k in moments if k.split(".", 1)[0] == str(i)]
+        if keys:
+            optimizer.state[p] = {k.split(".", 1)[1]: moments[k].reshape(()) if k.endswith(".step")
+                                  else moments[k].to(p.device) for k in keys}
     extra = load_file(str(folder / "extra.safetensors")) if (folder / "extra.safetensors").exists() else {}
     return json.loads((folder / "state.json").read_text(encoding="utf-8")), extra

@@ -4,7 +4,10 @@
     python -m training.o_gan --steps 30000 --device cuda
 
 The post's recipe: one loss for encoder and generator, one RMSprop step (lr 1e-4, α 0.99) per batch of 64, z 128;
-GAN-QP's nets (width 32, as the shipped GAN-QP checkpoints, so the FIDs compare). Every ``--fid-every`` steps: the
+GAN-QP's nets (width 32, as the shipped GAN-QP checkpoints, so the FIDs compare), the encoder with batch norm after
+every convolution but the first, as in the post's code (bojone/o-gan, o_gan_celeba.py). Resumable: the whole state
+(both nets, RMSprop's averages, the random states, history) is saved in the cache every ``--save-minutes``;
+``--resume`` goes on from it. Every ``--fid-every`` steps: the
 classifier FID of 2,000 samples (models/image_classifier.py; needs ``python -m training.image_classifier``), the
 correlation ρ(z, E(G(z))) reached, and a progress row of samples from fixed latents. Seeded. Writes
 data/o_gan/<dataset>/ through models.o_gan.save (generator.* and encoder.* in fp16, config, card) with history.json
@@ -15,37 +18,52 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
 
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from models import checkpoint, o_gan
 from models.gan_names import DATASET_NAMES
 from models.gan_qp import GanConfig, latents, sample, to_grid
 from models.o_gan import build, o_gan_loss
-from training import REPO
+from training import REPO, cache_dir, load_run, save_run
 from training.image_classifier import fid_scorer
 from training.image_data import CLASSES, load, to_tensor
 
 OUT = REPO / "data" / "o_gan"
 N_EXAMPLES = 2  # test images per class shipped for the tab
+ENCODER_NORM = "batch"  # the post's encoder: BatchNormalization after every Conv2D but the first
 
 
 def train_o_gan(x_train: torch.Tensor, fid, steps: int, seed: int = 0, device: str = "cpu", width: int = 32,
-                batch_size: int = 64, fid_every: int = 1000, fid_samples: int = 2000):
-    """→ (generator, encoder, history, progress)."""
+                batch_size: int = 64, fid_every: int = 1000, fid_samples: int = 2000, encoder_norm: str = ENCODER_NORM,
+                run: Path | None = None, save_minutes: float = 10.0):
+    """→ (generator, encoder, history, progress, seconds trained). ``run``: a folder where the whole state is saved
+    every ``save_minutes`` (at an evaluation) and at the end; if it holds a saved state, training goes on from it —
+    the same batches and latents as without a break."""
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    G, E = build(GanConfig(width=width, channels=x_train.shape[1]))
+    G, E = build(GanConfig(width=width, channels=x_train.shape[1], critic_norm=encoder_norm))
     G, E = G.to(device), E.to(device)
-    opt = torch.optim.RMSprop([*G.parameters(), *E.parameters()], lr=1e-4, alpha=0.99)
+    nets = nn.ModuleDict({"generator": G, "encoder": E})   # one optimiser over both: saved and resumed together
+    opt = torch.optim.RMSprop(nets.parameters(), lr=1e-4, alpha=0.99)
     fixed = latents(seed + 1, 8, G.cfg.z_dim).to(device)
-    history, progress, t0 = [], [], time.perf_counter()
+    history, progress, done, seconds = [], [], 0, 0.0
+    if run is not None and (run / "state.json").exists():
+        state, extra = load_run(run, nets, opt)
+        g.set_state(extra["data_rng"])
+        torch.set_rng_state(extra["torch_rng"])
+        done, seconds, history = state["step"], state["seconds"], state["history"]
+        progress = list(extra["progress"]) if "progress" in extra else []
+        print(f"O-GAN: resumed at step {done:,} ({seconds / 60:.1f} min trained)", file=sys.stderr)
+    t0, last_save = time.perf_counter() - seconds, time.perf_counter()
     sums = {"loss": 0.0, "t1": 0.0, "rho": 0.0}
-    bar = tqdm(range(1, steps + 1), desc="O-GAN", unit=" steps")
+    bar = tqdm(range(done + 1, steps + 1), desc="O-GAN", unit=" steps", initial=done, total=steps)
     for step in bar:
         G.train()
         E.train()
@@ -70,7 +88,14 @@ def train_o_gan(x_train: torch.Tensor, fid, steps: int, seed: int = 0, device: s
             bar.set_postfix(fid=f"{score:.1f}", rho=f"{history[-1]['rho']:.3f}")
             tqdm.write(f"O-GAN step {step}: FID({fid_samples}) {score:.2f}, ρ {history[-1]['rho']:.4f}, "
                        f"t1 {history[-1]['t1']:.4f}", file=sys.stderr)
-    return G.cpu().eval(), E.cpu().eval(), history, progress
+            # saved only here, where the running sums are zero, so a resumed run logs what this one would
+            if run is not None and (time.perf_counter() - last_save > save_minutes * 60 or step == steps):
+                extra = {"data_rng": g.get_state(), "torch_rng": torch.get_rng_state(),
+                         "progress": torch.stack(progress)}
+                save_run(run, nets, opt, {"step": step, "seconds": time.perf_counter() - t0, "history": history},
+                         extra=extra)
+                last_save = time.perf_counter()
+    return G.cpu().eval(), E.cpu().eval(), history, progress, time.perf_counter() - t0
 
 
 def save_examples(dataset: str, out: Path) -> list[str]:
@@ -94,7 +119,9 @@ def card(dataset: str, info: dict, cfg: GanConfig) -> str:
     return f"""# Model card: O-GAN ({DATASET_NAMES[dataset]})
 
 - **Model**: models/o_gan.py — GAN-QP's DCGAN-style generator and critic (width {cfg.width}); the critic outputs
-  {cfg.z_dim} numbers (the encoder E) and its score is their average. Loss of the post's code: t1 + t2 − ½ρ(z, E(G(z)))
+  {cfg.z_dim} numbers (the encoder E) and its score is their average; encoder normalisation:
+  {info.get('encoder_norm', 'none')} (the post's code has batch norm after every convolution but the first).
+  Loss of the post's code: t1 + t2 − ½ρ(z, E(G(z)))
   + t1²/(4·mean((x_r − x_f)²)), stop-gradients as in models/o_gan.py. RMSprop 1e-4 (α 0.99), one joint step per
   batch of 64, seed {info['seed']}. Generator and encoder ship together (fp16 safetensors).
 - **Data**: training/image_data.py — {DATASET_NAMES[dataset]} train split (Fashion-MNIST: Debian
@@ -126,6 +153,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--resume", action="store_true", help="go on from the state an interrupted run saved in the cache")
+    ap.add_argument("--save-minutes", type=float, default=10.0, help="how often the resumable state is saved")
     return ap.parse_args(argv)
 
 
@@ -133,16 +162,20 @@ def main(argv=None):
     from PIL import Image
 
     args = parse_args(argv)
-    command = " ".join(["python -m training.o_gan", *(argv if argv is not None else sys.argv[1:])])
+    command = " ".join(["python -m training.o_gan",
+                        *[a for a in (argv if argv is not None else sys.argv[1:]) if a != "--resume"]])
     x_train = to_tensor(load(args.dataset, "train")[0])
     fid = fid_scorer(args.dataset, args.device)
-    t0 = time.perf_counter()
-    G, E, history, progress = train_o_gan(x_train, fid, args.steps, args.seed, args.device, args.width,
-                                          fid_every=args.fid_every)
-    minutes = (time.perf_counter() - t0) / 60
+    run = cache_dir() / "o_gan" / args.dataset
+    if not args.resume:
+        shutil.rmtree(run, ignore_errors=True)
+    G, E, history, progress, seconds = train_o_gan(x_train, fid, args.steps, args.seed, args.device, args.width,
+                                                   fid_every=args.fid_every, run=run, save_minutes=args.save_minutes)
+    minutes = seconds / 60
     x_test, y_test = load(args.dataset, "test")
     results = o_gan.evaluate(G, E, to_tensor(x_test), torch.from_numpy(y_test), fid, fid.classifier)
     info = {"dataset": args.dataset, "steps": args.steps, "minutes": minutes, "seed": args.seed,
+            "encoder_norm": E.cfg.critic_norm,
             "device": f"{platform.machine()} {args.device}, torch {torch.__version__}", "command": command,
             "results": results, "examples": save_examples(args.dataset, args.out)}
     folder = args.out / args.dataset

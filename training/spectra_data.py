@@ -9,10 +9,13 @@ redshifted, put on one LAMOST-like wavelength grid and given the defects of a su
   ``paramsMILES_v9.1.txt``), STELIB (most 3,200–9,900 Å) and MaStar hierarchical-cluster spectra (3,622–10,354 Å).
   MILES stops at 7,410 Å (and some STELIB stars near 8,000 Å), so above 7,350 Å (or their own end) such a star is
   continued by the full-range star of its split whose shape over the 1,350 Å before is closest (scaled to meet).
-* **galaxies** — the same wheel's stellar-population models (BC03 and MIUSCAT SSPs): an old population plus 0–50 %
-  of a young one, dust (a power-law attenuation), and, for 60 % of them, emission lines (Hα, Hβ, [O II], [O III],
-  [N II], [S II] with random but typical ratios); z ∈ [0.005, 0.3]. Below the models' blue end (3,326 / 3,465 Å)
-  the spectrum is continued flat (at z > 0.07 up to a few hundred Å at the blue edge of the grid).
+* **galaxies** — the same wheel's stellar-population models (BC03 and MIUSCAT SSPs, a spread of ages and
+  metallicities): an old population plus 0–50 % of a young one, dust (a power-law attenuation), broadened by a
+  velocity dispersion σ ∈ [40, 300] km/s (stars are not: this is what tells an old population at z = 0 from a cool
+  star), and emission lines of one of four kinds — star-forming (40 %), Seyfert (12 %), LINER (13 %) or none (35 %)
+  — with line ratios drawn in the kind's region of the BPT diagram (Hα, Hβ, [O II], [O III], [O I], [N II],
+  [S II]); z from 0 (rest frame) to 0.4: a quarter in [0, 0.01], the rest 0.4·u² (median ≈ 0.1). Below the
+  models' blue end (3,326 / 3,465 Å) the spectrum is continued by the power law of its first 300 Å.
 * **QSOs** — ``pypeit`` 2.0.1's QSO PCA (``qso_pca_1200_3100.fits``: 1,050 fitted coefficient sets; and
   ``qso_pca_2200_5100.fits``: 3,434), rebuilt as exp(coefficients · components): one of each, joined in their
   2,200–3,100 Å overlap, gives a 1,200–5,100 Å rest spectrum; z ∈ [0.6, 2.6], with a power law above 5,100 Å and,
@@ -21,9 +24,12 @@ redshifted, put on one LAMOST-like wavelength grid and given the defects of a su
   ``pypeit`` Paranal sky spectrum, little or no object), and corrupted ones (a dead arm, a flux jump between the
   arms, runs of bad columns).
 
-Every spectrum: a flux-calibration error (a smooth multiplicative curve, ± up to 15 %), Gaussian noise at S/N
-(per pixel, median) drawn log-uniformly in [3, 60] (more noise where the sky is bright), sky-line residuals, and
-now and then a few bad pixels. No template feeds two splits: templates (and QSO coefficient sets) are split
+Every spectrum: a flux-calibration error (a smooth multiplicative curve, ± up to 15 %), the telluric O₂ A and B
+bands (depth 0–40 %), Gaussian noise at S/N (per pixel, median) drawn log-uniformly in [3, 60] (more noise where
+the sky is bright, and up to 2.5 × more in the blue arm), sky-line residuals, now and then a few bad pixels, and
+the gaps a survey's reader leaves where the pipeline flags pixels (LAMOST: the blue edge, the dichroic near
+5,800 Å, the red edge, random runs), bridged as the tab's reader bridges them — straight across, flat at the
+ends — in every class alike, so that a bridged gap says nothing about the class. No template feeds two splits: templates (and QSO coefficient sets) are split
 80/10/10 by a seeded hash of their name. Class shares follow Su's LAMOST data: star 80 %, unknown 10 %,
 galaxy 5 %, QSO 5 %.
 """
@@ -39,14 +45,20 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from models.spectrum import CLASSES, GRID, HI, N_POINTS, fill_edges, header_wavelengths, rebin
+from models.spectrum import CLASSES, GRID, HI, N_POINTS, SUBCLASSES, fill_edges, header_wavelengths, rebin
 from training import cache_dir, prepare_command, wheel_file
 from training.couplet_data import split_of
 
 MANGADAP = "sdss-mangadap==4.5.0"
 PYPEIT = "pypeit==2.0.1"
 ARM_SPLIT = 5800.0                      # LAMOST's blue and red arms meet near here
-SHARES = {"star": 0.8, "galaxy": 0.05, "qso": 0.05, "unknown": 0.1}
+TELLURIC = ((6867.0, 6884.0, 6930.0), (7594.0, 7621.0, 7690.0))   # O₂ B and A bands: head, deepest end, tail (Å)
+LINE_KINDS = {"star-forming": 0.4, "Seyfert": 0.12, "LINER": 0.13, "none": 0.35}
+VERSION = 2   # of the generator: the cache keeps each version's spectra apart
+SHARES = {"star": 0.8, "galaxy": 0.05, "qso": 0.05, "unknown": 0.1}       # a survey's mix: validation and test
+# the training split over-samples the rare classes (4,800 galaxies instead of 1,200 in 24,000: their variety — z,
+# σ, line kinds — needs them); the model corrects its probabilities back to SHARES (models.spectrum.calibrated)
+TRAIN_SHARES = {"star": 0.5, "galaxy": 0.2, "qso": 0.1, "unknown": 0.2}
 SPLITS = ("train", "valid", "test")
 
 TPL = "mangadap/data/spectral_templates/"
@@ -111,6 +123,16 @@ def clean(wave: np.ndarray, flux: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return wave, flux
 
 
+def subclass_of(spectral_type: str) -> int:
+    """A MK spectral type → its index in SUBCLASSES (O and B together): the first class letter followed by a
+    digit ("G6 IV-Vw" → G, "kA3hF0mF2" → A, "sd:F" → F); −1 where there is none (carbon stars, blanks)."""
+    m = re.search(r"([OBAFGKM])\d", spectral_type) or re.search(r"(?<![a-z])([OBAFGKM])(?![a-z])", spectral_type)
+    if not m:
+        return -1
+    letter = "OB" if m.group(1) in "OB" else m.group(1)
+    return SUBCLASSES.index(letter)
+
+
 def miles_types(text: str) -> dict[str, str]:
     """paramsMILES_v9.1.txt → {MILES number "0272": spectral type "sd:F"}. Fixed-width columns (the types contain
     spaces: "G6 IV-Vw"): the number in 22–28, the type in 36–50."""
@@ -159,9 +181,60 @@ def gaussian_lines(wave: np.ndarray, centres_fluxes: list[tuple[float, float]], 
     return out
 
 
+def broaden(wave: np.ndarray, flux: np.ndarray, sigma_kms: float, step_kms: float = 20.0):
+    """The spectrum convolved with a Gaussian line-of-sight velocity distribution of width σ → (wave, flux) on a
+    log-λ grid of ``step_kms`` per pixel (a velocity is a constant shift in log λ, so the kernel is the same
+    everywhere there)."""
+    step = step_kms / 299_792.458
+    log_wave = np.arange(np.log(wave[0]), np.log(wave[-1]), step)
+    f = np.interp(log_wave, np.log(wave), flux)
+    half = int(np.ceil(4 * sigma_kms / step_kms))
+    kernel = np.exp(-0.5 * (np.arange(-half, half + 1) * step_kms / sigma_kms) ** 2)
+    f = np.convolve(np.pad(f, half, mode="edge"), kernel / kernel.sum(), mode="valid")
+    return np.exp(log_wave), f
+
+
+def emission_lines(rng: np.random.Generator, kind: str, halpha: float) -> list[tuple[float, float]]:
+    """Rest wavelengths and fluxes of the lines of one kind of galaxy, from Hα's flux: log [N II]/Hα and
+    log [O III]/Hβ drawn in the kind's part of the BPT diagram — star-forming below Kauffmann et al.'s (2003) line,
+    Seyferts high in both, LINERs with strong [N II], [S II], [O I] and weak [O III]."""
+    n2 = {"star-forming": (-1.3, -0.45), "Seyfert": (-0.25, 0.3), "LINER": (-0.2, 0.4)}[kind]
+    log_n2 = rng.uniform(*n2)
+    if kind == "star-forming":
+        log_o3 = 0.61 / (log_n2 - 0.05) + 1.3 - rng.uniform(0.05, 0.8)
+    else:
+        log_o3 = rng.uniform(0.5, 1.1) if kind == "Seyfert" else rng.uniform(-0.4, 0.35)
+    hb = halpha / rng.uniform(2.86, 5.0)          # Balmer decrement: 2.86 without dust
+    o3, n2f = hb * 10 ** log_o3, halpha * 10 ** log_n2
+    s2 = halpha * (rng.uniform(0.1, 0.35) if kind == "star-forming" else rng.uniform(0.3, 0.8))
+    o1 = halpha * (rng.uniform(0.01, 0.08) if kind == "star-forming" else rng.uniform(0.1, 0.5))
+    s2_ratio = rng.uniform(0.8, 1.4)              # [S II] 6717 / 6731 (density)
+    return [(6564.6, halpha), (4862.7, hb), (5008.2, o3), (4960.3, o3 / 3), (6585.3, n2f), (6549.9, n2f / 3),
+            (3727.4, hb * rng.uniform(0.5, 3.0)), (6718.3, s2 * s2_ratio / (1 + s2_ratio)),
+            (6732.7, s2 / (1 + s2_ratio)), (6302.0, o1), (6365.5, o1 / 3)]
+
+
+def continue_blue(wave: np.ndarray, flux: np.ndarray, to: float = 2500.0, span: float = 300.0):
+    """A template continued blueward of its first pixel down to ``to`` Å by the power law fitted (in log-log) to
+    its first ``span`` Å — a slope, not a flat plateau, which no real spectrum has."""
+    if wave[0] <= to:
+        return wave, flux
+    head = wave < wave[0] + span
+    slope, offset = np.polyfit(np.log(wave[head]), np.log(np.maximum(flux[head], 1e-30)), 1)
+    step = np.log(wave[1] / wave[0])
+    blue = np.exp(np.arange(np.log(to), np.log(wave[0]), step))
+    return np.concatenate([blue, wave]), np.concatenate([np.exp(offset) * blue ** slope, flux])
+
+
+def galaxy_redshift(rng: np.random.Generator) -> float:
+    """A quarter in [0, 0.01] (the nearby galaxies a classifier trained from z = 0.005 called stars), the rest
+    0.4·u² — from the rest frame to 0.4, most below 0.15 as in a survey's galaxy sample."""
+    return float(rng.uniform(0, 0.01) if rng.random() < 0.25 else 0.4 * rng.random() ** 2)
+
+
 def make_galaxy(rng: np.random.Generator, ssps: list[dict]) -> tuple[np.ndarray, np.ndarray, dict]:
-    """An old population + 0–50 % (at 5,500 Å) of a young one from one library, dust, and (60 %) emission lines
-    → rest (wave, flux, info)."""
+    """An old population + 0–50 % (at 5,500 Å) of a young one from one library, dust, a velocity dispersion and
+    emission lines of one kind (LINE_KINDS) → rest (wave, flux, info)."""
     library = rng.choice(sorted({s["library"] for s in ssps}))
     pool = [s for s in ssps if s["library"] == library]
     old, young = pool[rng.integers(len(pool))], pool[rng.integers(len(pool))]
@@ -172,19 +245,17 @@ def make_galaxy(rng: np.random.Generator, ssps: list[dict]) -> tuple[np.ndarray,
     flux = (1 - young_share) * flux + young_share * yflux / np.interp(5500, young["wave"], young["flux"])
     av = rng.uniform(0, 1.0)
     flux = flux * 10 ** (-0.4 * av * (wave / 5500.0) ** -0.7)   # attenuation: more in the blue
+    sigma = float(rng.uniform(40, 300))
+    wave, flux = continue_blue(*broaden(wave, flux, sigma))
+    kind = rng.choice(list(LINE_KINDS), p=list(LINE_KINDS.values()))
     info = {"templates": [old["name"], young["name"]], "young": round(young_share, 3), "Av": round(av, 3),
-            "lines": False}
-    if rng.random() < 0.6:
+            "sigma_kms": round(sigma, 1), "lines": str(kind)}
+    if kind != "none":
         cont = np.interp(6564.6, wave, flux)
-        ha = cont * rng.uniform(3, 120)        # Hα equivalent width 3–120 Å
-        hb = ha / rng.uniform(2.86, 5.0)       # Balmer decrement: 2.86 without dust
-        o3 = hb * rng.uniform(0.2, 4.0)
-        n2 = ha * rng.uniform(0.1, 0.7)
-        lines = [(6564.6, ha), (4862.7, hb), (5008.2, o3), (4960.3, o3 / 3), (6585.3, n2), (6549.9, n2 / 3),
-                 (3727.4, hb * rng.uniform(0.5, 3.0)), (6718.3, ha * rng.uniform(0.05, 0.2)),
-                 (6732.7, ha * rng.uniform(0.05, 0.15))]
-        flux = flux + gaussian_lines(wave, lines, rng.uniform(40, 200))
-        info["lines"] = True
+        ew = rng.uniform(3, 120) if kind == "star-forming" else rng.uniform(1, 30)   # Hα equivalent width (Å)
+        # lines are at least as wide as the stars' motions, and the gas of a Seyfert's narrow-line region wider
+        width = max(sigma, rng.uniform(40, 200)) * (rng.uniform(1.0, 2.5) if kind == "Seyfert" else 1.0)
+        flux = flux + gaussian_lines(wave, emission_lines(rng, kind, cont * ew), width)
     return wave, flux, info
 
 
@@ -222,19 +293,60 @@ def calibration_curve(rng: np.random.Generator, amplitude: float = 0.15) -> np.n
     return 1 + amplitude * curve / max(np.abs(curve).max(), 1e-9) * rng.uniform(0, 1)
 
 
+def telluric(rng: np.random.Generator) -> np.ndarray:
+    """The atmosphere's O₂ B and A bands on the grid (observed frame: they do not move with z) as a transmission:
+    a sharp head and a tail that fades, each down to 1 − depth, depth 0–40 %."""
+    t = np.ones(N_POINTS)
+    for head, deepest, tail in TELLURIC:
+        depth = rng.uniform(0, 0.4)
+        rise = (GRID >= head) & (GRID <= deepest)
+        fade = (GRID > deepest) & (GRID <= tail)
+        t[rise] -= depth
+        t[fade] -= depth * (tail - GRID[fade]) / (tail - deepest)
+    return t
+
+
+def survey_gaps(rng: np.random.Generator) -> np.ndarray:
+    """Which pixels a survey's pipeline flags (True): the blue edge (55 %, up to 350 Å), the dichroic where the
+    arms meet (45 %, 40–250 Å near 5,800 Å), the red edge (20 %, up to 300 Å) and 0–3 random runs of 5–80 Å."""
+    gap = np.zeros(N_POINTS, dtype=bool)
+    if rng.random() < 0.55:
+        gap |= GRID < GRID[0] + rng.uniform(10, 350)
+    if rng.random() < 0.45:
+        start = rng.uniform(5650, 5850)
+        gap |= (GRID > start) & (GRID < start + rng.uniform(40, 250))
+    if rng.random() < 0.2:
+        gap |= GRID > GRID[-1] - rng.uniform(10, 300)
+    for _ in range(rng.choice(4, p=[0.6, 0.25, 0.1, 0.05])):
+        start = rng.uniform(GRID[0], GRID[-1])
+        gap |= (GRID > start) & (GRID < start + rng.uniform(5, 80))
+    return gap
+
+
+def bridge(x: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    """Flagged pixels replaced as the tab's reader replaces them: straight lines across inner gaps, flat at the
+    ends (np.interp holds the end values)."""
+    if not gap.any() or gap.all():
+        return x
+    out = x.copy()
+    out[gap] = np.interp(GRID[gap], GRID[~gap], x[~gap])
+    return out
+
+
 def observe(rng: np.random.Generator, wave: np.ndarray, flux: np.ndarray, z: float, snr: float,
             sky: np.ndarray) -> np.ndarray:
-    """A rest-frame spectrum seen at redshift z on the grid, with a calibration error, noise at median S/N ``snr``
-    (σ grows where the sky is bright), sky-line residuals and (30 %) a few bad pixels. Flux is scaled so the
-    median is about 1 (surveys' fluxes are arbitrary here: the network scales every spectrum anyway)."""
+    """A rest-frame spectrum seen at redshift z on the grid, with a calibration error, the telluric bands, noise at
+    median S/N ``snr`` (σ grows where the sky is bright and, by a factor up to 2.5, in the blue arm), sky-line
+    residuals, (30 %) a few bad pixels, and the reader's bridged gaps. Flux is scaled so the median is about 1
+    (surveys' fluxes are arbitrary here: the network scales every spectrum anyway)."""
     obs = fill_edges(rebin(wave * (1 + z), flux))
-    obs = obs / max(np.median(np.abs(obs)), 1e-12) * calibration_curve(rng)
-    sigma = (1.0 / snr) * np.sqrt(0.6 + 0.4 * sky)
+    obs = obs / max(np.median(np.abs(obs)), 1e-12) * calibration_curve(rng) * telluric(rng)
+    sigma = (1.0 / snr) * np.sqrt(0.6 + 0.4 * sky) * np.where(GRID < ARM_SPLIT, rng.uniform(1.0, 2.5), 1.0)
     obs = obs + rng.normal(0, 1, N_POINTS) * sigma + sky * rng.normal(0, 0.02) * (sky > 2)
     if rng.random() < 0.3:
         bad = rng.integers(0, N_POINTS, rng.integers(1, 6))
         obs[bad] = rng.choice([0.0, obs.max() * rng.uniform(2, 10)])
-    return obs.astype(np.float32)
+    return bridge(obs, survey_gaps(rng)).astype(np.float32)
 
 
 def sky_on_grid(sky_wave: np.ndarray, sky_flux: np.ndarray) -> np.ndarray:
@@ -283,11 +395,12 @@ def split_templates(t: dict, seed: int = 0) -> dict[str, dict]:
     return out
 
 
-def generate(part: dict, qso: list[dict], sky: np.ndarray, n: int, seed: int, desc: str = "spectra"):
+def generate(part: dict, qso: list[dict], sky: np.ndarray, n: int, seed: int, desc: str = "spectra",
+             shares: dict = SHARES):
     """n spectra of one split → (flux (n, N_POINTS) float32, labels (n,) int64, meta: list of dicts). Classes are
-    drawn with SHARES; an unknown is made from a spectrum of any of the other classes."""
+    drawn with ``shares``; an unknown is made from a spectrum of any of the other classes."""
     rng = np.random.default_rng(seed)
-    labels = rng.choice(len(CLASSES), size=n, p=[SHARES[c] for c in CLASSES])
+    labels = rng.choice(len(CLASSES), size=n, p=[shares[c] for c in CLASSES])
     X = np.empty((n, N_POINTS), dtype=np.float32)
     meta = []
     for i, label in enumerate(tqdm(labels, desc=desc, unit=" spectra", leave=False)):
@@ -295,9 +408,10 @@ def generate(part: dict, qso: list[dict], sky: np.ndarray, n: int, seed: int, de
         if base == "star":
             star = part["stars"][rng.integers(len(part["stars"]))]
             wave, flux, z = star["wave"], star["flux"], rng.uniform(-0.001, 0.001)   # ±300 km/s
-            info = {"templates": [star["name"]], "type": star.get("type", "")}
+            info = {"templates": [star["name"]], "type": star.get("type", ""),
+                    "subclass": subclass_of(star.get("type", ""))}
         elif base == "galaxy":
-            (wave, flux, info), z = make_galaxy(rng, part["ssps"]), rng.uniform(0.005, 0.3)
+            (wave, flux, info), z = make_galaxy(rng, part["ssps"]), galaxy_redshift(rng)
         else:
             (wave, flux, info), z = make_qso(rng, qso, part["qso_blue"], part["qso_red"]), rng.uniform(0.6, 2.6)
         snr = float(np.exp(rng.uniform(np.log(3), np.log(60))))
@@ -307,6 +421,45 @@ def generate(part: dict, qso: list[dict], sky: np.ndarray, n: int, seed: int, de
             X[i], info["unknown"] = make_unknown(rng, X[i], sky)
         meta.append(info)
     return X, labels.astype(np.int64), meta
+
+
+def redshift_templates(part: dict, qso: list[dict], seed: int = 0, n: int = 600, k: int = 5,
+                       stars_per_subclass: int = 8) -> dict[str, np.ndarray]:
+    """The templates models.spectrum.template_fit fits, from one split's templates (the training split's: the
+    test split's redshifts are then measured with templates that never saw its spectra), on REST:
+
+    * galaxy / qso: the mean and the first ``k − 1`` principal components of ``n`` rest-frame spectra made as the
+      generator makes them (a linear basis, as SDSS's and redrock's are);
+    * star: up to ``stars_per_subclass`` MILES stars of each spectral class, spread over the class's range, each
+      fitted alone (the tab shows the best one and its type)."""
+    from models.spectrum import REST
+
+    rng = np.random.default_rng(seed)
+
+    def basis(make) -> np.ndarray:
+        rows = []
+        for _ in range(n):
+            wave, flux, _ = make()
+            on_rest = fill_edges(rebin(wave, flux, REST))
+            rows.append(on_rest / np.median(on_rest))
+        M = np.stack(rows)
+        mean = M.mean(0)
+        _, _, vt = np.linalg.svd(M - mean, full_matrices=False)
+        return np.vstack([mean, vt[:k - 1] * np.abs(mean).max()]).astype(np.float32)
+
+    out = {"galaxy": basis(lambda: make_galaxy(rng, part["ssps"])),
+           "qso": basis(lambda: make_qso(rng, qso, part["qso_blue"], part["qso_red"]))}
+    stars, subclasses, names = [], [], []
+    for c in range(len(SUBCLASSES)):
+        pool = sorted((s for s in part["stars"] if subclass_of(s.get("type", "")) == c), key=lambda s: s["name"])
+        for s in pool[::max(1, len(pool) // stars_per_subclass)][:stars_per_subclass]:
+            flux = fill_edges(rebin(s["wave"].astype(np.float64), s["flux"].astype(np.float64), REST))
+            stars.append(flux / np.median(flux))
+            subclasses.append(c)
+            names.append(f"{s['name'].split('/')[-1]} ({s['type']})")
+    out |= {"star": np.stack(stars).astype(np.float32), "star_subclass": np.array(subclasses),
+            "star_name": np.array(names)}
+    return out
 
 
 # ----------------------------------------------------------------------------- the command
@@ -327,7 +480,8 @@ def prepare(cache: Path | None = None, seed: int = 0, n_train: int = 24_000, n_v
             n_test: int = 6_000) -> dict[str, Path]:
     """Write the three splits' spectra (npz: flux float16, labels, meta as JSON) and the counts."""
     cache = cache or cache_dir()
-    folder = cache / "spectra"
+    folder = cache / "spectra" / f"v{VERSION}"
+    folder.mkdir(parents=True, exist_ok=True)
     paths = {s: folder / f"{s}.npz" for s in SPLITS} | {"counts": folder / "counts.json"}
     if all(p.exists() for p in paths.values()):
         return paths
@@ -342,7 +496,8 @@ def prepare(cache: Path | None = None, seed: int = 0, n_train: int = 24_000, n_v
         counts[f"{split} templates: QSO fits 1,200–3,100 Å"] = len(part["qso_blue"])
         counts[f"{split} templates: QSO fits 2,200–5,100 Å"] = len(part["qso_red"])
     for split, n, offset in (("train", n_train, 0), ("valid", n_valid, 1), ("test", n_test, 2)):
-        X, y, meta = generate(parts[split], qso, sky, n, seed=seed * 1000 + offset, desc=split)
+        X, y, meta = generate(parts[split], qso, sky, n, seed=seed * 1000 + offset, desc=split,
+                              shares=TRAIN_SHARES if split == "train" else SHARES)
         for c, name in enumerate(CLASSES):
             counts[f"{split} spectra: {name}"] = int((y == c).sum())
         np.savez_compressed(paths[split], flux=X.astype(np.float16), labels=y,
