@@ -201,6 +201,18 @@ def test_template_fit_is_drawn_and_its_redshift_and_subclass_said():
     found = float(notes.split("z = ")[1].split("*")[0])
     assert abs(found - true_z) < 0.003 * (1 + true_z), (found, true_z)
     blue = (np.abs(picture.astype(int) - spectrum.BLUE).sum(2) < 30)
-    assert blue[:, spectrum.LEFT:-spectrum.RIGHT].any(0).mean() > 0.9        # the template spans the panel
+    assert blue[:, spectrum.LEFT:-spectrum.RIGHT].any(0).mean() > 0.5        # under the spectrum, across the panel
     _, _, notes = spectrum.classify(str(DR1))                                 # a real LAMOST F9 star
     assert "spectral class" in notes and "best template" in notes and "km/s" in notes
+
+
+def test_real_lamost_examples():
+    """The F9 star is a star whose spectral class the head puts within one class (F or G first); the K7 star with
+    52 % of its pixels flagged is read and given a verdict (the shipped model says unknown — fair for half a
+    spectrum)."""
+    f9, k7 = spectrum.REAL_EXAMPLES
+    label, _, notes = spectrum.classify(f9)
+    assert max(label, key=label.get) == spectrum.NAMES["star"]
+    assert notes.split("second head): **")[1][0] in "FG"
+    label, _, _ = spectrum.classify(k7)
+    assert set(label) == set(spectrum.NAMES.values())
