@@ -300,9 +300,10 @@ def classify(path):
     on_grid, notes = read_spectrum(path)
     found = spectrum.classify(MODEL.get(), on_grid, TEMPLATES.get())
     label = {NAMES[c]: p for c, p in found.probabilities.items()}
-    if found.outlier:
-        network = max(found.probabilities, key=found.probabilities.get)
+    network = max(found.probabilities, key=found.probabilities.get)   # what the network alone says
+    if found.outlier or found.featureless:
         label = {name: float(c == "unknown") for c, name in NAMES.items()}
+    if found.outlier:
         notes.append(f"**不像任何一类训练光谱**（特征与各类中心的马氏距离 {found.outlier_score:.0f}，阈值 "
                      f"{MODEL.get().cfg.outlier_threshold:.0f}），判为未知；仅看网络会是 {NAMES[network]} "
                      f"{found.probabilities[network]:.2f} · **unlike every class of training spectra** (Mahalanobis "
@@ -310,8 +311,6 @@ def classify(path):
                      f"{MODEL.get().cfg.outlier_threshold:.0f}): called unknown; the network alone would say "
                      f"{network} at {found.probabilities[network]:.2f}")
     if found.featureless:
-        network = max(found.probabilities, key=found.probabilities.get)
-        label = {name: float(c == "unknown") for c, name in NAMES.items()}
         notes.append(f"**没有任何谱线特征**：{NAMES[network]} 的模板只解释了平滑曲线之外起伏的 "
                      f"{found.feature_strength:.1%}（阈值 {FEATURELESS:.1%}，噪声已低到谱线应当可见），判为未知 · "
                      f"**no spectral features**: the {network} templates explain only {found.feature_strength:.1%} "
