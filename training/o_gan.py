@@ -175,7 +175,7 @@ def main(argv=None):
     x_test, y_test = load(args.dataset, "test")
     results = o_gan.evaluate(G, E, to_tensor(x_test), torch.from_numpy(y_test), fid, fid.classifier)
     info = {"dataset": args.dataset, "steps": args.steps, "minutes": minutes, "seed": args.seed,
-            "encoder_norm": E.cfg.critic_norm,
+            "encoder_norm": G.cfg.critic_norm,   # one config builds both nets (models.o_gan.build)
             "device": f"{platform.machine()} {args.device}, torch {torch.__version__}", "command": command,
             "results": results, "examples": save_examples(args.dataset, args.out)}
     folder = args.out / args.dataset
