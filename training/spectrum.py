@@ -241,13 +241,18 @@ def card(cfg: SpectrumConfig, n_params: int, counts: dict, history: list, stage1
 """
 
 
+@torch.no_grad()
+def prior_shifted_logits(model: SpectrumNet, X, batch: int = 500):
+    """The logits moved to the survey's class mix, before any temperature (what calibration and its plot start from)."""
+    logits = torch.cat([model(X[i:i + batch]) for i in range(0, len(X), batch)])
+    return logits + logits.new_tensor(model.cfg.log_prior_shift)
+
+
 def calibrate(model: SpectrumNet, X, y, Xv, yv, n_fit: int = 8000) -> dict:
     """Set the model's temperature (validation NLL after the prior shift) and its outlier threshold (Mahalanobis
     fitted on ``n_fit`` training spectra, 99.5 % of validation spectra inside) → the values and the validation
     ECE before and after."""
-    with torch.no_grad():
-        logits = torch.cat([model(Xv[i:i + 500]) for i in range(0, len(Xv), 500)])
-    shifted = logits + logits.new_tensor(model.cfg.log_prior_shift)
+    shifted = prior_shifted_logits(model, Xv)
     before = expected_calibration_error(shifted.softmax(-1).numpy(), yv.numpy())
     model.cfg.temperature = fit_temperature(shifted, yv)
     after = expected_calibration_error((shifted / model.cfg.temperature).softmax(-1).numpy(), yv.numpy())
@@ -265,9 +270,7 @@ def plot_reliability(model: SpectrumNet, Xt, yt, path: Path, n_bins: int = 10) -
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    with torch.no_grad():
-        logits = torch.cat([model(Xt[i:i + 500]) for i in range(0, len(Xt), 500)])
-    shifted = logits + logits.new_tensor(model.cfg.log_prior_shift)
+    shifted = prior_shifted_logits(model, Xt)
     fig = Figure(figsize=(5.2, 4.4), dpi=100)
     ax = fig.subplots()
     ax.plot([0, 1], [0, 1], ":", color="grey", label="perfect")
