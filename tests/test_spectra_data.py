@@ -38,13 +38,19 @@ def test_templates_are_read_with_their_ranges_and_types(templates):
     for s in templates["stars"] + templates["ssps"]:
         assert (s["flux"] > 0).all() and np.all(np.diff(s["wave"]) > 0)
     m = miles["miles/MILES_res2.50_star_m0001V"]
-    assert m["wave"][0] == pytest.approx(3540.5) and m["wave"][-1] == pytest.approx(7409.6, abs=0.1)
+    # MILES is in air (its header: 3,540.5 Å first); read into vacuum like LAMOST, +1.0 Å there, +2.0 Å at 7,409.6
+    assert m["wave"][0] == pytest.approx(3541.51, abs=0.02) and m["wave"][-1] == pytest.approx(7411.64, abs=0.05)
     mastar = next(s for s in templates["stars"] if s["library"] == "mastarhc_v2")
     assert mastar["wave"][0] < 3700 and mastar["wave"][-1] > 9000       # log-λ header decoded
     blue, red = templates["qso"]
     assert blue["coeffs"].shape == (6, 10) and red["coeffs"].shape == (6, 9)
     assert blue["wave"][0] == pytest.approx(1198, abs=1) and red["wave"][-1] == pytest.approx(5100, abs=10)
     assert np.allclose(blue["coeffs"][:, 0], 1.0)   # the first component is the mean spectrum
+
+
+def test_air_wavelengths_become_vacuum():
+    # NIST: Hα 6562.80 Å in air is 6564.61 in vacuum, Hβ 4861.33 → 4862.68, Ca II K 3933.66 → 3934.78
+    assert sd.air_to_vacuum(np.array([6562.80, 4861.33, 3933.66])) == pytest.approx([6564.61, 4862.68, 3934.78], abs=0.02)
 
 
 def test_miles_types_fixed_width():

@@ -5,6 +5,9 @@
 LAMOST spectra cannot be downloaded here, so spectra are *made*: real template spectra from two PyPI wheels are
 redshifted, put on one LAMOST-like wavelength grid and given the defects of a survey spectrum. Templates:
 
+Wavelengths are in vacuum throughout, as LAMOST's: the libraries mangadap defines in air (MILES, STELIB, BC03,
+MIUSCAT) are converted when read.
+
 * **stars** — ``sdss-mangadap`` 4.5.0: MILES (985 stars, 3,540–7,410 Å, spectral types from
   ``paramsMILES_v9.1.txt``), STELIB (most 3,200–9,900 Å) and MaStar hierarchical-cluster spectra (3,622–10,354 Å).
   MILES stops at 7,410 Å (and some STELIB stars near 8,000 Å), so above 7,350 Å (or their own end) such a star is
@@ -54,7 +57,10 @@ PYPEIT = "pypeit==2.0.1"
 ARM_SPLIT = 5800.0                      # LAMOST's blue and red arms meet near here
 TELLURIC = ((6867.0, 6884.0, 6930.0), (7594.0, 7621.0, 7690.0))   # O₂ B and A bands: head, deepest end, tail (Å)
 LINE_KINDS = {"star-forming": 0.4, "Seyfert": 0.12, "LINER": 0.13, "none": 0.35}
-VERSION = 2   # of the generator: the cache keeps each version's spectra apart
+# mangadap's own library definitions (mangadap/config/spectral_templates/*.ini, ``in_vacuum``): these four give
+# wavelengths in air; MaStar, the QSO PCA and LAMOST (and our GRID) are in vacuum
+IN_AIR = ("miles", "stelib", "bc03_mpajhu", "miuscat")
+VERSION = 3   # of the generator: the cache keeps each version's spectra apart (3: air wavelengths → vacuum): the cache keeps each version's spectra apart
 SHARES = {"star": 0.8, "galaxy": 0.05, "qso": 0.05, "unknown": 0.1}       # a survey's mix: validation and test
 # the training split over-samples the rare classes (4,800 galaxies instead of 1,200 in 24,000: their variety — z,
 # σ, line kinds — needs them); the model corrects its probabilities back to SHARES (models.spectrum.calibrated)
@@ -91,6 +97,8 @@ def read_templates(mangadap_wheel: Path, pypeit_wheel: Path) -> dict:
                 hdu = _fits(gzip.decompress(data) if name.endswith(".gz") else data)[0]
                 flux = np.asarray(hdu.data, dtype=np.float64).ravel()
                 wave = header_wavelengths(hdu.header, len(flux))
+                if folder in IN_AIR:
+                    wave = air_to_vacuum(wave)
                 wave, flux = clean(wave, flux)
                 stem = Path(name).name.removesuffix(".gz").removesuffix(".fits")
                 item = {"name": f"{folder}/{stem}", "library": folder,
@@ -110,6 +118,15 @@ def read_templates(mangadap_wheel: Path, pypeit_wheel: Path) -> dict:
         sky_flux = np.asarray(sky["FLUX"].data, dtype=np.float64)
         sky_wave = np.asarray(sky["WAVELENGTH"].data, dtype=np.float64)
     return {"stars": stars, "ssps": ssps, "qso": qso, "sky": (sky_wave, sky_flux)}
+
+
+def air_to_vacuum(wave: np.ndarray) -> np.ndarray:
+    """Wavelengths in air → in vacuum (Å): λ_vac = n(λ)·λ_air with the refractive index of standard air of
+    Piskunov's VALD formula (as in SDSS and pPXF's ``air_to_vac``); n − 1 ≈ 2.8e-4 at 5,000 Å, i.e. 83 km/s —
+    most of a pixel, and what a star's radial velocity is read to."""
+    s2 = (1e4 / np.asarray(wave, dtype=np.float64)) ** 2
+    n = 1 + 8.336624212083e-5 + 2.408926869968e-2 / (130.1065924522 - s2) + 1.599740894897e-4 / (38.92568793293 - s2)
+    return wave * n
 
 
 def clean(wave: np.ndarray, flux: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
