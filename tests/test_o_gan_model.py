@@ -48,6 +48,9 @@ def test_loss_value_and_stop_gradients_by_hand():
     assert loss.item() == pytest.approx(want.item(), abs=1e-6)
     assert parts["t1"] == pytest.approx(t1.mean().item(), abs=1e-6)
     assert parts["rho"] == pytest.approx(rho.mean().item(), abs=1e-6)
+    # λ other than the post's ½ (training/o_gan.py --rho-weight) scales the ρ term alone
+    loss3, _ = o_gan.o_gan_loss(E, x_real, gen_param, z, rho_weight=3.0)
+    assert loss3.item() == pytest.approx(want.item() - 2.5 * rho.mean().item(), abs=1e-6)
 
     loss.backward()
     # G (the fake images) learns from t2 = avg E(x_f) − avg E(sg x_f) and from −ρ/2 only, not from t1 or the penalty

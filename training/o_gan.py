@@ -42,7 +42,7 @@ ENCODER_NORM = "batch"  # the post's encoder: BatchNormalization after every Con
 
 def train_o_gan(x_train: torch.Tensor, fid, steps: int, seed: int = 0, device: str = "cpu", width: int = 32,
                 batch_size: int = 64, fid_every: int = 1000, fid_samples: int = 2000, encoder_norm: str = ENCODER_NORM,
-                run: Path | None = None, save_minutes: float = 10.0):
+                run: Path | None = None, save_minutes: float = 10.0, rho_weight: float = o_gan.RHO_WEIGHT):
     """→ (generator, encoder, history, progress, seconds trained). ``run``: a folder where the whole state is saved
     every ``save_minutes`` (at an evaluation) and at the end; if it holds a saved state, training goes on from it —
     the same batches and latents as without a break."""
@@ -69,7 +69,7 @@ def train_o_gan(x_train: torch.Tensor, fid, steps: int, seed: int = 0, device: s
         E.train()
         x_real = x_train[torch.randint(len(x_train), (batch_size,), generator=g)].to(device)
         z = torch.randn(batch_size, G.cfg.z_dim, generator=g).to(device)
-        loss, parts = o_gan_loss(E, x_real, G(z), z)
+        loss, parts = o_gan_loss(E, x_real, G(z), z, rho_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -121,7 +121,7 @@ def card(dataset: str, info: dict, cfg: GanConfig) -> str:
 - **Model**: models/o_gan.py — GAN-QP's DCGAN-style generator and critic (width {cfg.width}); the critic outputs
   {cfg.z_dim} numbers (the encoder E) and its score is their average; encoder normalisation:
   {info.get('encoder_norm', 'none')} (the post's code has batch norm after every convolution but the first).
-  Loss of the post's code: t1 + t2 − ½ρ(z, E(G(z)))
+  Loss of the post's code: t1 + t2 − λρ(z, E(G(z))) with λ = {info.get('rho_weight', 0.5):g} (the post: 0.5)
   + t1²/(4·mean((x_r − x_f)²)), stop-gradients as in models/o_gan.py. RMSprop 1e-4 (α 0.99), one joint step per
   batch of 64, seed {info['seed']}. Generator and encoder ship together (fp16 safetensors).
 - **Data**: training/image_data.py — {DATASET_NAMES[dataset]} train split (Fashion-MNIST: Debian
@@ -149,6 +149,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--dataset", choices=list(DATASET_NAMES), default="fashion")
     ap.add_argument("--steps", type=int, default=8000)
     ap.add_argument("--width", type=int, default=32)
+    ap.add_argument("--rho-weight", type=float, default=o_gan.RHO_WEIGHT,
+                    help="λ of the −λρ(z, E(G(z))) term (the post: 0.5)")
     ap.add_argument("--fid-every", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -170,11 +172,13 @@ def main(argv=None):
     if not args.resume:
         shutil.rmtree(run, ignore_errors=True)
     G, E, history, progress, seconds = train_o_gan(x_train, fid, args.steps, args.seed, args.device, args.width,
-                                                   fid_every=args.fid_every, run=run, save_minutes=args.save_minutes)
+                                                   fid_every=args.fid_every, run=run, save_minutes=args.save_minutes,
+                                                   rho_weight=args.rho_weight)
     minutes = seconds / 60
     x_test, y_test = load(args.dataset, "test")
     results = o_gan.evaluate(G, E, to_tensor(x_test), torch.from_numpy(y_test), fid, fid.classifier)
     info = {"dataset": args.dataset, "steps": args.steps, "minutes": minutes, "seed": args.seed,
+            "rho_weight": args.rho_weight,
             "encoder_norm": G.cfg.critic_norm,   # one config builds both nets (models.o_gan.build)
             "device": f"{platform.machine()} {args.device}, torch {torch.__version__}", "command": command,
             "results": results, "examples": save_examples(args.dataset, args.out)}
