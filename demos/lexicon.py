@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import html
 import logging
+import math
 import os
 import tempfile
 import threading
@@ -39,7 +40,9 @@ SESSION_HOURS = 6  # a session's key to its lexicon is forgotten after this long
 COLUMNS = ["词 word", "次数 count", "概率 probability", "互信息 PMI"]
 TABLE_ROWS = 300  # rows shown on the page (every session keeps what it was shown); the downloads hold all
 # thresholds: (low, high, default) — the sliders and the checks of API calls use the same ranges
-RANGES = dict(min_proba_exp=(-9, -3, -5.5), min_pmi=(0, 8, 2.0), word_pmi=(0, 8, 4.0), max_word_len=(2, 10, 4))
+_TUNED = LexiconConfig()  # the defaults chosen on People's Daily (bench/bench_lexicon.py --grid)
+RANGES = dict(min_proba_exp=(-9, -3, round(math.log10(_TUNED.min_proba), 1)), min_pmi=(0, 8, _TUNED.min_pmi),
+              word_pmi=(0, 8, _TUNED.word_pmi), max_word_len=(2, 10, _TUNED.max_word_len))
 EXAMPLE_TEXT = "在一九九八年来临之际，我十分高兴地通过中央人民广播电台、中国国际广播电台和中央电视台，向全国各族人民致以诚挚的问候和良好的祝愿！"
 
 

@@ -63,12 +63,12 @@ _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier (golden ratio
 class LexiconConfig:
     # defaults: the thresholds chosen on People's Daily (bench/bench_lexicon.py --grid); the post's example
     # is min_proba 1e-8, min_pmi 1, with word_pmi = min_pmi
-    min_proba: float = 10 ** -5.5  # minimum probability of a pair and of a candidate word
-    min_pmi: float = 2.0  # minimum PMI (nats) of a kept pair; the post's break-even point is 1
+    min_proba: float = 1e-6  # minimum probability of a pair and of a candidate word
+    min_pmi: float = 1.0  # minimum PMI (nats) of a kept pair; the post's break-even point is 1
     word_pmi: float = 4.0  # a multi-part word is kept when ln(p_w / Π p_part) ≥ word_pmi · (parts − 1)
     redundancy_passes: int = 3  # de-redundancy sweeps (the post does one); stops early when nothing changes
     number_starts_word: bool = True  # a digit run may only begin a word: 〈数〉年 yes, 〈数〉月〈数〉日 / 去年〈数〉 no
-    max_word_len: int = 4  # longest word, in atoms (a digit run counts as one)
+    max_word_len: int = 3  # longest word, in atoms (a digit run counts as one); 3 beat 4 on the dev lines
     block_chars: int = 1_000_000  # characters per streamed block
     threads: int = 0  # blocks counted side by side; 0: as many as the machine has cores, at most 4
     cache_atoms: int = 64_000_000  # a corpus up to this many atoms is read once and kept (16-bit: 128 MB); larger: twice

