@@ -155,6 +155,11 @@ def results_table(lang: str = "both") -> str:
     return "\n".join(lines[:1] + ["|---|---|"] + lines[1:])
 
 
+def rho_weight() -> float:
+    """λ of the shipped model's −λρ term (the post's 0.5 where its training record predates the option)."""
+    return read_history(CHECKPOINT)["info"].get("rho_weight", 0.5)
+
+
 def _results_section(lang: str) -> str:
     title = pick("测试集上的结果", "Results on the test split", lang, " · ")
     note = pick("与 GAN-QP 的比较", "Compared with GAN-QP by", lang, " · ") + ": `python -m bench.bench_o_gan`"
@@ -174,7 +179,8 @@ def build_tab() -> None:
            "(32×32) with the GAN-QP tab's nets.",
         url=POST,
         formula=r"T(x)=\operatorname{avg}E(x),\qquad \mathcal{L}_{E,G}=\mathcal{L}_{\mathrm{GAN}}-\lambda\,"
-                r"\rho\big(z,E(G(z))\big),\ \lambda=0.5,\qquad \hat x=G\big(0.9\cdot\mathrm{std}(E(x))\big)",
+                r"\rho\big(z,E(G(z))\big),\ \lambda=" + f"{rho_weight():g}" +
+                r",\qquad \hat x=G\big(0.9\cdot\mathrm{std}(E(x))\big)",
     ))
     with gr.Row():
         with gr.Column(scale=1):
