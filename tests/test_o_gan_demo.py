@@ -12,7 +12,7 @@ SIDE = 32 * o_gan.ZOOM
 def test_examples_are_test_images_of_every_class():
     assert len(o_gan.EXAMPLES) == 20
     assert {p.rsplit("class", 1)[1] for p in o_gan.EXAMPLES} == {f"{c}.png" for c in range(10)}
-    assert (o_gan.WEIGHTS / "fashion.safetensors").stat().st_size < 8 * 2**20
+    assert (o_gan.CHECKPOINT / "model.safetensors").stat().st_size < 8 * 2**20
 
 
 def test_samples_are_seeded_pictures():
