@@ -60,7 +60,7 @@ LINE_KINDS = {"star-forming": 0.4, "Seyfert": 0.12, "LINER": 0.13, "none": 0.35}
 # mangadap's own library definitions (mangadap/config/spectral_templates/*.ini, ``in_vacuum``): these four give
 # wavelengths in air; MaStar, the QSO PCA and LAMOST (and our GRID) are in vacuum
 IN_AIR = ("miles", "stelib", "bc03_mpajhu", "miuscat")
-VERSION = 3   # of the generator: the cache keeps each version's spectra apart (3: air wavelengths → vacuum): the cache keeps each version's spectra apart
+VERSION = 3   # of the generator: the cache keeps each version's spectra apart (3: air wavelengths → vacuum)
 SHARES = {"star": 0.8, "galaxy": 0.05, "qso": 0.05, "unknown": 0.1}       # a survey's mix: validation and test
 # the training split over-samples the rare classes (4,800 galaxies instead of 1,200 in 24,000: their variety — z,
 # σ, line kinds — needs them); the model corrects its probabilities back to SHARES (models.spectrum.calibrated)

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from models import spectrum
 from models.spectrum import (CLASSES, GRID, SUBCLASSES, SpectrumConfig, SpectrumNet, expected_calibration_error,
-                             fit_outlier_score, fit_temperature, macro_f1, macro_f1_loss, predict, predict_all, scale)
+                             fit_outlier_score, fit_temperature, macro_f1, macro_f1_loss, predict_all, scale)
 from training import REPO
 from training.spectra_data import SHARES, TRAIN_SHARES, load_parts, prepare, read_split, redshift_templates
 
@@ -55,13 +55,15 @@ SUBCLASS_WEIGHT = 0.5   # the subclass head's share of the loss (the class is wh
 
 
 def evaluate(model, X, y, sub=None) -> dict:
-    """Macro-F1, per-class F1 and accuracy (probabilities calibrated for the survey's mix); with ``sub`` (a star's
-    subclass, −1 where unknown) the head's exact and within-one-class agreement on stars called star."""
+    """Macro-F1, per-class F1, accuracy and expected calibration error (probabilities calibrated for the survey's
+    mix); with ``sub`` (a star's subclass, −1 where unknown) the head's exact and within-one-class agreement on
+    stars called star."""
     out = predict_all(model, X)
     pred = out["probs"].argmax(-1)
     f1, per_class = macro_f1(pred, y)
     result = {"macro_f1": f1, **{f"f1_{c}": v for c, v in zip(CLASSES, per_class)},
-              "accuracy": (pred == y).float().mean().item()}
+              "accuracy": (pred == y).float().mean().item(),
+              "ece": expected_calibration_error(out["probs"].numpy(), y.numpy())}
     if sub is not None and out["subclass"] is not None:
         known = (sub >= 0) & (y == 0)
         guess = out["subclass"].argmax(-1)
@@ -313,8 +315,6 @@ def main(argv=None):
     calibration = {name: calibrate(m, X, y, Xv, yv) for name, m in (("stage1", stage1_model), ("stage2", model))}
     stage1, stage2 = ({"valid": evaluate(m, Xv, yv, sub_v), "test": evaluate(m, Xt, yt, sub_t)}
                       for m in (stage1_model, model))
-    for result, m in ((stage1, stage1_model), (stage2, model)):
-        result["test"]["ece"] = expected_calibration_error(predict(m, Xt).numpy(), yt.numpy())
 
     parts, qso, _ = load_parts(seed=args.seed)
     np.savez_compressed(args.out / "templates.npz", **redshift_templates(parts["train"], qso, seed=args.seed))
