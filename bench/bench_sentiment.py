@@ -2,20 +2,22 @@
 
     python -m bench.bench_sentiment                                   # the shipped checkpoint + the baseline
     python -m bench.bench_sentiment --also /tmp/encoder /tmp/no-pe    # candidates written by training.sentiment
-    python -m bench.bench_sentiment --cross-epochs 2                  # + leave-one-source-out (≈ 15 min more)
+    python -m bench.bench_sentiment --cross-epochs 2                  # + leave-one-source-out (≈ 35 min more)
 
 Held-out sets: the combined test split of the five sources, each source's part of it (ChnSentiCorp's is its own
 standard test split), and the 210 reviews written for this tab in 21 domains (data/real_input/sentiment.tsv) that no
 model trained on. Rows: character 1–3-gram TF-IDF + logistic regression (fitted here on the same training split,
 with the same per-source class weights), the shipped checkpoint, and any other checkpoint folder given. The
-cross-domain table trains on four sources and tests on the fifth, for the baseline and for Su's layer (trained by
-training/sentiment.py's ``train`` for ``--cross-epochs`` epochs). Then the warm latency of the tab.
+cross-domain table trains on four sources and tests on the fifth, for the baseline, Su's layer and the shipped
+model's architecture (each trained by training/sentiment.py's ``train`` for ``--cross-epochs`` epochs). Then the warm
+latency of the tab.
 """
 from __future__ import annotations
 
 import argparse
 import statistics
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,18 +68,21 @@ def network_accuracy(model, vocab, rows) -> float:
     return accuracy(model, batches(rows, vocab, 256, None))
 
 
-def cross_domain(train_rows, test_rows, epochs: int) -> list[tuple]:
-    """Train on four sources, test on the fifth's test split: the baseline and Su's layer."""
+def cross_domain(train_rows, test_rows, epochs: int, shipped: AttentionConfig) -> list[tuple]:
+    """Train on four sources, test on the fifth's test split: the baseline, Su's layer and the shipped model's
+    architecture (cosine schedule, as its training command)."""
     out = []
     for source in SOURCES:
         rest = [r for r in train_rows if r[1] != source]
         target = [r for r in test_rows if r[1] == source]
         valid = [r for r in test_rows if r[1] != source]  # early stopping on the other sources only
         vocab = review_vocab(rest)
-        model, _ = train(AttentionConfig(vocab_size=len(vocab), max_len=MAX_LEN), rest, valid, vocab, epochs=epochs,
-                         desc=f"without {source}")
+        su, _ = train(AttentionConfig(vocab_size=len(vocab), max_len=MAX_LEN), rest, valid, vocab, epochs=epochs,
+                      desc=f"Su's layer without {source}")
+        ours, _ = train(replace(shipped, vocab_size=len(vocab), temperature=1.0), rest, valid, vocab, epochs=epochs,
+                        cosine=True, desc=f"shipped architecture without {source}")
         out.append((source, f"{len(target):,}", f"{Tfidf(rest).accuracy(target):.4f}",
-                    f"{network_accuracy(model, vocab, target):.4f}"))
+                    f"{network_accuracy(su, vocab, target):.4f}", f"{network_accuracy(ours, vocab, target):.4f}"))
     return out
 
 
@@ -97,7 +102,8 @@ def main(argv=None):
         cfg = model.cfg
         name = ("shipped: " if folder == REPO / "data" / "sentiment" else f"`{folder}`: ") + \
             f"{cfg.variant}{'' if cfg.variant == 'su' else f' × {cfg.n_layers}'}{'' if cfg.use_pe else ', no PE'}" + \
-            (f", bigrams {cfg.bigram_buckets}" if cfg.bigram_buckets else "")
+            (f", bigrams {cfg.bigram_buckets}" if cfg.bigram_buckets else "") + \
+            (f", wide n-grams {cfg.ngram_buckets}" if cfg.ngram_buckets else "")
         columns[name] = {set_name: network_accuracy(model, vocab, rows) for set_name, rows in sets.items()}
     print(f"## Sentiment: accuracy on every held-out set (train {len(train_rows):,} reviews of {len(SOURCES)} "
           "sources)\n")
@@ -115,8 +121,9 @@ def main(argv=None):
 
     if args.cross_epochs:
         print(f"\n## Cross-domain: trained on the other four sources, tested on one ({args.cross_epochs} epochs)\n")
-        print(markdown_table(["held-out source", "test reviews", "TF-IDF + LR", "Su's layer"],
-                             cross_domain(train_rows, test_rows, args.cross_epochs)))
+        shipped = attention.load(REPO / "data" / "sentiment")[0].cfg
+        print(markdown_table(["held-out source", "test reviews", "TF-IDF + LR", "Su's layer", "shipped architecture"],
+                             cross_domain(train_rows, test_rows, args.cross_epochs, shipped)))
 
     texts = [t for _, _, t in test_rows if CJK.search(t)][:300]  # a few reviews are in English: the tab refuses them
     sentiment.classify(texts[0])  # warm

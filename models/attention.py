@@ -9,7 +9,9 @@ Su Jianlin, 《Attention is All You Need》浅读（简介+代码）, https://ke
 Su's Keras layer has Q, K, V projections without bias, masks padded keys with −1e12 before the softmax, and no
 output projection, residual, LayerNorm or FFN; his position embedding concatenates [cos | sin] instead of
 interleaving them, and is added to the token embedding. Optionally (``bigram_buckets``) a hashed embedding of each
-character pair is added too — our addition, measured in bench/bench_sentiment.py. His classifier: Embedding → +PE → one Attention(8 × 16) →
+character pair is added too, and (``ngram_buckets``) a linear "wide" path — one weight per hashed 1-, 2- and
+3-character n-gram, summed / √n and added to the logit (fastText; Cheng et al. 2016's wide & deep) — our additions,
+measured in bench/bench_sentiment.py. His classifier: Embedding → +PE → one Attention(8 × 16) →
 global average pool → Dropout 0.5 → Dense(1, sigmoid). ``variant="su"`` is exactly that; ``variant="encoder"``
 stacks full post-LN encoder blocks (attention with W^O → add & LayerNorm → FFN → add & LayerNorm).
 
@@ -41,6 +43,7 @@ class AttentionConfig:
     d_ff: int = 256
     use_pe: bool = True
     bigram_buckets: int = 0  # > 0: add a hashed embedding of each (character, next character) pair
+    ngram_buckets: int = 0  # > 0: a linear "wide" path, one weight per hashed 1-, 2- and 3-character n-gram
     max_len: int = 200
     dropout: float = 0.5  # after pooling (Su: 0.5)
     attn_dropout: float = 0.1  # inside encoder blocks
@@ -119,6 +122,11 @@ class SentimentClassifier(nn.Module):
             raise ValueError(f"unknown variant {cfg.variant!r}")
         self.drop = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(width, 1)
+        # the wide path (fastText / wide & deep): a scalar weight per hashed n-gram, read at the n-gram's first
+        # character; zero-initialised, so training starts from the attention model alone
+        self.ngram = nn.Embedding(cfg.ngram_buckets + 1, 1, padding_idx=0) if cfg.ngram_buckets else None
+        if self.ngram is not None:
+            nn.init.zeros_(self.ngram.weight)
 
     def encode(self, ids):
         """ids (B, T) → token states (B, T, width), mask (B, T), attention weights per layer."""
@@ -140,11 +148,30 @@ class SentimentClassifier(nn.Module):
         h = (ids * 1_000_003 + nxt) % self.cfg.bigram_buckets + 1
         return torch.where((ids != 0) & (nxt != 0), h, torch.zeros_like(h))
 
+    def ngram_ids(self, ids):
+        """(B, T) → (B, T, 3): buckets 1..ngram_buckets of the 1-, 2- and 3-grams starting at each character;
+        0 (weight 0) where the n-gram runs past the end or into padding."""
+        n1, n2 = F.pad(ids[:, 1:], (0, 1)), F.pad(ids[:, 2:], (0, 2))
+        grams = torch.stack([ids, ids * 1_000_003 + n1, (ids * 1_000_003 + n1) * 1_000_003 + n2], dim=-1)
+        valid = torch.stack([ids != 0, (ids != 0) & (n1 != 0), (ids != 0) & (n1 != 0) & (n2 != 0)], dim=-1)
+        # three different salts so a character and a pair never share a bucket by construction
+        h = (grams + torch.tensor([0, 7919, 104_729])) % self.cfg.ngram_buckets + 1
+        return torch.where(valid, h, torch.zeros_like(h))
+
+    def wide(self, ids, mask):
+        """(B, T): what each character's n-grams add to the logit, scaled by 1/√n (a TF-IDF vector's L2 norm
+        grows like √n, so a long review's evidence is neither diluted nor summed up unboundedly)."""
+        n = mask.sum(1, keepdim=True).clamp(min=1).float()
+        return self.ngram(self.ngram_ids(ids)).squeeze(-1).sum(-1) * mask / n.sqrt()
+
     def forward(self, ids):
         x, mask, attentions = self.encode(ids)
         m = mask[..., None].float()
         pooled = (x * m).sum(1) / m.sum(1).clamp(min=1)  # global average over real tokens
-        return self.head(self.drop(pooled)).squeeze(-1), attentions
+        logits = self.head(self.drop(pooled)).squeeze(-1)
+        if self.ngram is not None:
+            logits = logits + self.wide(ids, mask).sum(1)
+        return logits, attentions
 
     def mlm_logits(self, ids, where=None) -> torch.Tensor:
         """Masked-LM pre-training head, tied to the character embedding: (B, T) → (B, T, V), or (N, V) for the
@@ -164,10 +191,12 @@ class SentimentClassifier(nn.Module):
         """One pass for the page (eval mode) → (logits (B,), per-token contributions (B, T), attentions).
 
         The head is linear after the mean, so logit = bias + Σ_t w·h_t / n exactly: w·h_t / n is what token t adds
-        (0 at padding)."""
+        (0 at padding); with the wide path, token t also adds the weights of the n-grams that start at it / √n."""
         x, mask, attentions = self.encode(ids)
         n = mask.sum(1, keepdim=True).clamp(min=1)
         contrib = (x @ self.head.weight[0]) * mask / n
+        if self.ngram is not None:
+            contrib = contrib + self.wide(ids, mask)
         return contrib.sum(1) + self.head.bias, contrib, attentions
 
 

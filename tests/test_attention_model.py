@@ -61,6 +61,40 @@ def test_classifier_ignores_padding_and_reports_every_layer(variant, use_pe):
     assert (contrib[0, 4:] == 0).all()
 
 
+def test_wide_path_reads_each_ngram_once_ignores_padding_and_adds_up():
+    torch.manual_seed(0)
+    cfg = AttentionConfig(vocab_size=30, variant="encoder", d_model=32, n_heads=4, d_ff=64, max_len=20,
+                          ngram_buckets=97)
+    model = SentimentClassifier(cfg).eval()
+    ids = torch.tensor([[5, 6, 7, 0, 0]])
+    grams = model.ngram_ids(ids)[0]
+    # position 0 holds 5, 56, 567; position 1: 6, 67 and no trigram; position 2: only 7; padding: nothing
+    assert (grams[0] > 0).all() and (grams[1, :2] > 0).all() and grams[1, 2] == 0
+    assert (grams[2, 1:] == 0).all() and grams[2, 0] > 0 and (grams[3:] == 0).all()
+    assert len({int(g) for g in grams[grams > 0]}) == 6  # six different n-grams, six buckets here
+    base = model(ids)[0]
+    with torch.no_grad():
+        model.ngram.weight[grams[0, 2]] = 3.0  # the trigram 567: +3 / √3 on the logit
+    logits = model(ids)[0]
+    assert (logits - base).item() == pytest.approx(3.0 / math.sqrt(3), abs=1e-5)
+    assert torch.allclose(model(ids[:, :3])[0], logits, atol=1e-5)  # padding changes nothing
+    explained, contrib, _ = model.explain(ids)
+    assert torch.allclose(explained, logits, atol=1e-5)
+    assert torch.allclose(contrib.sum() + model.head.bias, logits, atol=1e-5)
+    assert (contrib[0, 3:] == 0).all()
+
+
+def test_wide_weights_learn_faster_and_only_they():
+    from training.sentiment import param_groups
+
+    model = SentimentClassifier(AttentionConfig(vocab_size=30, variant="encoder", d_model=32, n_heads=4, d_ff=64,
+                                                max_len=20, ngram_buckets=50))
+    groups = param_groups(model, 1e-3, 10.0)
+    assert [len(g["params"]) for g in groups] == [len(list(model.parameters())) - 1, 1]
+    assert groups[1]["params"][0] is model.ngram.weight and groups[1]["lr"] == pytest.approx(1e-2)
+    assert len(param_groups(SentimentClassifier(AttentionConfig(vocab_size=30)), 1e-3)) == 1
+
+
 def test_position_embedding_makes_order_matter():
     torch.manual_seed(0)
     cfg = AttentionConfig(vocab_size=30, d_model=32, n_heads=4, head_dim=8, max_len=20)

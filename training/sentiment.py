@@ -30,11 +30,12 @@ from tqdm import tqdm
 from models import attention
 from models.attention import AttentionConfig, SentimentClassifier, accuracy, fit_temperature, loss_fn, reliability
 from models.vocab import Vocab
-from training import REPO, cache_dir, load_run, save_run
+from training import REPO, cache_dir, load_run, save_run, warmup_cosine
 from training.sentiment_data import SOURCES, prepare, read_tsv
 
 OUT = REPO / "data" / "sentiment"
 MAX_LEN = 200
+WIDE_LR_FACTOR = 30.0
 
 
 def review_vocab(rows, extra_texts=()) -> Vocab:
@@ -114,14 +115,26 @@ def pretrain_mlm(model, texts: list[str], vocab: Vocab, epochs: int, seed=0, win
     return model
 
 
+def param_groups(model: SentimentClassifier, lr: float, wide_factor: float = WIDE_LR_FACTOR) -> list[dict]:
+    """The wide path's n-gram weights learn ``wide_factor`` × faster: each is a single scalar that moves only in the
+    batches holding its n-gram, so at the network's rate most would stay near 0 for the whole run."""
+    wide = [p for n, p in model.named_parameters() if n.startswith("ngram.")]
+    rest = [p for n, p in model.named_parameters() if not n.startswith("ngram.")]
+    return [{"params": rest}] + ([{"params": wide, "lr": lr * wide_factor}] if wide else [])
+
+
 def train(cfg: AttentionConfig, train_rows, valid_rows, vocab, epochs=8, patience=2, lr=1e-3, batch_size=64,
-          seed=0, desc="training", model=None, device="cpu", run: Path | None = None, resume: bool = False):
+          seed=0, desc="training", model=None, device="cpu", run: Path | None = None, resume: bool = False,
+          wide_lr=WIDE_LR_FACTOR, cosine=False):
     """Train with early stopping on validation accuracy → (best model, history). ``model``: start from it.
     ``run``: a folder where every finished epoch is saved (weights, Adam moments, best weights, history); with
-    ``resume`` a run found there goes on from its last finished epoch."""
+    ``resume`` a run found there goes on from its last finished epoch. ``cosine``: the learning rate decays from
+    ``lr`` (after 100 warm-up steps) to a tenth of it over the ``epochs`` (training.warmup_cosine) instead of staying
+    constant."""
     torch.manual_seed(seed)
     model = (model or SentimentClassifier(cfg)).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    opt = torch.optim.AdamW(param_groups(model, lr, wide_lr), lr=lr, weight_decay=0.01)
+    base_lrs = [g["lr"] for g in opt.param_groups]
     weights = source_weights(train_rows)
     valid = batches(valid_rows, vocab, 256, None)
     history, best, best_state, bad, start = [], -1.0, None, 0, 1
@@ -139,6 +152,10 @@ def train(cfg: AttentionConfig, train_rows, valid_rows, vocab, epochs=8, patienc
                    desc=f"{desc} epoch {epoch}", unit=" batches", leave=False)
         total = 0.0
         for i, (x, y, w) in enumerate(bar, 1):
+            if cosine:
+                step = (epoch - 1) * len(bar) + i - 1
+                for g, base in zip(opt.param_groups, base_lrs):
+                    g["lr"] = warmup_cosine(step, step / (epochs * len(bar)), base, 100)
             loss = loss_fn(model(x.to(device))[0], y.to(device), w.to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -161,9 +178,15 @@ def train(cfg: AttentionConfig, train_rows, valid_rows, vocab, epochs=8, patienc
     return model, history
 
 
+def run_dir(out: Path) -> Path:
+    """Where a run saves every epoch for ``--resume``: one folder per output folder, so runs side by side
+    (variants written to other folders) never overwrite each other's state."""
+    return cache_dir() / "sentiment" / ("run" if out.resolve() == OUT.resolve() else f"run-{out.resolve().name}")
+
+
 def config_from(args, vocab) -> AttentionConfig:
     return AttentionConfig(vocab_size=len(vocab), variant=args.variant, n_layers=args.layers, use_pe=not args.no_pe,
-                           bigram_buckets=args.bigrams, max_len=MAX_LEN)
+                           bigram_buckets=args.bigrams, ngram_buckets=args.ngrams, max_len=MAX_LEN)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -173,7 +196,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--layers", type=int, default=1)
     ap.add_argument("--no-pe", action="store_true")
     ap.add_argument("--bigrams", type=int, default=0, help="hashed character-pair buckets (0: characters only)")
+    ap.add_argument("--ngrams", type=int, default=0,
+                    help="hashed 1–3-gram buckets of the linear wide path (0: attention only)")
     ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--wide-lr", type=float, default=WIDE_LR_FACTOR,
+                    help="learning rate of the wide path's n-gram weights, × the network's")
+    ap.add_argument("--cosine", action="store_true", help="cosine decay of the learning rate over the epochs")
     ap.add_argument("--pretrain-epochs", type=int, default=0,
                     help="masked-LM epochs over People's Daily + the training reviews before fine-tuning")
     ap.add_argument("--seed", type=int, default=0)
@@ -211,7 +239,7 @@ def card(cfg: AttentionConfig, vocab: Vocab, n_params: int, counts: dict, histor
 
 - **Model**: models/attention.py, variant `{cfg.variant}`{f" × {cfg.n_layers} blocks" if cfg.variant == "encoder" else ""}
   (kexue.fm/archives/4765): character embedding {cfg.d_model}{f" + a hashed embedding of each character pair ({cfg.bigram_buckets:,} buckets)" if cfg.bigram_buckets else ""}, {"sinusoidal position embedding added" if cfg.use_pe else "no position embedding"},
-  {cfg.n_heads} heads × {cfg.head_dim if cfg.variant == "su" else cfg.d_model // cfg.n_heads}, average pool over real characters, dropout {cfg.dropout}, one logit;
+  {cfg.n_heads} heads × {cfg.head_dim if cfg.variant == "su" else cfg.d_model // cfg.n_heads}, average pool over real characters, dropout {cfg.dropout}, one logit{f"; plus a linear wide path: one weight per hashed character 1-, 2- and 3-gram ({cfg.ngram_buckets:,} buckets), summed / √n and added to the logit" if cfg.ngram_buckets else ""};
   {n_params / 1e6:.2f}M parameters, stored fp16; {len(vocab):,} characters (seen ≥ 2 times in the training reviews{" and the pre-training text" if args.pretrain_epochs else ""}, + `<pad>`, `<unk>`);
   reviews cut to {MAX_LEN} characters.
 - **Data** (`python -m training.sentiment_data --source DIR`; the reviews are not in the repository): ChnSentiCorp
@@ -229,7 +257,7 @@ def card(cfg: AttentionConfig, vocab: Vocab, n_params: int, counts: dict, histor
 - **Balance**: every review is weighted so that within its source both classes weigh the same (sources differ: 2:1
   negative for waimai, 4:1 positive for hotel).
 - **Pre-training**: {f"masked-LM (15% of characters) for {args.pretrain_epochs} epochs over People's Daily 1998 and the training reviews (unlabelled; {unlabelled_chars:,} characters in 128-character windows)" if args.pretrain_epochs else "none"}.
-- **Training**: AdamW 1e-3 (weight decay 0.01), batches of 64 reviews of similar length, seed {args.seed}; the epoch
+- **Training**: AdamW 1e-3 (weight decay 0.01{f"; the wide path's weights at {args.wide_lr:g}× the rate" if cfg.ngram_buckets else ""}{"; cosine decay to a tenth over the epochs after 100 warm-up steps" if args.cosine else ""}), batches of 64 reviews of similar length, seed {args.seed}; the epoch
   with the best validation accuracy is kept; {minutes:.1f} min on {args.device} ({platform.machine()}), torch {torch.__version__}.
 
 | epoch | train loss | valid accuracy |
@@ -279,7 +307,8 @@ def main(argv=None):
         model = pretrain_mlm(SentimentClassifier(cfg), unlabelled, vocab, args.pretrain_epochs, seed=args.seed,
                              device=args.device)
     model, history = train(cfg, train_rows, valid_rows, vocab, epochs=args.epochs, seed=args.seed, model=model,
-                           device=args.device, run=cache_dir() / "sentiment" / "run", resume=args.resume)
+                           device=args.device, run=run_dir(args.out), resume=args.resume,
+                           wide_lr=args.wide_lr, cosine=args.cosine)
     minutes = (time.perf_counter() - t0) / 60
     model.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})  # as it will be loaded
     logits, labels = logits_of(model, batches(valid_rows, vocab, 256, None))
