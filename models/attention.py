@@ -151,10 +151,10 @@ class SentimentClassifier(nn.Module):
     def ngram_ids(self, ids):
         """(B, T) → (B, T, 3): buckets 1..ngram_buckets of the 1-, 2- and 3-grams starting at each character;
         0 (weight 0) where the n-gram runs past the end or into padding."""
-        n1, n2 = F.pad(ids[:, 1:], (0, 1)), F.pad(ids[:, 2:], (0, 2))
+        n1, n2 = (F.pad(ids, (0, k))[:, k:] for k in (1, 2))  # the next characters, 0 past the end (any T ≥ 1)
         grams = torch.stack([ids, ids * 1_000_003 + n1, (ids * 1_000_003 + n1) * 1_000_003 + n2], dim=-1)
         valid = torch.stack([ids != 0, (ids != 0) & (n1 != 0), (ids != 0) & (n1 != 0) & (n2 != 0)], dim=-1)
-        # three different salts so a character and a pair never share a bucket by construction
+        # a different offset per order, so a character and a pair that hash alike still fall in different buckets
         h = (grams + torch.tensor([0, 7919, 104_729])) % self.cfg.ngram_buckets + 1
         return torch.where(valid, h, torch.zeros_like(h))
 

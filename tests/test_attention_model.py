@@ -82,6 +82,8 @@ def test_wide_path_reads_each_ngram_once_ignores_padding_and_adds_up():
     assert torch.allclose(explained, logits, atol=1e-5)
     assert torch.allclose(contrib.sum() + model.head.bias, logits, atol=1e-5)
     assert (contrib[0, 3:] == 0).all()
+    for short in ([[5]], [[5, 6]]):  # reviews shorter than a trigram
+        assert model(torch.tensor(short))[0].shape == (1,)
 
 
 def test_wide_weights_learn_faster_and_only_they():
