@@ -1,9 +1,11 @@
 """Train the attention sentiment classifier (models/attention.py) on reviews from five sources
 (training/sentiment_data.py).
 
-    python -m training.sentiment                         # the shipped checkpoint (variant and settings below)
+    python -m training.sentiment --variant encoder --bigrams 32768 --ngrams 1048576 --epochs 2 --cosine
+                                                         # the shipped checkpoint (encoder + pairs + wide path)
+    python -m training.sentiment                         # Su's layer exactly as in the post (the default)
     python -m training.sentiment --variant su --no-pe    # another variant, e.g. for the post's ablation
-    python -m training.sentiment --resume                # go on from the last finished epoch of an interrupted run
+    python -m training.sentiment … --resume              # go on from the last finished epoch of an interrupted run
 
 Characters are the units (train characters seen ≥ 2 times); reviews are cut to 200 characters. Every review is
 weighted so that within each source the two classes weigh the same (waimai is 2:1 negative, hotel 4:1 positive: the
