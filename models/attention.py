@@ -58,6 +58,11 @@ def sinusoidal_position_embedding(length: int, dim: int) -> torch.Tensor:
     return torch.cat([torch.cos(angle), torch.sin(angle)], dim=-1)
 
 
+def following(ids: torch.Tensor, k: int) -> torch.Tensor:
+    """(B, T) → (B, T): the id k places later, 0 (padding) past the end — for any T ≥ 1."""
+    return F.pad(ids, (0, k))[:, k:]
+
+
 class MultiHeadAttention(nn.Module):
     """Scaled dot-product attention over ``n_heads`` heads of ``head_dim``; padded keys are masked out."""
 
@@ -144,16 +149,19 @@ class SentimentClassifier(nn.Module):
 
     def bigram_ids(self, ids):
         """(B, T) → bucket of (ids[t], ids[t+1]) in 1..buckets; 0 where either is padding or at the end."""
-        nxt = F.pad(ids[:, 1:], (0, 1))
+        nxt = following(ids, 1)
         h = (ids * 1_000_003 + nxt) % self.cfg.bigram_buckets + 1
         return torch.where((ids != 0) & (nxt != 0), h, torch.zeros_like(h))
 
     def ngram_ids(self, ids):
         """(B, T) → (B, T, 3): buckets 1..ngram_buckets of the 1-, 2- and 3-grams starting at each character;
         0 (weight 0) where the n-gram runs past the end or into padding."""
-        n1, n2 = (F.pad(ids, (0, k))[:, k:] for k in (1, 2))  # the next characters, 0 past the end (any T ≥ 1)
-        grams = torch.stack([ids, ids * 1_000_003 + n1, (ids * 1_000_003 + n1) * 1_000_003 + n2], dim=-1)
-        valid = torch.stack([ids != 0, (ids != 0) & (n1 != 0), (ids != 0) & (n1 != 0) & (n2 != 0)], dim=-1)
+        n1, n2 = following(ids, 1), following(ids, 2)
+        pair = ids * 1_000_003 + n1  # the pair's hash as bigram_ids takes it, before the modulo
+        grams = torch.stack([ids, pair, pair * 1_000_003 + n2], dim=-1)
+        has1 = ids != 0
+        has2 = has1 & (n1 != 0)
+        valid = torch.stack([has1, has2, has2 & (n2 != 0)], dim=-1)
         # a different offset per order, so a character and a pair that hash alike still fall in different buckets
         h = (grams + torch.tensor([0, 7919, 104_729])) % self.cfg.ngram_buckets + 1
         return torch.where(valid, h, torch.zeros_like(h))
