@@ -102,13 +102,13 @@ def fid_table(lang: str = "both") -> str:
 def _fid_section(lang: str) -> str:
     title = pick("同样的生成器网络：分类器 FID", "Classifier FID, the same generator net", lang, " · ")
     note = pick("越低越好；特征来自在同一数据集上训练的小分类器，**不是 Inception FID**，不能与论文数字比较。"
-                "Fashion-MNIST 的四种损失都在同样的网络、数据顺序和隐变量上训练了 30,000 步：SGAN 17.9 与 WGAN-GP 18.0 "
-                "最好，GAN-QP L2 41.2、L1 50.7 其次——在这个预算下没有复现论文里 GAN-QP 领先的结论。MNIST 一行仍是最初的 "
-                "4,000 步。",
+                "Fashion-MNIST 的五种损失都在同样的网络、数据顺序和隐变量上训练了 30,000 步：SGAN 17.9 与 WGAN-GP 18.0 "
+                "最好，GAN-QP L2 41.2、SGAN-SN 47.2（起步最慢，到最后仍在下降）、GAN-QP L1 50.7 其次——在这个预算下没有"
+                "复现论文里 GAN-QP 领先的结论。MNIST 一行仍是最初的 4,000 步。",
                 "Lower is better; features of a small classifier trained on the same dataset — **not Inception "
-                "FID**, not comparable with the paper. The four Fashion-MNIST losses were each trained 30,000 steps "
-                "on the same nets, data order and latents: SGAN 17.9 and WGAN-GP 18.0 lead, GAN-QP L2 41.2 and L1 "
-                "50.7 follow — the paper's lead for GAN-QP is not reproduced at this budget. The MNIST row is still "
+                "FID**, not comparable with the paper. The five Fashion-MNIST losses were each trained 30,000 steps "
+                "on the same nets, data order and latents: SGAN 17.9 and WGAN-GP 18.0 lead, GAN-QP L2 41.2, SGAN-SN "
+                "47.2 (slowest to start, still falling at the end) and GAN-QP L1 50.7 follow — the paper's lead for GAN-QP is not reproduced at this budget. The MNIST row is still "
                 "the first 4,000-step run.",
                 lang, sep="  \n")
     return f"### {title}\n{note}\n\n{fid_table(lang)}"
