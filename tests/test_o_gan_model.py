@@ -97,3 +97,20 @@ def test_load_round_trip(tmp_path):
     G2, E2 = o_gan.load(tmp_path / "m")
     x = torch.rand(2, 1, 32, 32)
     assert torch.equal(E2(x), E(x)) and torch.equal(o_gan.reconstruct(G2, E2, x), o_gan.reconstruct(G, E, x))
+
+
+def test_refine_moves_only_the_codes_each_on_its_own_and_lowers_the_pixel_error():
+    torch.manual_seed(0)
+    G, E = o_gan.build(GanConfig(z_dim=16, width=8))
+    G, E = G.eval(), E.eval()
+    x = torch.rand(4, 1, 32, 32) * 2 - 1
+    z0 = o_gan.encode(E, x)
+    z = o_gan.refine(G, z0, x, steps=30)
+    with torch.no_grad():
+        before, after = ((G(z0) - x) ** 2).flatten(1).sum(1), ((G(z) - x) ** 2).flatten(1).sum(1)
+    assert (after < before).all()
+    assert all(p.grad is None for p in G.parameters())  # the generator is not touched
+    one = o_gan.refine(G, z0[:1], x[:1], steps=30)  # a batch changes nothing for an image: the loss is a sum
+    assert torch.allclose(one, z[:1], atol=1e-5)
+    with torch.inference_mode():  # as the tab calls it
+        assert torch.allclose(o_gan.reconstruct(G, E, x, 30), G(z), atol=1e-5)
