@@ -219,14 +219,14 @@ def quality_at_scale(paths: dict, pd: dict, pku: dict | None):
     plain, gold = load(pd)
     pku_set = load(pku) if pku else None
     rows = []
-    corpora = [("People's Daily alone", [pd["plain"]], OURS), ("modern prose (news, reviews, Wikipedia)",
-               [paths["modern"]], AT_SCALE["modern"]), ("whole corpus", [paths["corpus"]], AT_SCALE["whole"]),
-               ("whole corpus, a lexicon per genre (`--by-genre`)", [paths["corpus"]], AT_SCALE["genres"])]
-    for name, files, params in corpora:
+    corpora = [("People's Daily alone", [pd["plain"]], OURS, False),
+               ("modern prose (news, reviews, Wikipedia)", [paths["modern"]], AT_SCALE["modern"], False),
+               ("whole corpus", [paths["corpus"]], AT_SCALE["whole"], False),
+               ("whole corpus, a lexicon per genre (`--by-genre`)", [paths["corpus"]], AT_SCALE["genres"], True)]
+    for name, files, params, by_genre in corpora:
         print(f"quality at scale: {name} ...", file=sys.stderr, flush=True)
         lines, _ = file_stream(*files)
         t0 = time.perf_counter()
-        by_genre = "genre" in name
         built = (build_by_genre if by_genre else build_lexicon)(lines, LexiconConfig(**params))
         build = time.perf_counter() - t0
         if not by_genre:

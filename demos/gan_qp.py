@@ -108,7 +108,8 @@ def _fid_section(lang: str) -> str:
                 "Lower is better; features of a small classifier trained on the same dataset — **not Inception "
                 "FID**, not comparable with the paper. The five Fashion-MNIST losses were each trained 30,000 steps "
                 "on the same nets, data order and latents: SGAN 17.9 and WGAN-GP 18.0 lead, GAN-QP L2 41.2, SGAN-SN "
-                "47.2 (slowest to start, still falling at the end) and GAN-QP L1 50.7 follow — the paper's lead for GAN-QP is not reproduced at this budget. The MNIST row is still "
+                "47.2 (slowest to start, still falling at the end) and GAN-QP L1 50.7 follow — the paper's lead "
+                "for GAN-QP is not reproduced at this budget. The MNIST row is still "
                 "the first 4,000-step run.",
                 lang, sep="  \n")
     return f"### {title}\n{note}\n\n{fid_table(lang)}"

@@ -118,14 +118,15 @@ def encode_image(path, refine_steps=REFINE_STEPS):
     encoder's one pass alone)."""
     import torch
 
-    from models.o_gan import reconstruct
+    from models.o_gan import encode, refine
 
     k = int(check_number(refine_steps, "再优化步数", "refinement steps", 0, MAX_REFINE))
     x, seen, notes = preprocess(path)
     G, E = MODEL.get()
     with torch.inference_mode():
-        alone = reconstruct(G, E, x)
-        recon = reconstruct(G, E, x, k) if k else alone
+        z = encode(E, x)  # once: the refinement starts from this code
+        alone = G(z)
+        recon = G(refine(G, z, x, k)) if k else alone
         score = E(x).mean().item()
     mse = [((r - x) / 2).pow(2).mean().item() for r in (alone, recon)]
     notes.append(f"判别器得分 critic score avg E(x) = {score:.3f}（越低越像真实图片 lower = more like the real "
