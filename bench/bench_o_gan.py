@@ -52,7 +52,8 @@ def main():
         stem = REPO / "data" / "gan_qp" / f"{dataset}_{loss}"
         generator = gan_qp.load(stem)
         steps = checkpoint.read_history(stem)["info"]["steps"]
-        pool = gan_qp.sample(generator, 10_000, seed=20_000)
+        pool_seed, pool_size = 20_000, 10_000  # the samples' latents are drawn again below, from the same seed
+        pool = gan_qp.sample(generator, pool_size, seed=pool_seed)
         nearest_mse, nearest_label = "–", "–"
         if loss == "qp-l1":  # nearest GAN-QP sample as a reconstruction without an encoder
             with torch.no_grad():
@@ -61,7 +62,7 @@ def main():
                 nearest_mse = f"{((nn - x) / 2).pow(2).mean().item():.4f}"
                 nearest_label = f"{(classifier(nn).argmax(1) == y).float().mean().item():.4f}"
                 # the same refinement as O-GAN's, started from the nearest sample's latent instead of from E(x)
-                z_nn = gan_qp.latents(20_000, 10_000, generator.cfg.z_dim)[d.argmin(1)]
+                z_nn = gan_qp.latents(pool_seed, pool_size, generator.cfg.z_dim)[d.argmin(1)]
                 nn_refined = torch.cat([generator(o_gan.refine(generator, z_nn[i:i + 500], x[i:i + 500]))
                                         for i in range(0, len(x), 500)]).detach()
                 refined_row = (f"GAN-QP `{stem.name}`: nearest of 10k samples + {o_gan.REFINE_STEPS} Adam steps on "
