@@ -806,10 +806,14 @@ def _lines_of_block(text: str) -> tuple[np.ndarray, np.ndarray]:
     return np.where(cp <= 0xFFFF, cp, 0), line
 
 
-def fit_genres(stream, block_chars: int = 1_000_000) -> GenreModel:
-    """One pass over the corpus (``stream()`` yields its lines) → the :class:`GenreModel`."""
-    counts = np.zeros((2, 1 << 16), np.int64)  # [modern, classical] character counts
+def fit_genres(stream, block_chars: int = 1_000_000, keep: list | None = None,
+               keep_chars: int = 0) -> GenreModel:
+    """One pass over the corpus (``stream()`` yields its lines) → the :class:`GenreModel`. With a ``keep`` list, the
+    text blocks read are appended to it (for :func:`line_genres` and the builds, which then need not read the corpus
+    again) while the corpus has at most ``keep_chars`` characters; beyond that the list is emptied and left."""
+    counts = np.zeros(2 << 16, np.int64)  # modern then classical character counts
     lines = np.zeros(2, np.int64)
+    kept = 0
     for text, _ in _chunks(stream(), block_chars):
         cp, line = _lines_of_block(text)
         cjk = _CJK[cp]
@@ -819,19 +823,34 @@ def fit_genres(stream, block_chars: int = 1_000_000) -> GenreModel:
         modern = n_marker > MARKER_SHARE * n_cjk
         has = n_cjk > 0
         lines += [(modern & has).sum(), (~modern & has).sum()]
-        for g, mask in enumerate((modern, ~modern)):
-            counts[g] += np.bincount(cp[cjk & mask[line]], minlength=1 << 16)
+        # one count over both genres: a classical line's characters are counted at 65,536 + code point
+        counts += np.bincount(cp[cjk] + (~modern[line[cjk]] << 16), minlength=2 << 16)
+        if keep is not None:
+            kept += len(text)
+            if kept <= keep_chars:
+                keep.append(text)
+            else:
+                keep.clear()
+                keep = None
+    counts = counts.reshape(2, 1 << 16)
     seen = (counts.sum(0) > 0) & _CJK
     logp = np.log(counts + 0.5) - np.log(counts.sum(1, keepdims=True) + 0.5 * seen.sum())
     weight = np.where(seen, logp[0] - logp[1], 0.0).astype(np.float32)
     return GenreModel(weight, float(np.log(max(1, lines[0]) / max(1, lines[1]))))
 
 
-def line_genres(stream, model: GenreModel, block_chars: int = 1_000_000) -> tuple[np.ndarray, np.ndarray]:
+def _blocks(stream, block_chars: int, kept: list | None = None) -> Iterator[str]:
+    """The corpus as the newline-joined text blocks :func:`fit_genres` reads: ``kept`` if it kept them."""
+    return iter(kept) if kept else (text for text, _ in _chunks(stream(), block_chars))
+
+
+def line_genres(stream, model: GenreModel, block_chars: int = 1_000_000,
+                kept: list | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One vectorised pass → (True for every modern line of ``stream()``, in order; characters per genre
-    [modern, classical]). One byte per line: the lines themselves are not kept."""
+    [modern, classical]). One byte per line: the lines themselves are not kept. ``kept``: the text blocks
+    :func:`fit_genres` kept, read instead of the corpus."""
     out, chars = [], np.zeros(2, np.int64)
-    for text, _ in _chunks(stream(), block_chars):
+    for text in _blocks(stream, block_chars, kept):
         cp, line = _lines_of_block(text)
         n_lines = int(line[-1]) + 1
         modern = np.bincount(line, weights=model.weight[cp], minlength=n_lines) + model.prior > 0
@@ -863,20 +882,23 @@ class GenreLexicons:
 
 def build_by_genre(texts, config: LexiconConfig | None = None, progress=None) -> GenreLexicons:
     """:func:`build_lexicon` per genre: fit the :class:`GenreModel` (one pass), label every line (a second), then
-    build the modern and the classical lexicon, each from the lines of its genre (streamed: the corpus is never
-    held whole). ``texts`` and ``progress`` as for :func:`build_lexicon`."""
+    build the modern and the classical lexicon, each from the lines of its genre. A corpus of at most
+    ``cache_atoms`` characters is read once and its text kept for the three passes after the first; a larger one is
+    streamed from disk for every pass, never held whole. ``texts`` and ``progress`` as for :func:`build_lexicon`."""
     cfg = config or LexiconConfig()
     if isinstance(texts, str):
         texts = [texts]
     stream = texts if callable(texts) else (lambda corpus=list(texts): iter(corpus))
     say = progress or (lambda f, m: None)
     say(0.0, "telling modern from classical lines")
-    model = fit_genres(stream, cfg.block_chars)
-    modern, chars = line_genres(stream, model, cfg.block_chars)
+    kept = []  # the corpus's text blocks while it has at most cache_atoms characters: read once, not four times
+    model = fit_genres(stream, cfg.block_chars, keep=kept, keep_chars=cfg.cache_atoms)
+    modern, chars = line_genres(stream, model, cfg.block_chars, kept=kept)
     lexicons, start = {}, 0.1
     for g, want, n in zip(GENRES, (True, False), chars.tolist()):
         share = 0.9 * n / max(1, chars.sum())
-        lines = lambda keep=modern == want: itertools.compress(stream(), keep)  # noqa: E731
+        lines = lambda keep=modern == want: itertools.compress(itertools.chain.from_iterable(  # noqa: E731
+            text.split("\n")[:-1] for text in _blocks(stream, cfg.block_chars, kept)), keep)
         sub = (lambda f, m, s=start, w=share, g=g: say(s + w * f, f"{g} lines: {m}"))
         if n:
             lexicons[g] = build_lexicon(lines, cfg, progress=sub, size=n)

@@ -281,6 +281,16 @@ def test_line_genres_label_each_line_as_the_model_does_and_cut_keeps_every_chara
     assert back.model.score(mix[0]) == pytest.approx(model.score(mix[0]), abs=1e-2)
 
 
+def test_build_by_genre_is_the_same_whether_the_corpus_is_kept_or_read_again():
+    from models.min_entropy import build_by_genre
+
+    _, _, _, mix = genre_mix(3000)
+    kept = build_by_genre(mix, LexiconConfig(min_proba=1e-3, block_chars=5000))
+    streamed = build_by_genre(mix, LexiconConfig(min_proba=1e-3, block_chars=5000, cache_atoms=10_000))
+    assert kept.lexicons["modern"].n_words > 20  # the planted words (the classical lines are random characters)
+    assert {g: x.counts for g, x in kept.lexicons.items()} == {g: x.counts for g, x in streamed.lexicons.items()}
+
+
 def test_lexicon_command_builds_by_genre_from_files_and_scores_the_gold(tmp_path, monkeypatch):
     from models.min_entropy import load_by_genre
     from training import min_entropy_lexicon
