@@ -178,8 +178,7 @@ def scale(corpus: Path, pd: dict, pku: dict | None):
             for kind in (ours, "nlp-zero"):
                 print(f"scale: {kind}, {mb} MB, p {p:.2g}, PMI {pmi:g} ...", file=sys.stderr, flush=True)
                 r[kind] = run_worker(kind, [f], p, pmi, score_on)
-                runs.append({"kind": kind.split("-by-")[0], "thresholds": name, "mb": f.stat().st_size / MB,
-                             **r[kind]})
+                runs.append({"kind": kind, "thresholds": name, "mb": f.stat().st_size / MB, **r[kind]})
             o, z = r[ours], r["nlp-zero"]
             f1 = lambda x, i: f"{x['f1'][i]:.3f}" if len(x["f1"]) > i else "–"  # noqa: E731
             rows.append((f"{f.stat().st_size / MB:.1f}",
@@ -194,8 +193,8 @@ def scale(corpus: Path, pd: dict, pku: dict | None):
 
 
 def plot_scale(runs: list[dict], path: Path) -> Path:
-    """Log-log: build time and peak RSS against corpus size, ours and nlp-zero at both thresholds, with the
-    slope of a linear cost drawn through our first point."""
+    """Log-log: build time and peak RSS against corpus size, ours (one lexicon; a lexicon per genre) and nlp-zero
+    at each setting of :data:`THRESHOLDS`, with the slope of a linear cost drawn through our first point."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -203,11 +202,12 @@ def plot_scale(runs: list[dict], path: Path) -> Path:
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), dpi=100)
     for ax, key, label in [(axes[0], "seconds", "build time (s)"), (axes[1], "rss_mb", "peak RSS (MB)")]:
-        for kind, style in (("ours", "o-"), ("nlp-zero", "s--")):
-            for name, _, _, _ in THRESHOLDS:
+        for name, ours, p, pmi in THRESHOLDS:
+            for kind, style in ((ours, "o-"), ("nlp-zero", "s--")):
                 pts = [(r["mb"], r[key]) for r in runs if r["kind"] == kind and r["thresholds"] == name]
+                what = "ours, a lexicon per genre" if kind == "ours-by-genre" else kind
                 if pts:
-                    ax.plot(*zip(*pts), style, label=f"{kind} ({name} thresholds)")
+                    ax.plot(*zip(*pts), style, label=f"{what} (p {p:.2g}, PMI {pmi:g})")
         first = next((r for r in runs if r["kind"] == "ours"), None)
         if first and key == "seconds":
             xs = [r["mb"] for r in runs if r["kind"] == "ours" and r["thresholds"] == first["thresholds"]]
