@@ -23,7 +23,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-RECONSTRUCTION = REPO / "data" / "o_gan" / "reconstruction.json"  # read by the tab (demos/o_gan.py)
 
 
 def main():
@@ -76,7 +75,7 @@ def main():
     rows.insert(1, (f"O-GAN `{dataset}`, refined: E(x) + {ours['refine_steps']} Adam steps on the code", "–", "–",
                     f"{ours['recon_refined_mse']:.4f}", f"{ours['recon_refined_label_rate']:.4f}"))
     rows.insert(3, refined_row)
-    RECONSTRUCTION.write_text(json.dumps({k: ours[k] for k in (
+    tab.RECONSTRUCTION.write_text(json.dumps({k: ours[k] for k in (
         "refine_steps", "recon_mse", "recon_label_rate", "recon_refined_mse", "recon_refined_label_rate",
         "original_label_rate", "n_test")}, indent=1))
     rows.append(("the original test images (reference)", "–", "–", "0", f"{ours['original_label_rate']:.4f}"))

@@ -814,7 +814,7 @@ def fit_genres(stream, block_chars: int = 1_000_000, keep: list | None = None,
     counts = np.zeros(2 << 16, np.int64)  # modern then classical character counts
     lines = np.zeros(2, np.int64)
     kept = 0
-    for text, _ in _chunks(stream(), block_chars):
+    for text in _blocks(stream, block_chars):
         cp, line = _lines_of_block(text)
         cjk = _CJK[cp]
         n_lines = int(line[-1]) + 1 if line.size else 0
