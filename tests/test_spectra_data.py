@@ -48,6 +48,28 @@ def test_templates_are_read_with_their_ranges_and_types(templates):
     assert np.allclose(blue["coeffs"][:, 0], 1.0)   # the first component is the mean spectrum
 
 
+def test_a_star_with_a_gap_inside_is_left_out(templates):
+    # STELIB's HD 112300 has no flux between ~4,750 and ~7,850 Å: read as before, that was a straight line
+    assert templates["gapped"] == ["stelib/STELIB_v3.2_HD112300"]
+    assert all("HD112300" not in s["name"] for s in templates["stars"])
+    wave = np.arange(4000.0, 4400.0)
+    flux = np.ones_like(wave)
+    assert sd.inner_gap(wave, flux) == 0.0
+    flux[100:150] = 0.0                       # 50 pixels missing inside: 51 Å between the good pixels either side
+    flux[:10] = np.nan                        # padding at an end is not a gap inside
+    assert sd.inner_gap(wave, flux) == 51.0
+
+
+def test_dust_reddens_with_cardellis_law():
+    # CCM 1989, R_V = 3.1: A_B / A_V ≈ 1.32 (4,400 Å), A_I / A_V ≈ 0.60 (8,000 Å), 1 at V
+    assert sd.ccm_extinction(np.array([4400.0, 5500.0, 8000.0])) == pytest.approx([1.32, 1.0, 0.60], abs=0.01)
+    wave = np.linspace(3700, 9000, 500)
+    a = sd.ccm_extinction(wave)
+    assert np.all(np.diff(a) < 0)            # more extinction in the blue, all the way
+    reddened = sd.redden(wave, np.ones_like(wave), 1.0)
+    assert reddened[0] < reddened[-1] < 1.0 and reddened[-1] / reddened[0] == pytest.approx(10 ** (0.4 * (a[0] - a[-1])))
+
+
 def test_air_wavelengths_become_vacuum():
     # NIST: Hα 6562.80 Å in air is 6564.61 in vacuum, Hβ 4861.33 → 4862.68, Ca II K 3933.66 → 3934.78
     assert sd.air_to_vacuum(np.array([6562.80, 4861.33, 3933.66])) == pytest.approx([6564.61, 4862.68, 3934.78], abs=0.02)

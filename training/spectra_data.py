@@ -12,6 +12,10 @@ MIUSCAT) are converted when read.
   ``paramsMILES_v9.1.txt``), STELIB (most 3,200–9,900 Å) and MaStar hierarchical-cluster spectra (3,622–10,354 Å).
   MILES stops at 7,410 Å (and some STELIB stars near 8,000 Å), so above 7,350 Å (or their own end) such a star is
   continued by the full-range star of its split whose shape over the 1,350 Å before is closest (scaled to meet).
+  A star whose flux is missing over ≥ 100 Å *inside* its range is left out (``MAX_INNER_GAP``: 27 STELIB stars
+  lack up to 3,100 Å — HD 112300 has nothing between 4,750 and 7,850 Å — which reading them bridged with a
+  straight line, a "star" no survey shows). Stars are reddened by interstellar dust as a survey's stars are:
+  A_V = 1.5·u² (median 0.4 mag) with Cardelli, Clayton & Mathis's law (R_V = 3.1).
 * **galaxies** — the same wheel's stellar-population models (BC03 and MIUSCAT SSPs, a spread of ages and
   metallicities): an old population plus 0–50 % of a young one, dust (a power-law attenuation), broadened by a
   velocity dispersion σ ∈ [40, 300] km/s (stars are not: this is what tells an old population at z = 0 from a cool
@@ -60,7 +64,11 @@ LINE_KINDS = {"star-forming": 0.4, "Seyfert": 0.12, "LINER": 0.13, "none": 0.35}
 # mangadap's own library definitions (mangadap/config/spectral_templates/*.ini, ``in_vacuum``): these four give
 # wavelengths in air; MaStar, the QSO PCA and LAMOST (and our GRID) are in vacuum
 IN_AIR = ("miles", "stelib", "bc03_mpajhu", "miuscat")
-VERSION = 3   # of the generator: the cache keeps each version's spectra apart (3: air wavelengths → vacuum)
+VERSION = 4   # of the generator: the cache keeps each version's spectra apart (3: air wavelengths → vacuum;
+#                4: stars with a gap inside left out, stars reddened)
+MAX_INNER_GAP = 100.0   # Å of missing flux inside a star's range above which the star is left out (STELIB has gaps
+#                         of 100–3,100 Å; the bridged survey gaps every spectrum gets are up to 250 Å at the dichroic)
+R_V = 3.1
 SHARES = {"star": 0.8, "galaxy": 0.05, "qso": 0.05, "unknown": 0.1}       # a survey's mix: validation and test
 # the training split over-samples the rare classes (4,800 galaxies instead of 1,200 in 24,000: their variety — z,
 # σ, line kinds — needs them); the model corrects its probabilities back to SHARES (models.spectrum.calibrated)
@@ -87,7 +95,7 @@ def _fits(data: bytes):
 def read_templates(mangadap_wheel: Path, pypeit_wheel: Path) -> dict:
     """Both wheels → {"stars": [...], "ssps": [...], "qso": {...}, "sky": (wave, flux)}; every template a dict
     with name, wave, flux (float32) and what is known about it."""
-    stars, ssps = [], []
+    stars, ssps, gapped = [], [], []
     with zipfile.ZipFile(mangadap_wheel) as whl:
         names = whl.namelist()
         types = miles_types(whl.read(TPL + "miles/paramsMILES_v9.1.txt").decode("latin-1"))
@@ -99,8 +107,11 @@ def read_templates(mangadap_wheel: Path, pypeit_wheel: Path) -> dict:
                 wave = header_wavelengths(hdu.header, len(flux))
                 if folder in IN_AIR:
                     wave = air_to_vacuum(wave)
-                wave, flux = clean(wave, flux)
                 stem = Path(name).name.removesuffix(".gz").removesuffix(".fits")
+                if inner_gap(wave, flux) >= MAX_INNER_GAP:
+                    gapped.append(f"{folder}/{stem}")
+                    continue
+                wave, flux = clean(wave, flux)
                 item = {"name": f"{folder}/{stem}", "library": folder,
                         "wave": wave.astype(np.float32), "flux": flux.astype(np.float32)}
                 if folder == "miles":
@@ -117,7 +128,7 @@ def read_templates(mangadap_wheel: Path, pypeit_wheel: Path) -> dict:
         sky = _fits(whl.read(SKY_FILE))
         sky_flux = np.asarray(sky["FLUX"].data, dtype=np.float64)
         sky_wave = np.asarray(sky["WAVELENGTH"].data, dtype=np.float64)
-    return {"stars": stars, "ssps": ssps, "qso": qso, "sky": (sky_wave, sky_flux)}
+    return {"stars": stars, "ssps": ssps, "qso": qso, "sky": (sky_wave, sky_flux), "gapped": gapped}
 
 
 def air_to_vacuum(wave: np.ndarray) -> np.ndarray:
@@ -127,6 +138,38 @@ def air_to_vacuum(wave: np.ndarray) -> np.ndarray:
     s2 = (1e4 / np.asarray(wave, dtype=np.float64)) ** 2
     n = 1 + 8.336624212083e-5 + 2.408926869968e-2 / (130.1065924522 - s2) + 1.599740894897e-4 / (38.92568793293 - s2)
     return wave * n
+
+
+def inner_gap(wave: np.ndarray, flux: np.ndarray) -> float:
+    """The longest run of missing flux (zero, negative or NaN) between a template's first and last good pixels, in
+    Å (0 where there is none): what :func:`clean` would bridge with a straight line."""
+    ok = np.isfinite(flux) & (flux > 0)
+    if not ok.any():
+        return float(wave[-1] - wave[0])
+    good = np.flatnonzero(ok)
+    jumps = np.diff(good)
+    if (jumps <= 1).all():
+        return 0.0
+    k = int(np.argmax(jumps))
+    return float(wave[good[k + 1]] - wave[good[k]])
+
+
+def ccm_extinction(wave: np.ndarray) -> np.ndarray:
+    """A_λ / A_V of Cardelli, Clayton & Mathis (1989) for R_V = 3.1: the infrared (0.3–1.1 µm⁻¹) and
+    optical / near-infrared (1.1–3.3 µm⁻¹, 3,030–9,090 Å) pieces; wavelengths in Å (clipped to 3,030 Å at the blue
+    end, which no grid pixel reaches)."""
+    x = 1e4 / np.clip(np.asarray(wave, dtype=np.float64), 3030.0, 33000.0)
+    y = x - 1.82
+    a_opt = np.polyval([0.32999, -0.77530, 0.01979, 0.72085, -0.02427, -0.50447, 0.17699, 1.0], y)
+    b_opt = np.polyval([-2.09002, 5.30260, -0.62251, -5.38434, 1.07233, 2.28305, 1.41338, 0.0], y)
+    a_ir, b_ir = 0.574 * x ** 1.61, -0.527 * x ** 1.61
+    optical = x >= 1.1
+    return np.where(optical, a_opt + b_opt / R_V, a_ir + b_ir / R_V)
+
+
+def redden(wave: np.ndarray, flux: np.ndarray, av: float) -> np.ndarray:
+    """A star's spectrum seen through A_V magnitudes of Milky Way dust (CCM, R_V = 3.1)."""
+    return flux * 10 ** (-0.4 * av * ccm_extinction(wave))
 
 
 def clean(wave: np.ndarray, flux: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -424,9 +467,10 @@ def generate(part: dict, qso: list[dict], sky: np.ndarray, n: int, seed: int, de
         base = CLASSES[label] if CLASSES[label] != "unknown" else rng.choice(CLASSES[:3], p=[0.6, 0.2, 0.2])
         if base == "star":
             star = part["stars"][rng.integers(len(part["stars"]))]
-            wave, flux, z = star["wave"], star["flux"], rng.uniform(-0.001, 0.001)   # ±300 km/s
+            wave, z, av = star["wave"], rng.uniform(-0.001, 0.001), 1.5 * rng.random() ** 2   # ±300 km/s
+            flux = redden(wave, star["flux"], av)
             info = {"templates": [star["name"]], "type": star.get("type", ""),
-                    "subclass": subclass_of(star.get("type", ""))}
+                    "subclass": subclass_of(star.get("type", "")), "Av": round(av, 3)}
         elif base == "galaxy":
             (wave, flux, info), z = make_galaxy(rng, part["ssps"]), galaxy_redshift(rng)
         else:
@@ -502,8 +546,10 @@ def prepare(cache: Path | None = None, seed: int = 0, n_train: int = 24_000, n_v
     paths = {s: folder / f"{s}.npz" for s in SPLITS} | {"counts": folder / "counts.json"}
     if all(p.exists() for p in paths.values()):
         return paths
-    parts, qso, sky = load_parts(cache, seed)
-    counts = {"stars left out (a MILES star and no full-range star in its split to continue it)":
+    templates = read_templates(*fetch(cache))
+    parts, qso, sky = split_templates(templates, seed), templates["qso"], sky_on_grid(*templates["sky"])
+    counts = {f"stars left out (≥ {MAX_INNER_GAP:.0f} Å of flux missing inside their range)": len(templates["gapped"]),
+              "stars left out (a MILES star and no full-range star in its split to continue it)":
               sum(p["left_out"] for p in parts.values())}
     for split, part in parts.items():
         counts[f"{split} templates: stars"] = len(part["stars"])

@@ -2,6 +2,7 @@
 
     python -m training.spectrum                    # the shipped checkpoint (settings below)
     python -m training.spectrum --epochs 2 --finetune-epochs 1 --out /tmp/spectrum   # a quick run
+    python -m training.spectrum --resume           # go on from the last finished epoch of a cut run
 
 Su's two stages: (1) cross-entropy, Adam 1e-3, batches of 160 drawn class-stratified (star 80 %, unknown 10 %,
 galaxy 5 %, QSO 5 % of every batch); (2) from the best stage-1 model, the soft macro-F1 loss with Adam 1e-4. After
@@ -27,10 +28,11 @@ from tqdm import tqdm
 from models import spectrum
 from models.spectrum import (CLASSES, GRID, SUBCLASSES, SpectrumConfig, SpectrumNet, expected_calibration_error,
                              fit_outlier_score, fit_temperature, macro_f1, macro_f1_loss, predict_all, scale)
-from training import REPO
+from training import REPO, cache_dir, load_run, save_run
 from training.spectra_data import SHARES, TRAIN_SHARES, load_parts, prepare, read_split, redshift_templates
 
 OUT = REPO / "data" / "spectrum"
+RUN = "spectrum-run"   # in the cache: each stage's last epoch, for --resume
 BATCH = 160
 
 
@@ -77,10 +79,12 @@ def subclass_labels(meta: list[dict], y: np.ndarray) -> torch.Tensor:
     return torch.tensor([m.get("subclass", -1) if label == 0 else -1 for m, label in zip(meta, y)])
 
 
-def run_stage(model, X, y, Xv, yv, epochs: int, lr: float, loss_name: str, rng, device: str, desc: str,
-              sub=None, sub_v=None):
+def run_stage(model, X, y, Xv, yv, epochs: int, lr: float, loss_name: str, seed: int, device: str, desc: str,
+              sub=None, sub_v=None, run: Path | None = None, resume: bool = False):
     """One training stage → (best model, history rows). The best validation macro-F1 decides. The subclass head
-    (where the model has one) learns beside the class with cross-entropy on the stars whose type is known."""
+    (where the model has one) learns beside the class with cross-entropy on the stars whose type is known. After
+    every epoch the stage is saved in ``run`` (weights, Adam moments, best weights, history); with ``resume`` it
+    goes on from there — each epoch's batches and dropout are seeded by the epoch, so a resumed run is the same run."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     class_loss = F.cross_entropy if loss_name == "cross-entropy" else macro_f1_loss
 
@@ -92,10 +96,16 @@ def run_stage(model, X, y, Xv, yv, epochs: int, lr: float, loss_name: str, rng, 
         return loss
 
     n_batches = len(y) // BATCH
-    best, best_state, history = -1.0, None, []
-    for epoch in range(1, epochs + 1):
+    best, best_state, history, done = -1.0, None, [], 0
+    if run is not None and resume and (run / "state.json").exists():
+        state, best_state = load_run(run, model, opt)
+        best, history, done = state["best"], state["history"], state["epoch"]
+        tqdm.write(f"{desc}: resumed after epoch {done}", file=sys.stderr)
+    for epoch in range(done + 1, epochs + 1):
         model.train().to(device)
         total = 0.0
+        rng = np.random.default_rng([seed, epoch, *desc.encode()])   # the stage's name tells the stages apart
+        torch.manual_seed(int(rng.integers(2 ** 62)))                 # dropout
         bar = tqdm(stratified_batches(y.numpy(), n_batches, rng), total=n_batches, desc=f"{desc} epoch {epoch}",
                    unit=" batches", leave=False)
         for n, idx in enumerate(bar, 1):
@@ -115,6 +125,8 @@ def run_stage(model, X, y, Xv, yv, epochs: int, lr: float, loss_name: str, rng, 
         if valid["macro_f1"] > best:
             best = valid["macro_f1"]
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if run is not None:
+            save_run(run, model, opt, {"epoch": epoch, "best": best, "history": history}, best_state)
     model.load_state_dict(best_state)
     return model.eval(), history
 
@@ -172,6 +184,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--resume", action="store_true", help="go on from the run saved in the cache after every epoch")
     return ap.parse_args(argv)
 
 
@@ -301,15 +314,18 @@ def main(argv=None):
     X, Xv, Xt = (scale(torch.from_numpy(a)) for a in (X, Xv, Xt))
     y, yv, yt = (torch.from_numpy(a) for a in (y, yv, yt))
     torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
     shift = tuple(float(np.log(SHARES[c] / TRAIN_SHARES[c])) for c in CLASSES)
     model = SpectrumNet(SpectrumConfig(log_prior_shift=shift))
+    run = cache_dir() / RUN
+    if not args.resume:
+        for old in run.glob("stage*/*"):
+            old.unlink()
     t0 = time.perf_counter()
-    model, h1 = run_stage(model, X, y, Xv, yv, args.epochs, 1e-3, "cross-entropy", rng, args.device, "stage 1",
-                          sub, sub_v)
+    model, h1 = run_stage(model, X, y, Xv, yv, args.epochs, 1e-3, "cross-entropy", args.seed, args.device,
+                          "stage 1", sub, sub_v, run / "stage1", args.resume)
     stage1_model = as_shipped(model)
-    model, h2 = run_stage(model, X, y, Xv, yv, args.finetune_epochs, 1e-4, "macro-F1", rng, args.device, "stage 2",
-                          sub, sub_v)
+    model, h2 = run_stage(model, X, y, Xv, yv, args.finetune_epochs, 1e-4, "macro-F1", args.seed, args.device,
+                          "stage 2", sub, sub_v, run / "stage2", args.resume)
     minutes = (time.perf_counter() - t0) / 60
     model = as_shipped(model)
     calibration = {name: calibrate(m, X, y, Xv, yv) for name, m in (("stage1", stage1_model), ("stage2", model))}
