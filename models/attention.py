@@ -208,9 +208,11 @@ class SentimentClassifier(nn.Module):
         return contrib.sum(1) + self.head.bias, contrib, attentions
 
 
-def loss_fn(logits, labels, weights=None):
-    """Binary cross-entropy; ``weights`` (B,) weigh the reviews (e.g. to balance each source's classes)."""
-    return F.binary_cross_entropy_with_logits(logits, labels.float(), weight=weights)
+def loss_fn(logits, labels, weights=None, smoothing: float = 0.0):
+    """Binary cross-entropy; ``weights`` (B,) weigh the reviews (e.g. to balance each source's classes);
+    ``smoothing`` ε moves the targets to ε/2 and 1 − ε/2 (label smoothing: no review is worth an infinite logit)."""
+    targets = labels.float() * (1 - smoothing) + smoothing / 2
+    return F.binary_cross_entropy_with_logits(logits, targets, weight=weights)
 
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:

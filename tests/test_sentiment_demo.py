@@ -105,3 +105,12 @@ def test_line_breaks_and_spaces_in_a_review_are_drawn_as_dots():
     assert sentiment.heatmap_grid(maps, ["好", "\n", " ", "\t", "吃"]).shape[2] == 3
     picture = sentiment.attention_maps("好吃\n\n不贵 。")
     assert picture.ndim == 3 and picture.dtype == np.uint8
+
+
+def test_the_real_input_score_the_bench_wrote_is_shown_in_both_languages():
+    r = json.loads(sentiment.REAL_INPUT_SCORE.read_text(encoding="utf-8"))
+    rows = (sentiment.REPO / r["set"]).read_text(encoding="utf-8").splitlines()[1:]
+    assert r["n"] == len(rows) >= 200 and r["accuracy"] == pytest.approx(r["right"] / r["n"])
+    line = sentiment.real_input_line()
+    assert f"{r['right']}/{r['n']}" in line and f"{r['accuracy']:.1%}" in line
+    assert "真实输入" in line and "Real input" in line
