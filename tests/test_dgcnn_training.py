@@ -119,3 +119,26 @@ def test_the_length_penalty_is_the_best_mean_of_both_validation_sets(rows, monke
     assert lam == 0.0   # EM 1 + 0 at λ 0 ties 0 + 1 at λ ≥ 0.2: the smaller λ wins a tie
     lam, _ = trainer.choose_length_penalty(None, None, cmrc[:0] + visitor, visitor)
     assert lam == 0.2   # both sets want the short answer: the first λ that gives it
+
+
+def test_template_questions_join_the_training_rows_half_idioms_half_poets():
+    import csv
+    import json
+
+    import opencc
+
+    from training import qa_data
+
+    qa = FIXTURES / "qa"
+    entries = qa_data.idiom_entries(list(csv.DictReader((qa / "idiom.csv").open(encoding="utf-8"))))
+    entries += qa_data.poet_entries([a for name in ("authors.tang.json", "authors.song.json")
+                                     for a in json.loads((qa / name).read_text(encoding="utf-8"))], opencc.OpenCC("t2s"))
+    splits, _ = qa_data.build(entries, seed=0)
+    extra = trainer.template_rows(splits["train"], 8, seed=0)
+    assert [r["source"] for r in extra].count("template:idiom") == 4
+    assert [r["source"] for r in extra].count("template:poet") == 4
+    assert extra == trainer.template_rows(splits["train"], 8, seed=0)          # seeded
+    rng = random.Random(0)
+    for r in extra:   # the reading rows' format: the trainer cuts them into units holding the answer
+        assert r["answers"][0] in "".join(p for p, has in zip(r["passages"], r["has_answer"]) if has)
+        assert any(u[4] == r["answers"][0] for u in trainer.units(r, 128, 96, rng))

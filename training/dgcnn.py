@@ -254,6 +254,17 @@ def init_embeddings(model, tok: Tokenizer, vectors: dict, freeze_words: bool = T
     return found
 
 
+def template_rows(rows: list[dict], n: int, seed: int = 0) -> list[dict]:
+    """``n`` of the first version's template questions ``rows`` (training/qa_data.py), half over an idiom
+    dictionary's entries and half over poets' classical biographies (a seeded sample of each; the layouts CMRC's
+    Wikipedia lacks), in the reading rows' format."""
+    rng = random.Random(seed)
+    picked = [r for source, k in (("idiom", n // 2), ("poet", n - n // 2))
+              for pool in [[r for r in rows if r["source"] == source]] for r in rng.sample(pool, min(k, len(pool)))]
+    return [{"id": f"template-{r['id']}", "source": f"template:{r['source']}", "question": r["question"],
+             "answers": [r["answer"]], "passages": r["passages"], "has_answer": r["has_answer"]} for r in picked]
+
+
 def build_tokenizer(rows: list[dict], n_words: int) -> Tokenizer:
     texts = list(dict.fromkeys(t for r in rows for t in [r["question"], *r["passages"]]))
     chars = Vocab.from_texts(texts)
@@ -375,6 +386,9 @@ def main(argv=None):
     ap.add_argument("--tune-words", action="store_true", help="with --vectors: train the word vectors too")
     ap.add_argument("--no-positions", action="store_true")
     ap.add_argument("--no-question-attention", action="store_true")
+    ap.add_argument("--templates", type=int, default=0,
+                    help="template questions (idiom entries, poets' biographies: training/qa_data.py) added to the "
+                         "training split")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--questions", type=int, default=8000, help="training questions sampled per epoch")
     ap.add_argument("--valid", type=int, default=400, help="validation questions scored after each epoch")
@@ -394,6 +408,12 @@ def main(argv=None):
     valid_rows = random.Random(args.seed).sample(valid_all, min(args.valid, len(valid_all)))
     if args.test:
         test_rows = test_rows[:args.test]
+    extra = []
+    if args.templates:
+        from training import qa_data
+
+        extra = template_rows(read_jsonl(qa_data.prepare(seed=args.seed)["train"]), args.templates, args.seed)
+    train_rows = train_rows + extra
     tok = build_tokenizer(train_rows, args.words)
     words = len(tok.words) if tok.words else 0
     if args.model == "bilstm":
@@ -422,6 +442,8 @@ def main(argv=None):
             "own": evaluate(model, tok, test_rows, "testing (own paragraph)", own_only=True)}
     print(f"test: {json.dumps(test)}", file=sys.stderr)
     counts = json.loads(paths["counts"].read_text(encoding="utf-8"))
+    if extra:
+        counts["train: template questions (idiom entries, poets' biographies; training/qa_data.py)"] = len(extra)
     flags = " ".join(argv if argv is not None else sys.argv[1:])
     flags = re.sub(r"\s*--(resume|threads \S+)", "", flags).strip()  # how it was run is no setting
     if not args.out.resolve().is_relative_to(REPO):   # written to a scratch folder first, then copied in
