@@ -111,6 +111,10 @@ def test_the_real_input_score_the_bench_wrote_is_shown_in_both_languages():
     r = json.loads(sentiment.REAL_INPUT_SCORE.read_text(encoding="utf-8"))
     rows = (sentiment.REPO / r["set"]).read_text(encoding="utf-8").splitlines()[1:]
     assert r["n"] == len(rows) >= 200 and r["accuracy"] == pytest.approx(r["right"] / r["n"])
-    line = sentiment.real_input_line()
-    assert f"{r['right']}/{r['n']}" in line and f"{r['accuracy']:.1%}" in line
-    assert "真实输入" in line and "Real input" in line
+    zh, en = sentiment.real_input_text()
+    assert all(f"{r['right']}/{r['n']}" in t and f"{r['accuracy']:.1%}" in t for t in (zh, en))
+    assert "真实输入" in zh and "Real input" in en
+    with gr.Blocks() as page:   # in the tab's explanation, in both languages
+        sentiment.build_tab()
+    explanation = next(b for b in page.blocks.values() if isinstance(b, gr.Markdown)).value
+    assert zh.strip() in explanation and en.strip() in explanation
