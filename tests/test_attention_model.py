@@ -179,3 +179,24 @@ def test_masked_lm_pretraining_lowers_its_loss():
     before = loss()
     pretrain_mlm(model, texts, vocab, epochs=3, window=12, batch_size=8)
     assert loss() < before
+
+
+def test_cached_pretraining_is_the_seeded_run_and_is_read_back(tmp_path, monkeypatch):
+    import types
+
+    from models.vocab import Vocab
+    from training import sentiment as trainer
+
+    monkeypatch.setenv("KEXUE_CACHE", str(tmp_path))
+    texts = ["天气很好我们去公园散步" * 12, "今天天气不好我们在家看书" * 12] * 4
+    vocab = Vocab(sorted(set("".join(texts))))
+    cfg = AttentionConfig(vocab_size=len(vocab), variant="encoder", d_model=32, n_heads=4, d_ff=64, max_len=128)
+    args = types.SimpleNamespace(pretrain_epochs=1, seed=3, device="cpu")
+    torch.manual_seed(3)   # the seeded run as written out: seed, make the model, pre-train
+    expected = trainer.pretrain_mlm(SentimentClassifier(cfg), texts, vocab, 1, seed=3).state_dict()
+    torch.manual_seed(99)  # whatever came before must not matter
+    made = trainer.pretrained(cfg, texts, vocab, args).state_dict()
+    assert list(tmp_path.glob("sentiment/pretrained-*.safetensors"))
+    read = trainer.pretrained(cfg, texts, vocab, args).state_dict()
+    for k, v in expected.items():
+        assert torch.equal(v, made[k]) and torch.equal(v, read[k]), k

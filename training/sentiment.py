@@ -129,12 +129,12 @@ def pretrained(cfg: AttentionConfig, unlabelled: list[str], vocab: Vocab, args) 
     key = hashlib.sha256(json.dumps([asdict(cfg), vocab.itos, len(unlabelled), sum(map(len, unlabelled)),
                                      args.pretrain_epochs, args.seed], ensure_ascii=False).encode()).hexdigest()[:16]
     path = cache_dir() / "sentiment" / f"pretrained-{key}.safetensors"
+    torch.manual_seed(args.seed)   # before the model is made: its initial weights are part of the seeded run
     model = SentimentClassifier(cfg)
     if path.exists():
         load_model(model, str(path))
         tqdm.write(f"masked-LM pre-training: cached weights {path.name}", file=sys.stderr)
         return model.to(args.device)
-    torch.manual_seed(args.seed)
     model = pretrain_mlm(model, unlabelled, vocab, args.pretrain_epochs, seed=args.seed, device=args.device)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_model(model.cpu(), str(path))
