@@ -259,8 +259,10 @@ def template_rows(rows: list[dict], n: int, seed: int = 0) -> list[dict]:
     dictionary's entries and half over poets' classical biographies (a seeded sample of each; the layouts CMRC's
     Wikipedia lacks), in the reading rows' format."""
     rng = random.Random(seed)
-    picked = [r for source, k in (("idiom", n // 2), ("poet", n - n // 2))
-              for pool in [[r for r in rows if r["source"] == source]] for r in rng.sample(pool, min(k, len(pool)))]
+    picked = []
+    for source, k in (("idiom", n // 2), ("poet", n - n // 2)):
+        pool = [r for r in rows if r["source"] == source]
+        picked += rng.sample(pool, min(k, len(pool)))
     return [{"id": f"template-{r['id']}", "source": f"template:{r['source']}", "question": r["question"],
              "answers": [r["answer"]], "passages": r["passages"], "has_answer": r["has_answer"]} for r in picked]
 
