@@ -1,5 +1,6 @@
-"""Benchmark of the couplet tab: Su's tagger, the tagger under the form rules, the tagger + couplet LM (the tab),
-the LM alone and an aligned-character baseline, in one run, on real couplets and on famous ones.
+"""Benchmark of the couplet tab: Su's tagger, the tagger under the form rules, the tagger + phrase table, the tagger +
+couplet LM + phrase table (the tab), the LM alone and an aligned-character baseline, in one run, on real couplets
+and on famous ones.
 
     python -m bench.bench_couplet              # ~15 min on 2 CPU cores (after training.couplet_data --source)
     python -m bench.bench_couplet --quick      # 300 lines per set
@@ -12,8 +13,8 @@ aside), the share of tone-opposed positions (classical tones: the 平水韵 tabl
 lines answered by a 平 ending, the share of patterned upper lines (repeated characters) whose pattern the lower
 line mirrors, the share of lower lines repeating a character where the upper line does not, the share repeating
 an upper character at the same position. The baseline writes, for every upper character, the lower character most
-often aligned with it in the training pairs (never the same one; marks copied). The LM weight and the tone bonus
-of the tab are chosen on 500 real validation pairs (a table here: the best BLEU-2, and among settings within 0.001 of
+often aligned with it in the training pairs (never the same one; marks copied). The LM weight, the tone bonus and
+the phrase table's weight of the tab are chosen on 500 real validation pairs (a table here: the best BLEU-2, and among settings within 0.001 of
 it — noise on 500 pairs — the one that opposes the most tones); latency is the tab's own ``generate``
 (5 candidates), warm.
 """
@@ -33,8 +34,11 @@ from models.couplet import MARKS, decode_greedy, lower_line_metrics, write_lower
 from training.couplet_data import prepare, read_rows, read_tsv  # noqa: E402
 
 SHEET = REPO / "data" / "real_input" / "couplets.tsv"
-GRID = ((0.0, 0.0), (0.0, 1.0), (0.25, 1.0), (0.5, 0.0), (0.5, 1.0), (0.5, 1.5), (1.0, 1.0), (1.0, 1.5), (1.0, 2.0),
-        (2.0, 1.0))  # (LM, tone) weights
+GREEDY, BASELINE = "Su's tagger, greedy rule", "baseline: most frequent aligned character"
+TAB = "tagger + LM + tone bonus + phrase table + form rules — the tab"
+GRID = ((0.0, 0.0, 0.0), (0.0, 1.5, 0.0), (0.5, 1.5, 0.0), (1.0, 1.5, 0.0), (0.0, 0.0, 1.0), (0.0, 1.5, 0.5),
+        (0.0, 1.5, 1.0), (0.0, 1.5, 2.0), (0.5, 1.5, 1.0), (1.0, 1.0, 1.0), (1.0, 1.5, 0.5), (1.0, 1.5, 1.0),
+        (1.0, 1.5, 2.0), (2.0, 1.5, 1.0))  # (LM, tone, phrase-table) weights
 BLEU_NOISE = 0.001  # BLEU-2 gaps below this on 500 pairs are noise: among such settings, more tones opposed wins
 
 
@@ -83,6 +87,7 @@ def main(argv=None):
     sheet = [tuple(line.split("\t")[:2]) for line in SHEET.read_text(encoding="utf-8").splitlines()]
     model, vocab = couplet.MODEL.get()
     lm = couplet.LM.get()
+    phrases = couplet.PHRASE_TABLE.get()
     baseline = AlignedBaseline(train)
 
     def beam_lines(uppers, **kw):
@@ -91,19 +96,25 @@ def main(argv=None):
     # the LM's weight and the tone bonus, chosen on real validation pairs (never on a test set)
     vu, vr = [a for a, _ in valid], [b for _, b in valid]
     rows, scores = [], {}
-    for w, tone in GRID:
-        m = lower_line_metrics(vu, beam_lines(vu, lm=lm, lm_weight=w, tone_weight=tone), vr)
-        rows.append((f"{w:g}", f"{tone:g}", *(f"{m[k]:.3f}" for k in ("bleu2", "bleu4", "accuracy", "opposed"))))
-        scores[w, tone] = m
+    for w, tone, pw in GRID:
+        m = lower_line_metrics(vu, beam_lines(vu, lm=lm, lm_weight=w, tone_weight=tone, phrases=phrases,
+                                              phrase_weight=pw), vr)
+        rows.append((f"{w:g}", f"{tone:g}", f"{pw:g}",
+                     *(f"{m[k]:.3f}" for k in ("bleu2", "bleu4", "accuracy", "opposed"))))
+        scores[w, tone, pw] = m
     top = max(m["bleu2"] for m in scores.values())
     best = max((m["opposed"], key) for key, m in scores.items() if m["bleu2"] >= top - BLEU_NOISE)
-    print(f"## Decoder weights on {len(valid)} real validation pairs (tagger + w · LM + tone bonus, beam, rules)\n")
-    print(markdown_table(["LM weight w", "tone bonus", "char BLEU-2", "char BLEU-4", "char accuracy", "tones opposed"],
-                         rows))
+    print(f"## Decoder weights on {len(valid)} real validation pairs (tagger + w · LM + tone bonus + phrase-table "
+          f"weight · pair bonus, beam, rules)\n")
+    print(markdown_table(["LM weight w", "tone bonus", "phrase table", "char BLEU-2", "char BLEU-4", "char accuracy",
+                          "tones opposed"], rows))
     print(f"\nBest BLEU-2 (settings within {BLEU_NOISE} of it: the most tones opposed): w = {best[1][0]:g}, "
-          f"tone bonus {best[1][1]:g}; the tab uses w = {couplet.LM_WEIGHT:g}, "
-          f"tone bonus {couplet.TONE_WEIGHT:g}.\n")
+          f"tone bonus {best[1][1]:g}, phrase table {best[1][2]:g}; the tab uses w = {couplet.LM_WEIGHT:g}, "
+          f"tone bonus {couplet.TONE_WEIGHT:g}, phrase table {couplet.PHRASE_WEIGHT:g}.\n")
 
+    tab = {"lm": lm, "lm_weight": couplet.LM_WEIGHT, "tone_weight": couplet.TONE_WEIGHT, "phrases": phrases,
+           "phrase_weight": couplet.PHRASE_WEIGHT}
+    no_phrases = {"lm": lm, "lm_weight": 1.0, "tone_weight": 1.5}
     limit = 300 if args.quick else None
     sets = [("wb14123 test", read_tsv(paths["test"])[:limit], None),
             ("verse test", read_tsv(paths["test_verse"])[:limit or 12838], limit or 2000),
@@ -113,19 +124,20 @@ def main(argv=None):
         uppers, refs = [a for a, _ in pairs], [b for _, b in pairs]
         bu, br = uppers[:beam_limit], refs[:beam_limit]
         t0 = time.perf_counter()
-        systems = {"Su's tagger, greedy rule": decode_greedy(model, vocab, uppers, "cpu")}
-        times = {"Su's tagger, greedy rule": time.perf_counter() - t0}
-        tab = {"lm": lm, "lm_weight": couplet.LM_WEIGHT, "tone_weight": couplet.TONE_WEIGHT}
+        systems = {GREEDY: decode_greedy(model, vocab, uppers, "cpu")}
+        times = {GREEDY: time.perf_counter() - t0}
         for name, kw in (("tagger + form rules (beam)", {}),
                          ("tagger + form rules + tone bonus", {"tone_weight": couplet.TONE_WEIGHT}),
                          ("couplet LM alone + form rules", {"lm": lm, "lm_weight": 1.0, "tag_weight": 0.0}),
-                         (f"tagger + LM (w {couplet.LM_WEIGHT:g}) + tone bonus + form rules — the tab", tab)):
+                         ("tagger + phrase table + form rules", {"phrases": phrases, "phrase_weight": 1.0}),
+                         ("tagger + LM (w 1) + tone bonus + form rules (the tab before the phrase table)", no_phrases),
+                         (TAB, tab)):
             t0 = time.perf_counter()
             systems[name] = beam_lines(bu, **kw)
             times[name] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        systems["baseline: most frequent aligned character"] = [baseline(u) for u in uppers]
-        times["baseline: most frequent aligned character"] = time.perf_counter() - t0
+        systems[BASELINE] = [baseline(u) for u in uppers]
+        times[BASELINE] = time.perf_counter() - t0
         out = []
         for name, hyps in systems.items():
             n = len(hyps)
@@ -139,10 +151,9 @@ def main(argv=None):
         if title.startswith("famous"):
             sheet_lines = systems
 
-    names = list(sheet_lines)
     print("## The famous couplets, line by line\n")
     print(markdown_table(["上联 upper", "human", "Su's tagger (greedy)", "the tab", "baseline"],
-                         [(u, r, sheet_lines[names[0]][i], sheet_lines[names[4]][i], sheet_lines[names[5]][i])
+                         [(u, r, sheet_lines[GREEDY][i], sheet_lines[TAB][i], sheet_lines[BASELINE][i])
                           for i, (u, r) in enumerate(sheet)]))
 
     # candidates of the tab: how different are they from each other?

@@ -1,5 +1,5 @@
 """Tab: 对联机器人 — the sequence-labelling couplet CNN (models/couplet.py), re-ranked by a couplet LM
-(models/couplet_lm.py) under the form rules."""
+(models/couplet_lm.py) and a phrase table of aligned pairs (models.couplet.PhraseTable) under the form rules."""
 from __future__ import annotations
 
 import html
@@ -14,11 +14,15 @@ from demos.language import bi
 TAB_ID = "couplet"
 TITLE = bi("对联机器人", "Couplets")
 POST = "https://kexue.fm/archives/6270"
-COLUMNS = ["#", "下联 lower line", "score", "log p 标注 tagger", "log p 语言模型 LM", "平仄 tones", "平仄相对 opposed"]
+COLUMNS = ["#", "下联 lower line", "score", "log p 标注 tagger", "log p 语言模型 LM", "词组加分 pairs", "平仄 tones",
+           "平仄相对 opposed"]
 WEIGHTS = REPO / "data" / "couplet"
 LM_WEIGHTS = REPO / "data" / "couplet_lm"
-LM_WEIGHT = 1.0  # the LM's weight against the tagger's: the best on the real validation pairs (bench_couplet)
+PHRASES = REPO / "data" / "couplet_phrases"
+# the decoder's weights, chosen on the real validation pairs (bench_couplet's grid)
+LM_WEIGHT = 0.5  # the LM's log-probability against the tagger's
 TONE_WEIGHT = 1.5  # "prefer opposed tones": a bonus of 1.5 (nats) per position opposed to the upper line's tone
+PHRASE_WEIGHT = 1.0  # the phrase table's bonus per aligned pair of lower characters
 MODES = [bi("最优", "k-best"), bi("采样", "sample")]  # the values (API) are the bilingual names
 # upper lines of the famous-couplet sheet (data/real_input/couplets.tsv): in no training split
 EXAMPLES = ["风声雨声读书声，声声入耳", "海纳百川，有容乃大", "书山有路勤为径", "天增岁月人增寿", "无边落木萧萧下",
@@ -38,8 +42,15 @@ def _load_lm():
     return couplet_lm.load(LM_WEIGHTS)
 
 
+def _load_phrases():
+    from models.couplet import PhraseTable
+
+    return PhraseTable.load(PHRASES / "phrases.tsv.gz")
+
+
 MODEL = Lazy(_load)
 LM = Lazy(_load_lm)
+PHRASE_TABLE = Lazy(_load_phrases)
 
 
 def clean_upper(text) -> tuple[str, list[str]]:
@@ -66,7 +77,8 @@ def clean_upper(text) -> tuple[str, list[str]]:
     return stripped, notes
 
 
-def generate(upper, n=5, mode=MODES[0], temperature=1.0, prefer_tones=True, seed=0, lm_weight=LM_WEIGHT):
+def generate(upper, n=5, mode=MODES[0], temperature=1.0, prefer_tones=True, seed=0, lm_weight=LM_WEIGHT,
+             phrase_weight=PHRASE_WEIGHT):
     """Upper line → (candidates table, tone chart HTML, notes markdown)."""
     from models.couplet import tone_pattern, write_lower
 
@@ -75,6 +87,7 @@ def generate(upper, n=5, mode=MODES[0], temperature=1.0, prefer_tones=True, seed
     temperature = check_number(temperature, "温度", "temperature", 0.1, 3.0)
     seed = check_seed(seed)
     lm_weight = check_number(lm_weight, "语言模型权重", "LM weight", 0.0, 3.0)
+    phrase_weight = check_number(phrase_weight, "词组表权重", "phrase-table weight", 0.0, 3.0)
     if mode not in MODES:
         raise error("未知的解码方式", f"unknown decoding mode {mode!r}")
     model, vocab = MODEL.get()
@@ -83,11 +96,17 @@ def generate(upper, n=5, mode=MODES[0], temperature=1.0, prefer_tones=True, seed
         notes.append(f"字表外的字按 `<unk>` 处理 characters outside the vocabulary, read as `<unk>`: {''.join(oov)}")
     rows = write_lower(model, vocab, upper, n, sampled=mode == MODES[1], temperature=temperature, seed=seed,
                        lm=LM.get() if lm_weight else None, lm_weight=lm_weight,
-                       tone_weight=TONE_WEIGHT if bool(prefer_tones) else 0.0)
+                       tone_weight=TONE_WEIGHT if bool(prefer_tones) else 0.0,
+                       phrases=PHRASE_TABLE.get() if phrase_weight else None, phrase_weight=phrase_weight)
     table = pd.DataFrame([(i + 1, c.lower, round(c.score, 2), round(c.tag_log_p, 2),
-                           None if c.lm_log_p is None else round(c.lm_log_p, 2), c.tones, f"{c.opposed:.0%}")
+                           None if c.lm_log_p is None else round(c.lm_log_p, 2), round(c.pair_bonus, 2), c.tones,
+                           f"{c.opposed:.0%}")
                           for i, c in enumerate(rows)],
                          columns=COLUMNS)
+    if rows and rows[0].pairs:
+        known = "，".join(f"{ab}→{xy}（{c:g}）" for ab, xy, c in rows[0].pairs)
+        notes.append(f"第 1 个下联里真实对联用过的对仗词组（次数） aligned pairs of candidate 1 that real couplets "
+                     f"use (count): {known}")
     return table, _tone_chart(upper, tone_pattern(upper), rows), "  \n".join(notes)
 
 
@@ -125,7 +144,9 @@ def build_tab() -> None:
         zh="**基于CNN和序列标注的对联机器人。** 下联与上联等长、逐字相对，所以不必用 seq2seq：把上联的每个字“标注”为下联"
            "同一位置的字。模型是 6 个带门残差卷积块，每个位置一个 softmax；苏神的解码规则：每个位置取概率最大的字，但不取"
            " `<unk>`，也不取上联同一位置的字。逐字独立选字，下联常常字字相对却不成话，所以我们再加一个整副对联的字级语言模型"
-           "（小 GPT），在束搜索里与标注模型的分数相加（权重可调，0 = 只用苏神的模型），与上联平仄相对的字另有加分，"
+           "（小 GPT），在束搜索里与标注模型的分数相加（权重可调，0 = 只用苏神的模型）；再加一张对仗词组表：训练对联里上联"
+           "相邻两字（如“岁月”）在下联同一位置对什么（“春秋”“乾坤”…）、对过几次，下联相邻两字是真实对联常用的对仗就加分"
+           "（只收至少两副对联共有的词组）；与上联平仄相对的字另有加分，"
            "并守对联的格式：上联叠字（声声、事事）处下联同样叠字，上联不重复处下联不重复，标点照抄；几个候选至少相差"
            "两个字。训练数据：真实对联（春联、楹联、《笠翁对韵》等，约 7.6 万对）加唐宋律诗的颔联、颈联（19.8 万对）；"
            "平仄按平水韵（入声字为仄）。",
@@ -135,7 +156,10 @@ def build_tab() -> None:
            "per position, never `<unk>` and never the upper character at that position. Chosen position by position, "
            "such lines often answer every character and still make no sense, so a character language model of whole "
            "couplets (a small GPT) adds its log-probability to the tagger's in a beam search (weight adjustable; "
-           "0 = Su's model alone), characters whose tone opposes the upper line's get a bonus, and the form rules "
+           "0 = Su's model alone); a phrase table adds what the tagger cannot see — which *pairs* of lower "
+           "characters answer a pair of upper ones in real couplets (岁月 → 春秋, 乾坤…; only pairs that at least two "
+           "couplets share) — so adjacent lower characters that real couplets use together get a bonus; "
+           "characters whose tone opposes the upper line's get a bonus, and the form rules "
            "hold: where the upper line repeats a character (声声, 事事) the "
            "lower line repeats its own, it repeats nothing else, marks are copied, and candidates differ in at least "
            "two characters. Trained on real couplets (Spring Festival and collected couplets, the classical primers; "
@@ -157,7 +181,9 @@ def build_tab() -> None:
             with gr.Row():
                 lm_weight = gr.Slider(0.0, 3.0, value=LM_WEIGHT, step=0.25,
                                       label=bi("语言模型权重（0 = 只用标注模型）", "LM weight (0 = the tagger alone)"))
-                prefer_tones = gr.Checkbox(label=bi("平仄相对优先", "Prefer opposed tones"), value=True)
+                phrase_weight = gr.Slider(0.0, 3.0, value=PHRASE_WEIGHT, step=0.25,
+                                          label=bi("对仗词组表权重（0 = 不用）", "Phrase-table weight (0 = off)"))
+            prefer_tones = gr.Checkbox(label=bi("平仄相对优先", "Prefer opposed tones"), value=True)
             btn = gr.Button(bi("对下联", "Write the lower line"), variant="primary")
             gr.Examples([[e] for e in EXAMPLES], inputs=[upper], label=bi("例句", "Examples"))
         with gr.Column(scale=1):
@@ -172,9 +198,11 @@ def build_tab() -> None:
                            "reading in the word; characters outside the table, their Mandarin tone. Green = opposed to "
                            "the upper line.",
                            "  \n"))
-    btn.click(generate, [upper, n, mode, temperature, prefer_tones, seed, lm_weight], [table, chart, notes],
+    btn.click(generate, [upper, n, mode, temperature, prefer_tones, seed, lm_weight, phrase_weight],
+              [table, chart, notes],
               api_name="couplet_generate")
     model_card(WEIGHTS / "MODEL_CARD.md", [(WEIGHTS / "loss_curve.png", None)],
                title=bi("模型卡：标注模型", "Model card: the tagger"))
     model_card(LM_WEIGHTS / "MODEL_CARD.md", [(LM_WEIGHTS / "loss_curve.png", None)],
                title=bi("模型卡：对联语言模型", "Model card: the couplet LM"))
+    model_card(PHRASES / "MODEL_CARD.md", [], title=bi("模型卡：对仗词组表", "Model card: the phrase table"))

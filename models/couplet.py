@@ -14,13 +14,15 @@ Decoding (Su's rule): per-position argmax, never <unk>, never the upper line's c
 (:func:`decode_greedy`); marks between clauses (，、；：！？) are copied. Chosen position by position, such lines
 answer every character and may still make no sense, so :func:`write_lower` (what the tab calls) runs a beam
 search (:func:`beam_search`) whose score adds, to the tagger's Σ log p, the log-probability of a couplet language
-model (models/couplet_lm.py) and a bonus per position whose classical tone (平仄, :func:`tone_pattern`, from the
-平水韵 rhyme book) opposes the upper line's, under the form rules: repeated characters of the upper line
+model (models/couplet_lm.py), a bonus per adjacent pair of lower characters that real couplets use to answer the
+upper pair (:class:`PhraseTable`: 岁月 → 乾坤) and a bonus per position whose classical tone (平仄,
+:func:`tone_pattern`, from the 平水韵 rhyme book) opposes the upper line's, under the form rules: repeated characters of the upper line
 mirrored, no other repeats; its candidates differ in at least two characters (:func:`diverse`), or are sampled.
 """
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -131,12 +133,14 @@ def decode_greedy(model: CoupletNet, vocab: Vocab, uppers: list[str], device="cp
 class Candidate:
     """A lower line with its scores and tones."""
     lower: str
-    score: float                 # what the decoder ranked by: tag_log_p + lm_weight · lm_log_p (+ the tone bonus)
+    score: float                 # what the decoder ranked by: tag_log_p + lm_weight · lm_log_p (+ tone and pair bonus)
     tag_log_p: float             # Σ_t log p(y_t | upper) of the tagger under Su's rule
     lm_log_p: float | None       # log p(lower <eos> | upper) of the couplet LM (None without one)
     tones: str                   # 平 / 仄 / ○ per character, · for a mark (:func:`tone_pattern`)
     marks: list[bool | None]     # per position: opposed to the upper line's tone? None where unknown
     opposed: float               # share of opposed positions among the known ones
+    pair_bonus: float = 0.0      # the phrase table's weighted bonus summed over the line (:class:`PhraseTable`)
+    pairs: list = None           # the aligned pairs the table knows: [(upper pair, lower pair, count)]
 
 
 def repeat_groups(upper: str) -> list[int]:
@@ -146,11 +150,12 @@ def repeat_groups(upper: str) -> list[int]:
 
 def beam_search(tag_logp: torch.Tensor, upper: str, lm=None, lm_weight: float = 0.0, tag_weight: float = 1.0,
                 bonus: torch.Tensor | None = None, beam: int = 16, temperature: float = 1.0,
-                generator: torch.Generator | None = None,
-                n_samples: int = 5) -> list[tuple[float, float, float, list[int]]]:
+                generator: torch.Generator | None = None, n_samples: int = 5,
+                phrases=None) -> list[tuple[float, float, float, list[int]]]:
     """Left-to-right search for lower lines: score = ``tag_weight`` × the tagger's log-probs + ``lm_weight`` × the
     couplet LM's (``lm`` = (LM, its vocabulary, the tagger's vocabulary)) + ``bonus`` (T, V) where given (e.g.
-    :func:`tone_bonus`), under the form rules.
+    :func:`tone_bonus`) + ``phrases(t, previous ids)`` (B, V) where given (:meth:`PhraseTable.scorer`: the bonus of
+    each lower pair), under the form rules.
 
     Form rules a reader expects, as constraints: where the upper line repeats a character (风声雨声…声声, 事事), the
     lower line repeats its own at the same positions — the first position chooses for the whole group, by the
@@ -180,12 +185,14 @@ def beam_search(tag_logp: torch.Tensor, upper: str, lm=None, lm_weight: float = 
     beams = [(0.0, 0.0, 0.0, [])] * B0  # a hypothesis: (score, tagger log p, LM log p, ids)
     for t in range(T):
         lm_tag = lm_lp[:, to_lm] if use_lm else torch.zeros(len(beams), V)  # (B, V) in tagger ids
+        pair = phrases(t, [h[3][-1] for h in beams]) if phrases is not None and t else None  # (B, V) or None
+        extra = lm_weight * lm_tag + (0.0 if pair is None else pair)  # (B, V): what the beam's history adds
         if first[t] != t:  # the upper line repeats here: so does the lower line (its score was counted already)
             picks = [(b, h[3][first[t]]) for b, h in enumerate(beams)]
-            beams = [(h[0] + lm_weight * float(lm_tag[b, y]), h[1], h[2] + float(lm_tag[b, y]), h[3] + [y])
+            beams = [(h[0] + float(extra[b, y]), h[1], h[2] + float(lm_tag[b, y]), h[3] + [y])
                      for (b, y), h in zip(picks, beams)]
         else:
-            scores = weighted[t].unsqueeze(0) + lm_weight * lm_tag  # (B, V)
+            scores = weighted[t].unsqueeze(0) + extra  # (B, V)
             for b, h in enumerate(beams):
                 if h[3]:  # a new upper character: no lower character may repeat
                     scores[b, torch.tensor(h[3])] = float("-inf")
@@ -208,6 +215,107 @@ def beam_search(tag_logp: torch.Tensor, upper: str, lm=None, lm_weight: float = 
         eos = lm_lp[:, lm_vocab.stoi[EOS]].tolist()
         beams = [(s + lm_weight * e, tg, lp + e, ys) for (s, tg, lp, ys), e in zip(beams, eos)]
     return sorted(beams, key=lambda h: -h[0])
+
+
+class PhraseTable:
+    """Aligned character pairs of real couplets: how often an upper pair AB (two adjacent characters) was answered
+    by the lower pair xy at the same two positions — 岁月 → 乾坤, 明月 → 清风. The tagger chooses every position on
+    its own; this table knows which *pairs* of lower characters go together in answer to which upper pairs.
+
+    As a Bayesian update of the tagger: its two positions give the pair the prior p(x)·p(y); the table's N answers to
+    AB, c of them xy, move it to the posterior mean (c + k·p(x)p(y)) / (N + k) (a Dirichlet of strength k centred on
+    the tagger). The beam adds the log of the ratio, posterior / prior,
+
+        bonus(x, y) = log(1 + c / (k·p(x)·p(y))) − log(1 + N / k)
+
+    for every adjacent pair of the lower line whose upper pair the table knows (0 where it does not), times a weight.
+
+    ``counts``: {AB: {xy: count}}; ``totals``: {AB: N} (N may exceed the kept counts: pairs seen too rarely to be
+    kept still count as answers that are not xy)."""
+
+    def __init__(self, counts: dict[str, dict[str, float]], totals: dict[str, float], k: float = 1.0):
+        self.counts, self.totals, self.k = counts, totals, k
+
+    def __len__(self) -> int:
+        return sum(map(len, self.counts.values()))
+
+    @classmethod
+    def build(cls, pairs, min_count: int = 2, k: float = 1.0) -> "PhraseTable":
+        """From (upper, lower, weight) rows: each row adds ``weight`` to the counts of its aligned pairs (marks
+        aside); a pair is kept where it occurs in at least ``min_count`` rows — so the table holds what couplets
+        share, not fragments of single couplets — while every row's weight counts in N."""
+        from collections import Counter, defaultdict
+
+        counts, totals, rows = defaultdict(Counter), Counter(), Counter()
+        for upper, lower, weight in pairs:
+            for i in range(len(upper) - 1):
+                ab, xy = upper[i:i + 2], lower[i:i + 2]
+                if ab[0] in MARKS or ab[1] in MARKS:
+                    continue
+                counts[ab][xy] += weight
+                totals[ab] += weight
+                rows[ab, xy] += 1
+        kept = {ab: {xy: c for xy, c in row.items() if rows[ab, xy] >= min_count} for ab, row in counts.items()}
+        return cls({ab: row for ab, row in kept.items() if row}, {ab: totals[ab] for ab, row in kept.items() if row},
+                   k)
+
+    def save(self, path) -> None:
+        """One line per upper pair: ``AB<TAB>N<TAB>xy c xy c …``, gzip-compressed."""
+        import gzip
+
+        lines = (f"{ab}\t{self.totals[ab]:g}\t" + " ".join(f"{xy} {c:g}" for xy, c in sorted(row.items()))
+                 for ab, row in sorted(self.counts.items()))
+        with gzip.open(path, "wt", encoding="utf-8") as f:
+            f.write(f"#k\t{self.k:g}\n" + "\n".join(lines) + "\n")
+
+    @classmethod
+    def load(cls, path) -> "PhraseTable":
+        import gzip
+
+        counts, totals, k = {}, {}, 1.0
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("#k\t"):  # the header: the prior's strength
+                    k = float(line[3:])
+                    continue
+                ab, n, rest = line.rstrip("\n").split("\t")
+                items = rest.split(" ")
+                counts[ab] = {items[i]: float(items[i + 1]) for i in range(0, len(items), 2)}
+                totals[ab] = float(n)
+        return cls(counts, totals, k)
+
+    def scorer(self, upper: str, tag_logp: torch.Tensor, vocab: Vocab, weight: float = 1.0):
+        """For :func:`beam_search`: ``f(t, prev_ids) → (B, V)``, the weighted bonus of every lower character at
+        position t after each beam's character at t − 1; None at positions whose upper pair the table lacks."""
+        T, V = tag_logp.shape
+        known = {}
+        for t in range(1, T):
+            row = self.counts.get(upper[t - 1:t + 1])
+            if row:
+                by_prev: dict[int, list[tuple[int, float]]] = {}
+                for xy, c in row.items():
+                    x, y = vocab.stoi.get(xy[0]), vocab.stoi.get(xy[1])
+                    if x is not None and y is not None:
+                        by_prev.setdefault(x, []).append((y, c))
+                known[t] = (by_prev, math.log1p(self.totals[upper[t - 1:t + 1]] / self.k))
+        p = tag_logp.exp().clamp_min(1e-12)  # (T, V)
+
+        def score(t: int, prev_ids: list[int]) -> torch.Tensor | None:
+            if t not in known:
+                return None
+            by_prev, log_norm = known[t]
+            out = torch.full((len(prev_ids), V), -weight * log_norm)
+            for b, x in enumerate(prev_ids):
+                for y, c in by_prev.get(x, ()):
+                    out[b, y] += weight * math.log1p(c / (self.k * float(p[t - 1, x]) * float(p[t, y])))
+            return out
+
+        return score
+
+    def matches(self, upper: str, lower: str) -> list[tuple[str, str, float]]:
+        """The aligned pairs of a couplet that the table knows: [(AB, xy, count)]."""
+        return [(upper[i:i + 2], lower[i:i + 2], self.counts[upper[i:i + 2]][lower[i:i + 2]])
+                for i in range(len(upper) - 1) if lower[i:i + 2] in self.counts.get(upper[i:i + 2], {})]
 
 
 @functools.lru_cache(maxsize=4)
@@ -237,10 +345,12 @@ def diverse(found: list, n: int, upper: str) -> list:
 @torch.inference_mode()
 def write_lower(model: CoupletNet, vocab: Vocab, upper: str, n: int = 5, sampled: bool = False,
                 temperature: float = 1.0, seed: int = 0, lm=None, lm_weight: float = 0.0, tag_weight: float = 1.0,
-                tone_weight: float = 0.0, beam: int = 16) -> list[Candidate]:
+                tone_weight: float = 0.0, beam: int = 16, phrases: "PhraseTable | None" = None,
+                phrase_weight: float = 0.0) -> list[Candidate]:
     """The ``n`` best lower lines for ``upper`` (punctuation copied): beam search under the form rules
     (:func:`beam_search`), the tagger's log-probs plus ``lm_weight`` × the couplet LM's (``lm`` = (LM, its
-    vocabulary)) plus ``tone_weight`` per position whose tone is opposed to the upper line's, ``n`` candidates that
+    vocabulary)) plus ``tone_weight`` per position whose tone is opposed to the upper line's plus ``phrase_weight`` ×
+    the phrase table's bonus of each aligned pair (:class:`PhraseTable`), ``n`` candidates that
     differ in at least two characters (:func:`diverse`); or ``n`` lines sampled at ``temperature`` from a generator
     seeded with ``seed``."""
     model.eval()
@@ -249,20 +359,30 @@ def write_lower(model: CoupletNet, vocab: Vocab, upper: str, n: int = 5, sampled
     lm_arg = (lm[0], lm[1], vocab) if lm is not None else None
     tag_logp = allowed_log_probs(logits, ids, mark_ids(vocab))
     bonus = tone_weight * tone_bonus(upper, vocab) if tone_weight else None
+    pair = phrases.scorer(upper, tag_logp, vocab, phrase_weight) if phrases is not None and phrase_weight else None
     if sampled:
         found = beam_search(tag_logp, upper, lm_arg, lm_weight, tag_weight, bonus, temperature=temperature,
-                            generator=torch.Generator().manual_seed(seed), n_samples=n * 2)
+                            generator=torch.Generator().manual_seed(seed), n_samples=n * 2, phrases=pair)
         found = list({tuple(h[3]): h for h in found}.values())[:n]
     else:
-        found = diverse(beam_search(tag_logp, upper, lm_arg, lm_weight, tag_weight, bonus,
-                                    beam=max(beam, n * 4)), n, upper)
+        # 8 beam lines per candidate, 32 when those hold too few that differ in two characters: the phrase table
+        # makes the beam's lines alike (a strong pair bonus keeps them on one pair)
+        for width in (max(beam, n * 8), max(beam, n * 32)):
+            found = diverse(beam_search(tag_logp, upper, lm_arg, lm_weight, tag_weight, bonus, beam=width,
+                                        phrases=pair), n, upper)
+            if all(sum(a != b for a, b in zip(x[3], y[3])) >= min(2, len(upper))
+                   for i, x in enumerate(found) for y in found[i + 1:]):
+                break
     upper_tones = tone_pattern(upper)
     out = []
     for score, tag_lp, lm_lp, line in found:
         lower = vocab.decode(line)
         tones = tone_pattern(lower)
         marks, share = oppose(upper_tones, tones)
-        out.append(Candidate(lower, score, tag_lp, lm_lp if lm is not None else None, tones, marks, share))
+        scores = [pair(t, [line[t - 1]]) for t in range(1, len(line))] if pair is not None else []
+        pair_lp = sum(float(s[0, line[t]]) for t, s in enumerate(scores, 1) if s is not None)
+        out.append(Candidate(lower, score, tag_lp, lm_lp if lm is not None else None, tones, marks, share, pair_lp,
+                             phrases.matches(upper, lower) if phrases is not None else []))
     return out
 
 

@@ -43,13 +43,13 @@ def test_errors_come_back_as_messages(client):
 
 
 def test_couplet_generate(client):
-    table, chart, notes = client.predict("晚风摇树树还挺", 3, "最优 k-best", 1.0, True, 0, 1.0,
+    table, chart, notes = client.predict("晚风摇树树还挺", 3, "最优 k-best", 1.0, True, 0, 1.0, 1.0,
                                          api_name="/couplet_generate")
     lines = [row[1] for row in table["data"]]
     assert len(lines) == 3 and all(len(x) == 7 for x in lines)
     assert "tone-row" in chart
     with pytest.raises(Exception, match="只能是汉字"):
-        client.predict("abc明月", 3, "最优 k-best", 1.0, False, 0, 1.0, api_name="/couplet_generate")
+        client.predict("abc明月", 3, "最优 k-best", 1.0, False, 0, 1.0, 1.0, api_name="/couplet_generate")
 
 
 def test_sentiment_classify_and_attention(client):

@@ -26,8 +26,9 @@ def test_the_post_s_example_gets_five_distinct_candidates_of_the_right_shape():
     opposed = [int(x.rstrip("%")) / 100 for x in table["平仄相对 opposed"]]
     up = tone_pattern("晚风摇树树还挺")  # the bonus: 1 per character whose own tone opposes the upper line's
     bonus = [sum(a in "平仄" and b in "平仄" and a != b for a, b in zip(up, map(tone_pattern, x))) for x in lines]
-    assert all(s == pytest.approx(t + couplet.LM_WEIGHT * lm + couplet.TONE_WEIGHT * b, abs=0.05)
-               for s, t, lm, b in zip(table["score"], table["log p 标注 tagger"], table["log p 语言模型 LM"], bonus))
+    assert all(s == pytest.approx(t + couplet.LM_WEIGHT * lm + couplet.TONE_WEIGHT * b + pair, abs=0.05)
+               for s, t, lm, b, pair in zip(table["score"], table["log p 标注 tagger"], table["log p 语言模型 LM"], bonus,
+                                            table["词组加分 pairs"]))
     assert min(opposed) > 0
     assert list(table["平仄 tones"]) == [tone_pattern(x) for x in lines]
     assert chart.count('class="tone-row"') == 6 and "上联" in chart
@@ -35,8 +36,20 @@ def test_the_post_s_example_gets_five_distinct_candidates_of_the_right_shape():
     assert all(sum(a != b for a, b in zip(x, y)) >= 2 for i, x in enumerate(lines) for y in lines[i + 1:])
 
 
+def test_the_phrase_table_rewards_pairs_that_real_couplets_use_and_says_which():
+    table, _, notes = couplet.generate("天增岁月人增寿", n=3)
+    first = lower_lines(table)[0]
+    known = couplet.PHRASE_TABLE.get().matches("天增岁月人增寿", first)
+    assert known and table["词组加分 pairs"][0] > 0
+    assert all(f"{ab}→{xy}" in notes for ab, xy, _ in known)  # the notes list the pairs candidate 1 took
+    off, _, off_notes = couplet.generate("天增岁月人增寿", n=3, phrase_weight=0)
+    assert (off["词组加分 pairs"] == 0).all() and "aligned pairs" not in off_notes
+    # 岁月 is answered with one of the table's answers to it (春秋, 江山, 乾坤…)
+    assert first[2:4] in couplet.PHRASE_TABLE.get().counts["岁月"]
+
+
 def test_lm_weight_zero_is_su_s_tagger_alone():
-    table, *_ = couplet.generate("海纳百川，有容乃大", n=3, lm_weight=0, prefer_tones=False)
+    table, *_ = couplet.generate("海纳百川，有容乃大", n=3, lm_weight=0, prefer_tones=False, phrase_weight=0)
     assert table["log p 语言模型 LM"].isna().all()
     assert list(table["score"]) == list(table["log p 标注 tagger"])
     with_lm, *_ = couplet.generate("海纳百川，有容乃大", n=3, prefer_tones=False)

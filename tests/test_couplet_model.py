@@ -10,8 +10,8 @@ import torch
 
 from conftest import FIXTURES
 from models import couplet_lm
-from models.couplet import (CoupletConfig, CoupletNet, GatedResidualConv, allowed_log_probs, beam_search, char_bleu,
-                            diverse, lower_line_metrics, mirrors, stray_repeat, tone_opposition, tone_pattern,
+from models.couplet import (CoupletConfig, CoupletNet, GatedResidualConv, PhraseTable, allowed_log_probs, beam_search,
+                            char_bleu, diverse, lower_line_metrics, mirrors, stray_repeat, tone_opposition, tone_pattern,
                             write_lower)
 from models.vocab import Vocab
 from training import couplet_data, tone_table
@@ -51,14 +51,17 @@ def test_marks_are_copied_and_appear_nowhere_else():
     assert torch.isinf(logp[[0, 2], 7]).all()  # and no comma elsewhere
 
 
-def brute_force(tag_logp, upper, k):
-    """Every line of the vocabulary's characters under the form rules, scored by the tagger: the k best."""
+def brute_force(tag_logp, upper, k, pair=None):
+    """Every line of the vocabulary's characters under the form rules, scored by the tagger (+ ``pair(t, x, y)``
+    for every adjacent pair where given): the k best."""
     T, V = tag_logp.shape
     out = []
     for ys in itertools.product(range(V), repeat=T):
         if mirrors(upper, "".join(map(chr, ys))) is False or stray_repeat(upper, "".join(map(chr, ys))):
             continue
         score = sum(tag_logp[t, y].item() for t, y in enumerate(ys))
+        if pair is not None:
+            score += sum(pair(t, ys[t - 1], ys[t]) for t in range(1, T))
         if math.isfinite(score):
             out.append((score, list(ys)))
     return sorted(out, reverse=True)[:k]
@@ -74,6 +77,56 @@ def test_beam_search_with_a_wide_beam_is_exact_under_the_form_rules(upper):
     assert [ys for *_, ys in got[:5]] == [ys for _, ys in expected]
     assert all(math.isclose(g[0], e[0], abs_tol=1e-4) and math.isclose(g[1], e[0], abs_tol=1e-4)
                for g, e in zip(got, expected))
+
+
+def test_phrase_table_keeps_pairs_that_couplets_share(tmp_path):
+    rows = [("天增岁月", "春满乾坤", 2), ("岁月如歌", "乾坤似画", 1), ("天增，岁月", "地满，乾坤", 1),
+            ("岁月长流", "山河永在", 1)]
+    table = PhraseTable.build(rows, min_count=2)
+    assert table.counts == {"岁月": {"乾坤": 4}}  # in three couplets (weights 2 + 1 + 1); 山河 in one only
+    assert table.totals == {"岁月": 5}  # …but counted among the answers to 岁月
+    assert "增，" not in table.counts and len(table) == 1  # no pair across a mark
+    assert PhraseTable.build(rows, min_count=1).counts["天增"] == {"春满": 2, "地满": 1}
+    table.save(tmp_path / "p.tsv.gz")
+    again = PhraseTable.load(tmp_path / "p.tsv.gz")
+    assert (again.counts, again.totals, again.k) == (table.counts, table.totals, table.k)
+    assert table.matches("看岁月", "观乾坤") == [("岁月", "乾坤", 4)] and table.matches("岁月", "江山") == []
+
+
+def test_phrase_bonus_is_the_tagger_s_pair_updated_by_the_counts():
+    vocab = Vocab(list("岁月乾坤江山"))
+    ids = vocab.encode("岁月")
+    tag_logp = allowed_log_probs(torch.randn(2, len(vocab)), ids)
+    table = PhraseTable({"岁月": {"乾坤": 3.0}}, {"岁月": 5.0}, k=2.0)
+    score = table.scorer("岁月", tag_logp, vocab, weight=0.5)
+    x, y, other = vocab.stoi["乾"], vocab.stoi["坤"], vocab.stoi["山"]
+    bonus = score(1, [x, vocab.stoi["江"]])  # (B, V): one row per beam's previous character
+    p = tag_logp.exp()
+    expected = math.log(1 + 3 / (2 * p[0, x] * p[1, y])) - math.log(1 + 5 / 2)
+    assert bonus[0, y].item() == pytest.approx(0.5 * expected, rel=1e-5)
+    assert bonus[0, other].item() == pytest.approx(-0.5 * math.log(1 + 5 / 2))  # any other answer: N counts against
+    assert bonus[1, y].item() == pytest.approx(-0.5 * math.log(1 + 5 / 2))  # 江坤 is not 乾坤
+    assert PhraseTable({}, {}).scorer("岁月", tag_logp, vocab)(1, [x]) is None  # an unknown upper pair: no bonus
+
+
+@pytest.mark.parametrize("upper", ["甲乙丙", "甲乙甲"])
+def test_beam_search_with_the_phrase_table_is_exact(upper):
+    torch.manual_seed(1)
+    vocab = Vocab(list("甲乙丙丁戊"))  # ids 2… (0, 1: <pad>, <unk>)
+    ids = vocab.encode(upper)
+    tag_logp = allowed_log_probs(torch.randn(3, len(vocab)), ids)
+    table = PhraseTable({"甲乙": {"丁戊": 2.0, "丙丁": 1.0}, "乙丙": {"戊甲": 1.0}, "乙甲": {"丁丙": 3.0}},
+                        {"甲乙": 4.0, "乙丙": 2.0, "乙甲": 3.0})
+    score = table.scorer(upper, tag_logp, vocab, weight=1.5)
+
+    def pair(t, x, y):
+        s = score(t, [x])
+        return 0.0 if s is None else s[0, y].item()
+
+    got = beam_search(tag_logp, upper, beam=len(vocab) ** 3, phrases=score)
+    expected = brute_force(tag_logp, upper, 5, pair)
+    assert [ys for *_, ys in got[:5]] == [ys for _, ys in expected]
+    assert all(math.isclose(g[0], e[0], abs_tol=1e-4) for g, e in zip(got, expected))
 
 
 def test_repeated_upper_characters_are_mirrored_and_nothing_else_repeats():

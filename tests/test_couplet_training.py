@@ -9,6 +9,7 @@ from models import couplet, couplet_lm
 from training import couplet as train_tagger
 from training import couplet_data
 from training import couplet_lm as train_lm
+from training import couplet_phrases as train_phrases
 
 VERSE = {"train": [("明月松间照", "清泉石上流"), ("晚风摇树树", "夜雨敲花花"), ("春风得意马", "秋水无心云")] * 3,
          "valid": [("云对雨来去", "雪对风往还")], "test": [("江山千里秀", "日月万年新")]}
@@ -54,3 +55,20 @@ def test_tagger_and_lm_train_resume_and_decode_together(cache):
 
     found = couplet.write_lower(model, vocab, "风弦未拨，心先乱", 3, lm=(lm, lm_vocab), lm_weight=1.0)
     assert len(found) == 3 and all(len(c.lower) == 8 and c.lower[4] == "，" for c in found)
+
+
+def test_phrase_table_command_counts_the_training_split(cache):
+    out = cache / "phrases"
+    train_phrases.main(["--out", str(out), "--min-count", "1"])
+    table = couplet.PhraseTable.load(out / train_phrases.TABLE)
+    train = couplet_data.read_rows(couplet_data.prepare()["train"])
+    # every aligned pair of every training couplet is in the table (min count 1), real couplets weighing 2
+    for source, a, b in train:
+        for i in range(len(a) - 1):
+            if a[i] not in couplet.MARKS and a[i + 1] not in couplet.MARKS:
+                assert table.counts[a[i:i + 2]][b[i:i + 2]] >= (1 if source == "verse" else 2)
+    assert sum(table.totals.values()) == sum(
+        (1 if s == "verse" else 2) * sum(a[i] not in couplet.MARKS and a[i + 1] not in couplet.MARKS
+                                         for i in range(len(a) - 1)) for s, a, _ in train)
+    card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert f"{len(table):,} pairs" in card and "--min-count 1" in card and "no licence" in card
