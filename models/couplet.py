@@ -16,14 +16,14 @@ answer every character and may still make no sense, so :func:`write_lower` (what
 search (:func:`beam_search`) whose score adds, to the tagger's Σ log p, the log-probability of a couplet language
 model (models/couplet_lm.py), a bonus per adjacent pair of lower characters that real couplets use to answer the
 upper pair (:class:`PhraseTable`: 岁月 → 乾坤) and a bonus per position whose classical tone (平仄,
-:func:`tone_pattern`, from the 平水韵 rhyme book) opposes the upper line's, under the form rules: repeated characters of the upper line
-mirrored, no other repeats; its candidates differ in at least two characters (:func:`diverse`), or are sampled.
+:func:`tone_pattern`, from the 平水韵 rhyme book) opposes the upper line's, under the form rules: repeated
+characters of the upper line mirrored, no other repeats; its candidates differ in at least two characters (:func:`diverse`), or are sampled.
 """
 from __future__ import annotations
 
 import functools
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -140,7 +140,7 @@ class Candidate:
     marks: list[bool | None]     # per position: opposed to the upper line's tone? None where unknown
     opposed: float               # share of opposed positions among the known ones
     pair_bonus: float = 0.0      # the phrase table's weighted bonus summed over the line (:class:`PhraseTable`)
-    pairs: list = None           # the aligned pairs the table knows: [(upper pair, lower pair, count)]
+    pairs: list = field(default_factory=list)  # the aligned pairs the table knows: [(upper pair, lower pair, count)]
 
 
 def repeat_groups(upper: str) -> list[int]:
