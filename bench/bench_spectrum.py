@@ -68,14 +68,15 @@ def read_lamost(folder: Path):
     return np.stack([tab.read_spectrum(str(folder / "fits" / r["file"]))[0] for r in rows]).astype(np.float32), rows
 
 
-def verdicts(model, X, templates):
-    """What the tab says (models.spectrum.classify's rules, batched): the calibrated network's class, or "unknown"
-    where the features are an outlier or the class's best template explains no feature (FEATURELESS)."""
+def verdicts(model, X, templates, members=()):
+    """What the tab says (models.spectrum.classify's rules, batched): the calibrated network's class (the mean over
+    ``model`` and ``members``), or "unknown" where ``model``'s features are an outlier or the class's best template
+    explains no feature (FEATURELESS)."""
     import torch
 
     from models.spectrum import CLASSES, fit_class, is_featureless, predict_all
 
-    out = predict_all(model, X)
+    out = predict_all(model, X, members=members)
     says = torch.where(out["outlier"] > model.cfg.outlier_threshold, CLASSES.index("unknown"), out["probs"].argmax(-1))
     for i in torch.nonzero(says != CLASSES.index("unknown")).flatten().tolist():
         x = X[i].numpy()
@@ -155,14 +156,18 @@ def main(argv=None):
     paths = prepare()
     (X, y, _), (Xt, yt, meta) = read_split(paths["train"]), read_split(paths["test"])
     X, Xt = scale(torch.from_numpy(X)), scale(torch.from_numpy(Xt))
-    model = tab.MODEL.get()
+    model, members = tab.MODEL.get(), tab.MEMBERS.get()
     stage1 = spectrum.load(tab.WEIGHTS, stage=1)
     preds = {}
     t0 = time.perf_counter()
     preds["Su's network, stage 1 (cross-entropy)"] = predict(stage1, Xt).argmax(-1)
     preds["Su's network, stage 2 (macro-F1 loss), network alone"] = predict(model, Xt).argmax(-1)
+    for i, member in enumerate(members, 1):
+        preds[f"the same network, seed {i}, alone"] = predict(member, Xt).argmax(-1)
+    preds[f"stage 2, {1 + len(members)} seeds averaged"] = predict(model, Xt, members=members).argmax(-1)
     templates = load_templates(tab.WEIGHTS)
-    preds["Su's network, stage 2 + outlier and featureless rules — shipped"] = verdicts(model, Xt, templates)
+    preds[f"{1 + len(members)} seeds averaged + outlier and featureless rules — shipped"] = verdicts(
+        model, Xt, templates, members)
     net_s = time.perf_counter() - t0
     feats = StandardScaler().fit(binned(X.numpy()))
     Xb, Xtb = feats.transform(binned(X.numpy())), feats.transform(binned(Xt.numpy()))
@@ -196,7 +201,7 @@ def main(argv=None):
         print(f"| {label} | {n:,} | " + " | ".join(f"{f[k]:.4f}" for k in names) + " |")
     plot(rows, names, tab.WEIGHTS / "f1_vs_snr.png")
 
-    probs = predict(model, Xt).numpy()
+    probs = predict(model, Xt, members=members).numpy()
     z = np.array([m.get("z", 0.0) for m in meta])
     galaxy = CLASSES.index("galaxy")
     near = torch.from_numpy((yt != galaxy) | (z < 0.01))
@@ -205,8 +210,8 @@ def main(argv=None):
               f"{name.split(' — ')[0]} {macro_f1(p[near], yt_t[near])[1][galaxy]:.4f}" for name, p in preds.items()))
     print(f"Expected calibration error (test split, shipped model, 15 bins): "
           f"{expected_calibration_error(probs, yt):.4f} (uncalibrated logits: "
-          f"{expected_calibration_error(predict(model, Xt, calibrated=False).numpy(), yt):.4f}; temperature "
-          f"{model.cfg.temperature:.2f} after the prior shift)")
+          f"{expected_calibration_error(predict(model, Xt, calibrated=False, members=members).numpy(), yt):.4f}; "
+          f"temperatures {', '.join(f'{m.cfg.temperature:.2f}' for m in (model, *members))} after the prior shift)")
 
     print("\n## Redshift on the test split (|Δz| / (1 + z), each method told the true class)\n")
     print("| class | n | method | median | within 0.003 | off by > 0.05 |")
@@ -216,7 +221,7 @@ def main(argv=None):
 
     ood = out_of_distribution(np.random.default_rng(0))
     ood_x = scale(torch.from_numpy(ood["flux"]))
-    ood_probs, ood_says = predict(model, ood_x), verdicts(model, ood_x, templates)
+    ood_probs, ood_says = predict(model, ood_x, members=members), verdicts(model, ood_x, templates, members)
     unknown = CLASSES.index("unknown")
     print(f"\n## Inputs that are no spectrum of the four classes ({len(ood['kind'])}, made here): what the shipped "
           f"model says (outlier rule: features farther than {model.cfg.outlier_threshold:.1f} from every class; "
@@ -235,7 +240,8 @@ def main(argv=None):
         real_preds = {name: p for name, p in (
             ("Su's network, stage 1 (cross-entropy)", predict(stage1, real_t).argmax(-1)),
             ("Su's network, stage 2, network alone", predict(model, real_t).argmax(-1)),
-            ("Su's network, stage 2 + outlier and featureless rules — shipped", verdicts(model, real_t, templates)),
+            (f"{1 + len(members)} seeds averaged + outlier and featureless rules — shipped",
+             verdicts(model, real_t, templates, members)),
             ("baseline: logistic regression, 100 flux bins (balanced)",
              torch.from_numpy(lr.predict(feats.transform(binned(real_t.numpy()))))),
             ("baseline: random forest (300 trees), 100 flux bins (balanced)",
@@ -256,7 +262,7 @@ def main(argv=None):
 
         truth = np.array([SUBCLASSES.index(r["SUBCLASS"][0]) if r["SUBCLASS"][0] in SUBCLASSES else
                           SUBCLASSES.index("OB") for r in rows])
-        head = predict_all(model, real_t)["subclass"].argmax(-1).numpy()
+        head = predict_all(model, real_t, members=members)["subclass"].argmax(-1).numpy()
         fits = [fit_class(x, templates, "star") for x in real_t.numpy()]
         nearest = np.array([f["star_subclass"] for f in fits])
         print(f"\n## Their spectral class (A/F/G/K/M) against LAMOST's subclass\n")
@@ -278,8 +284,8 @@ def main(argv=None):
     print("|---|---|---|---|---|")
     for g in real_galaxies():
         x = scale(torch.from_numpy(g["flux"].astype(np.float32)))[None]
-        says = CLASSES[int(verdicts(model, x, templates)[0])]
-        p_gal = float(predict(model, x)[0, CLASSES.index("galaxy")])
+        says = CLASSES[int(verdicts(model, x, templates, members)[0])]
+        p_gal = float(predict(model, x, members=members)[0, CLASSES.index("galaxy")])
         z = fit_class(x[0].numpy(), templates, "galaxy")["z"]
         cls, sub, z_sdss = g["sdss"]
         print(f"| {g['name']} (a galaxy) | {cls} {sub}, z = {z_sdss:.4f} | {says} | {p_gal:.3f} | {z:.4f} |")

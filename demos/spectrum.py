@@ -34,7 +34,14 @@ def _load_templates():
     return spectrum.load_templates(WEIGHTS)
 
 
+def _load_members():
+    from models import spectrum
+
+    return spectrum.load_members(WEIGHTS)
+
+
 MODEL = Lazy(_load)
+MEMBERS = Lazy(_load_members)   # the same network trained with another seed: the probabilities are their mean
 TEMPLATES = Lazy(_load_templates)
 
 
@@ -298,7 +305,7 @@ def classify(path):
     from models.spectrum import FEATURELESS
 
     on_grid, notes = read_spectrum(path)
-    found = spectrum.classify(MODEL.get(), on_grid, TEMPLATES.get())
+    found = spectrum.classify(MODEL.get(), on_grid, TEMPLATES.get(), members=MEMBERS.get())
     label = {NAMES[c]: p for c, p in found.probabilities.items()}
     network = max(found.probabilities, key=found.probabilities.get)   # what the network alone says
     if found.outlier or found.featureless:
@@ -335,22 +342,23 @@ def build_tab() -> None:
     gr.Markdown(explanation(
         zh="**基于 Conv1D 的光谱分类模型。** 一条光谱是同一波长网格上的 2600 个流量值。苏剑林的网络：8 个残差块，每块三层膨胀卷积"
            "（膨胀率 1, 2, 4），每层输出 2f 个通道、前后两半相加；前七块后各接一个最大池化；整通道 dropout、全局最大池化、"
-           "全连接 128、softmax 四类。先用交叉熵训练，再从最好的模型出发用可导的 macro-F1 损失微调。"
+           "全连接 128、softmax 四类。先用交叉熵训练，再从最好的模型出发用可导的 macro-F1 损失微调；同一网络用两个随机种子各训练一次，"
+           "概率取平均。"
            "另加（原文没有）：第二个输出头给出恒星光谱型（O/B、A、F、G、K、M）；按巡天的类别比例校正先验并做温度缩放；"
            "特征离所有类别太远或没有任何谱线特征时判为未知；用模板在每个候选红移上做最小二乘拟合求红移，并把最匹配的模板画在光谱上（蓝线）。"
            "**注意：训练光谱由真实模板合成（MILES / STELIB / MaStar 恒星，BC03 / MIUSCAT 星族，pypeit 类星体 PCA，"
            "Paranal 天光），不是 LAMOST 观测数据。** 在 176 条真实的 LAMOST DR1 恒星光谱上（可直接上传巡天发布的 FITS），"
-           "97.7% 判为恒星（以前 87%），光谱型与 LAMOST 相差不超过一型的占 98.9%（176 条中 174 条）；两条真实的 SDSS 近邻星系（z≈0.004）判为星系。",
+           "98.3% 判为恒星（以前 87%），光谱型与 LAMOST 相差不超过一型的占 98.9%（176 条中 174 条）；两条真实的 SDSS 近邻星系（z≈0.004）判为星系。",
         en="**A Conv1D spectrum classifier.** A spectrum is 2,600 flux values on one wavelength grid. Su's network: "
            "8 residual blocks of three dilated convolutions (rates 1, 2, 4) with 2f channels whose halves are added; "
            "a max pool after each of the first seven; whole-channel dropout, global max pool, dense 128, softmax over "
            "4 classes. Trained with cross-entropy, then fine-tuned from the best model with a differentiable "
-           "macro-F1 loss. Beyond the post: a second head for a star's spectral class (O/B, A, F, G, K, M); "
+           "macro-F1 loss; the same network trained with two seeds, their probabilities averaged. Beyond the post: a second head for a star's spectral class (O/B, A, F, G, K, M); "
            "probabilities corrected to a survey's class mix and temperature-scaled; 'unknown' for inputs far from "
            "every class or with no spectral features; the redshift by least-squares template fits at every trial z, "
            "with the best template drawn over the spectrum (blue). **The training spectra are made from real "
            "templates (MILES / STELIB / MaStar stars, BC03 / MIUSCAT populations, pypeit's QSO PCA, the Paranal sky) — "
-           "not LAMOST observations.** On 176 real LAMOST DR1 stars (upload the survey's FITS as it ships) 97.7 % are "
+           "not LAMOST observations.** On 176 real LAMOST DR1 stars (upload the survey's FITS as it ships) 98.3 % are "
            "called star (87 % before), their spectral class within one of LAMOST's for 174 (98.9 %); two real SDSS "
            "spectra of nearby galaxies (z ≈ 0.004) are called galaxies.",
         url=POST,

@@ -170,20 +170,27 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: in
 
 
 @torch.no_grad()
-def predict(model: SpectrumNet, X: torch.Tensor, batch: int = 500, calibrated: bool = True) -> torch.Tensor:
+def predict(model: SpectrumNet, X: torch.Tensor, batch: int = 500, calibrated: bool = True,
+            members=()) -> torch.Tensor:
     """Scaled flux (n, N) → probabilities (n, C): calibrated for the survey's class mix (see
-    :meth:`SpectrumNet.calibrated`) unless ``calibrated`` is False."""
-    model.eval()
+    :meth:`SpectrumNet.calibrated`) unless ``calibrated`` is False; with ``members`` (other seeds of the same
+    network, :func:`load_members`), the mean of every network's probabilities."""
     out = []
-    for i in range(0, len(X), batch):
-        logits = model(X[i:i + batch])
-        out.append((model.calibrated(logits) if calibrated else logits).softmax(-1))
-    return torch.cat(out)
+    for net in (model, *members):
+        net.eval()
+        probs = []
+        for i in range(0, len(X), batch):
+            logits = net(X[i:i + batch])
+            probs.append((net.calibrated(logits) if calibrated else logits).softmax(-1))
+        out.append(torch.cat(probs))
+    return torch.stack(out).mean(0)
 
 
 @torch.no_grad()
-def predict_all(model: SpectrumNet, X: torch.Tensor, batch: int = 500) -> dict[str, torch.Tensor]:
-    """Scaled flux (n, N) → {"probs": (n, C) calibrated, "subclass": (n, S) probabilities, "outlier": (n,) score}."""
+def predict_all(model: SpectrumNet, X: torch.Tensor, batch: int = 500, members=()) -> dict[str, torch.Tensor]:
+    """Scaled flux (n, N) → {"probs": (n, C) calibrated, "subclass": (n, S) probabilities, "outlier": (n,) score};
+    with ``members``, probabilities and subclasses are the mean over ``model`` and them, the outlier score stays
+    ``model``'s (its threshold is fitted on its own features)."""
     model.eval()
     probs, sub, score = [], [], []
     for i in range(0, len(X), batch):
@@ -192,7 +199,16 @@ def predict_all(model: SpectrumNet, X: torch.Tensor, batch: int = 500) -> dict[s
         if model.cfg.n_subclasses:
             sub.append(model.subclass(e).softmax(-1))
         score.append(model.outlier_score(e))
-    return {"probs": torch.cat(probs), "subclass": torch.cat(sub) if sub else None, "outlier": torch.cat(score)}
+    out = {"probs": torch.cat(probs), "subclass": torch.cat(sub) if sub else None, "outlier": torch.cat(score)}
+    for net in members:
+        other = predict_all(net, X, batch)
+        out["probs"] = out["probs"] + other["probs"]
+        if out["subclass"] is not None:
+            out["subclass"] = out["subclass"] + other["subclass"]
+    if members:
+        out["probs"] = out["probs"] / (1 + len(members))
+        out["subclass"] = None if out["subclass"] is None else out["subclass"] / (1 + len(members))
+    return out
 
 
 @torch.no_grad()
@@ -418,11 +434,17 @@ class Classified:
     featureless: bool = False         # below FEATURELESS: called unknown
 
 
-def classify(model: SpectrumNet, flux_on_grid: np.ndarray, templates: dict | None = None) -> Classified:
+def classify(model: SpectrumNet, flux_on_grid: np.ndarray, templates: dict | None = None,
+             members=()) -> Classified:
     """Flux on GRID (any units) → calibrated class probabilities, saliency, a star's subclass, the outlier
-    verdict and — with ``templates`` — the best template of the class and its redshift."""
+    verdict and — with ``templates`` — the best template of the class and its redshift. With ``members`` (other
+    seeds, :func:`load_members`) the probabilities and the subclass are the mean over all the networks; the saliency
+    and the outlier score are ``model``'s."""
     x = scale(torch.tensor(flux_on_grid, dtype=torch.float32))
     probs, sal, sub, score = saliency(model, x)
+    if members:
+        both = predict_all(model, x.unsqueeze(0), members=members)
+        probs, sub = both["probs"][0], None if sub is None else both["subclass"][0]
     kind = CLASSES[int(probs.argmax())]
     outlier = score > model.cfg.outlier_threshold
     found = Classified({c: float(p) for c, p in zip(CLASSES, probs)}, "unknown" if outlier else kind, x.numpy(),
@@ -452,6 +474,13 @@ def load(folder, stage: int = 2) -> SpectrumNet:
     model = SpectrumNet(checkpoint.config_from(SpectrumConfig, config))
     model.load_state_dict(weights)
     return model.eval()
+
+
+def load_members(folder) -> list[SpectrumNet]:
+    """The other seeds shipped beside a checkpoint (``folder/members/*/``, each a checkpoint folder of the same
+    network trained with another ``--seed``), in name order; [] when there are none."""
+    root = Path(folder) / "members"
+    return [load(p) for p in sorted(root.iterdir()) if (p / "config.json").exists()] if root.is_dir() else []
 
 
 def save(model: SpectrumNet, folder, card: str) -> None:

@@ -149,3 +149,29 @@ def test_a_star_is_matched_to_its_own_template_and_velocity():
     fit = fit_class(flux, templates, "star")
     assert fit["star_subclass"] == 4 and fit["star_name"] == "s4"
     assert abs(fit["z"] - z) * 299_792.458 < 15                      # km/s; a pixel is ≈ 103
+
+
+def test_seeds_averaged_mean_their_probabilities_and_keep_the_first_network_s_outlier_score(tmp_path):
+    from models.spectrum import classify, load_members, predict, predict_all, save
+
+    torch.manual_seed(0)
+    cfg = SpectrumConfig(temperature=1.5)
+    a, b = SpectrumNet(cfg).eval(), SpectrumNet(SpectrumConfig(temperature=0.7)).eval()
+    X = torch.randn(3, 2600)
+    mean = (predict(a, X) + predict(b, X)) / 2
+    assert torch.allclose(predict(a, X, members=[b]), mean, atol=1e-6)
+    assert not torch.allclose(mean, predict(a, X), atol=1e-3)  # the two seeds differ
+    both, alone = predict_all(a, X, members=[b]), predict_all(a, X)
+    assert torch.allclose(both["probs"], mean, atol=1e-6)
+    assert torch.allclose(both["subclass"], (alone["subclass"] + predict_all(b, X)["subclass"]) / 2, atol=1e-6)
+    assert torch.equal(both["outlier"], alone["outlier"])
+    found = classify(a, X[0].numpy(), members=[b])
+    flux = scale(X[0])
+    assert [found.probabilities[c] for c in CLASSES] == pytest.approx(
+        ((predict(a, flux[None]) + predict(b, flux[None])) / 2)[0].tolist(), abs=1e-5)
+    assert found.outlier_score == pytest.approx(classify(a, X[0].numpy()).outlier_score)
+    # the members of a checkpoint: folders under members/, in name order
+    assert load_members(tmp_path) == []
+    save(b, tmp_path / "members" / "seed1", "card")
+    (members,) = load_members(tmp_path)
+    assert members.cfg.temperature == pytest.approx(0.7) and torch.allclose(predict(members, X), predict(b, X), atol=2e-3)
