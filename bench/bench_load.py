@@ -55,7 +55,7 @@ def endpoints():
         ("/gpt2_generate", ("春风", "poem", 40, 1.0, 20, 0.95, 1.1, 1, 0, False, "", 40, 0)),
         ("/lexicon_build", (lexicon.SOURCES[1], pasted, None, -4, 1, 1, 6)),
         ("/lexicon_segment", ("中国经济继续保持稳定增长。",)),
-        ("/couplet_generate", ("晚风摇树树还挺", 5, "最优 k-best", 1.0, False, 0, 1.0)),
+        ("/couplet_generate", ("晚风摇树树还挺", 5, "最优 k-best", 1.0, False, 0, 1.0, 1.0)),
         ("/gan_qp_sample", ("fashion_qp-l1", 5, 16, 1.0)),
         ("/gan_qp_interpolate", ("mnist_qp-l1", 1, 2, 8, 1.0)),
         ("/o_gan_sample", (1, 16, 1.0)),

@@ -161,7 +161,7 @@ def test_lone_surrogates_are_removed_from_text():
 @pytest.mark.parametrize("api_name,args", [
     ("sentiment_classify", ["\ud800好吃"]),
     ("lexicon_segment", ["\ud800中国人民", None]),
-    ("couplet_generate", ["\ud800春风", 5, "最优 k-best", 1.0, True, 0, 1.0]),
+    ("couplet_generate", ["\ud800春风", 5, "最优 k-best", 1.0, True, 0, 1.0, 1.0]),
     ("dgcnn_answer", ["\ud800谁", "\ud800张三是老师。", 0.02, 0.0]),
     ("sentiment_classify", ["\ud800"]),
     ("dgcnn_answer", ["", "\ud800", 0.02, 0.0]),
