@@ -384,3 +384,6 @@ def build_tab() -> None:
     btn.click(png_outputs(classify), [upload], [label, plot, notes], api_name="spectrum_classify")
     model_card(WEIGHTS / "MODEL_CARD.md", [(WEIGHTS / "training_curves.png", None),
                                            (WEIGHTS / "f1_vs_snr.png", None), (WEIGHTS / "reliability.png", None)])
+    for member in sorted((WEIGHTS / "members").glob("*/MODEL_CARD.md")):  # the other seeds the tab averages with
+        model_card(member, [], title=bi(f"模型卡：另一个种子（{member.parent.name}）",
+                                        f"Model card: another seed ({member.parent.name})"))
