@@ -268,7 +268,7 @@ def main(argv=None):
         print(f"\n## Their spectral class (A/F/G/K/M) against LAMOST's subclass\n")
         print("| method | exact | within one class | " + " | ".join(f"{c} exact" for c in subclasses) + " |")
         print("|---|---|---|" + "---|" * len(subclasses))
-        for name, guess in (("second head of the shipped network", head),
+        for name, guess in (("second head, the shipped seeds averaged", head),
                             ("baseline: best single MILES template (χ² fit, 48 templates)", nearest)):
             print(f"| {name} | {(guess == truth).mean():.3f} | **{(np.abs(guess - truth) <= 1).mean():.3f}** | "
                   + " | ".join(f"{(guess[truth == SUBCLASSES.index(c)] == SUBCLASSES.index(c)).mean():.3f}"
