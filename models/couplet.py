@@ -17,7 +17,8 @@ search (:func:`beam_search`) whose score adds, to the tagger's Σ log p, the log
 model (models/couplet_lm.py), a bonus per adjacent pair of lower characters that real couplets use to answer the
 upper pair (:class:`PhraseTable`: 岁月 → 乾坤) and a bonus per position whose classical tone (平仄,
 :func:`tone_pattern`, from the 平水韵 rhyme book) opposes the upper line's, under the form rules: repeated
-characters of the upper line mirrored, no other repeats; its candidates differ in at least two characters (:func:`diverse`), or are sampled.
+characters of the upper line mirrored, no other repeats; its candidates differ in at least two characters
+(:func:`diverse`), or are sampled.
 """
 from __future__ import annotations
 
@@ -330,14 +331,18 @@ def tone_bonus(upper: str, vocab: Vocab) -> torch.Tensor:
     return (sign.unsqueeze(1) * _char_tones(tuple(vocab.itos)).unsqueeze(0) < 0).float()
 
 
+def apart(h, k, min_diff: int, upper: str) -> bool:
+    """Do two beam lines (score, …, ids) differ in at least ``min_diff`` characters (or in all of a shorter line)?"""
+    return sum(a != b for a, b in zip(h[3], k[3])) >= min(min_diff, len(upper))
+
+
 def diverse(found: list, n: int, upper: str) -> list:
     """``n`` of ``found`` (best first), each differing from every one kept before in at least two characters —
     or, when too few do, in at least one."""
     keep = []
     for min_diff in (2, 1):
         for h in found:
-            if len(keep) < n and h not in keep and all(
-                    sum(a != b for a, b in zip(h[3], k[3])) >= min(min_diff, len(upper)) for k in keep):
+            if len(keep) < n and h not in keep and all(apart(h, k, min_diff, upper) for k in keep):
                 keep.append(h)
     return keep
 
@@ -370,8 +375,7 @@ def write_lower(model: CoupletNet, vocab: Vocab, upper: str, n: int = 5, sampled
         for width in (max(beam, n * 8), max(beam, n * 32)):
             found = diverse(beam_search(tag_logp, upper, lm_arg, lm_weight, tag_weight, bonus, beam=width,
                                         phrases=pair), n, upper)
-            if all(sum(a != b for a, b in zip(x[3], y[3])) >= min(2, len(upper))
-                   for i, x in enumerate(found) for y in found[i + 1:]):
+            if all(apart(x, y, 2, upper) for i, x in enumerate(found) for y in found[i + 1:]):
                 break
     upper_tones = tone_pattern(upper)
     out = []

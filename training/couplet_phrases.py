@@ -22,6 +22,7 @@ from training.couplet import data_card_rows, read_splits
 
 OUT = REPO / "data" / "couplet_phrases"
 TABLE = "phrases.tsv.gz"
+DEFAULTS = {"min_count": 2, "real_weight": 2}   # the card names only the flags that differ from these
 
 
 def weighted_rows(train_rows, real_weight: int):
@@ -56,9 +57,6 @@ def card(table: PhraseTable, n_rows: int, counts: dict, args, seconds: float) ->
 
 - **Rebuild**: `python -m training.couplet_phrases{flags}` ({seconds:.0f} s on one CPU core).
 """
-
-
-DEFAULTS = {"min_count": 2, "real_weight": 2}
 
 
 def main(argv=None):
