@@ -200,14 +200,18 @@ def predict_all(model: SpectrumNet, X: torch.Tensor, batch: int = 500, members=(
             sub.append(model.subclass(e).softmax(-1))
         score.append(model.outlier_score(e))
     out = {"probs": torch.cat(probs), "subclass": torch.cat(sub) if sub else None, "outlier": torch.cat(score)}
-    for net in members:
-        other = predict_all(net, X, batch)
-        out["probs"] = out["probs"] + other["probs"]
-        if out["subclass"] is not None:
-            out["subclass"] = out["subclass"] + other["subclass"]
-    if members:
-        out["probs"] = out["probs"] / (1 + len(members))
-        out["subclass"] = None if out["subclass"] is None else out["subclass"] / (1 + len(members))
+    return with_members(out, X, members, batch)
+
+
+def with_members(first: dict, X: torch.Tensor, members, batch: int = 500) -> dict:
+    """The first network's :func:`predict_all` output with its probabilities and subclasses averaged over the
+    ``members`` run on the same flux X; the outlier score stays the first network's."""
+    if not members:
+        return first
+    others = [predict_all(net, X, batch) for net in members]
+    out = dict(first, probs=torch.stack([first["probs"]] + [o["probs"] for o in others]).mean(0))
+    if first["subclass"] is not None:
+        out["subclass"] = torch.stack([first["subclass"]] + [o["subclass"] for o in others]).mean(0)
     return out
 
 
@@ -442,8 +446,9 @@ def classify(model: SpectrumNet, flux_on_grid: np.ndarray, templates: dict | Non
     and the outlier score are ``model``'s."""
     x = scale(torch.tensor(flux_on_grid, dtype=torch.float32))
     probs, sal, sub, score = saliency(model, x)
-    if members:
-        both = predict_all(model, x.unsqueeze(0), members=members)
+    if members:  # the first network's outputs are saliency's: only the members run again
+        first = {"probs": probs[None], "subclass": None if sub is None else sub[None], "outlier": None}
+        both = with_members(first, x.unsqueeze(0), members)
         probs, sub = both["probs"][0], None if sub is None else both["subclass"][0]
     kind = CLASSES[int(probs.argmax())]
     outlier = score > model.cfg.outlier_threshold
