@@ -69,7 +69,7 @@ class Tfidf:
 
 
 def network_accuracy(model, vocab, rows) -> float:
-    return accuracy(model, batches(rows, vocab, 256, None))
+    return accuracy(model, batches(rows, vocab, 256, None, word_buckets=model.cfg.word_buckets))
 
 
 def cross_domain(train_rows, test_rows, epochs: int, shipped: AttentionConfig) -> list[tuple]:
@@ -107,7 +107,8 @@ def main(argv=None):
         name = ("shipped: " if folder == REPO / "data" / "sentiment" else f"`{folder}`: ") + \
             f"{cfg.variant}{'' if cfg.variant == 'su' else f' × {cfg.n_layers}'}{'' if cfg.use_pe else ', no PE'}" + \
             (f", bigrams {cfg.bigram_buckets}" if cfg.bigram_buckets else "") + \
-            (f", wide n-grams {cfg.ngram_buckets}" if cfg.ngram_buckets else "")
+            (f", wide n-grams {cfg.ngram_buckets}" if cfg.ngram_buckets else "") + \
+            (f", words {cfg.word_buckets}" if cfg.word_buckets else "")
         columns[name] = {set_name: network_accuracy(model, vocab, rows) for set_name, rows in sets.items()}
     print(f"## Sentiment: accuracy on every held-out set (train {len(train_rows):,} reviews of {len(SOURCES)} "
           "sources)\n")
@@ -120,7 +121,8 @@ def main(argv=None):
     model, vocab = sentiment.MODEL.get()
     real = sets[REAL_SET]
     wrong = [(y, d, t) for y, d, t in real
-             if (model(batches([(y, d, t)], vocab, 1, None)[0][0])[0][0] > 0) != bool(y)]
+             if (model(*batches([(y, d, t)], vocab, 1, None, word_buckets=model.cfg.word_buckets)[0][::3])[0][0] > 0)
+             != bool(y)]
     shipped = next(c for name, c in columns.items() if name.startswith("shipped"))
     # the tab shows this score (no training command reads the real-input set, so the card cannot carry it)
     sentiment.REAL_INPUT_SCORE.write_text(json.dumps({

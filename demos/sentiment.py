@@ -40,8 +40,10 @@ MODEL = Lazy(_load)
 
 
 def _prepare(text):
-    """Validate the review → (text the model reads, ids tensor, notes)."""
+    """Validate the review → (text the model reads, ids tensor, its words tensor or None, notes)."""
     import torch
+
+    from models.attention import word_ids
 
     text = check_text(text, "评论", "review", MAX_INPUT)
     model, vocab = MODEL.get()
@@ -57,7 +59,8 @@ def _prepare(text):
         raise error("这段文字里没有模型认识的字", "none of these characters is in the model's vocabulary")
     if unknown:
         notes.append(f"{unknown} 个字不在字表中，按 `<unk>` 处理 · {unknown} characters are outside the vocabulary")
-    return body, torch.tensor([ids]), notes
+    words = word_ids([body], model.cfg.word_buckets, len(body)) if model.cfg.word_buckets else None
+    return body, torch.tensor([ids]), words, notes
 
 
 def contribution_html(chars: str, scores: list[float]) -> str:
@@ -78,10 +81,10 @@ def classify(text):
     A character's contribution is w·h_t / n (exact: the head is linear after the mean), scaled to −1..1."""
     import torch
 
-    body, ids, notes = _prepare(text)
+    body, ids, words, notes = _prepare(text)
     model, _ = MODEL.get()
     with torch.inference_mode():
-        logits, contrib, _ = model.explain(ids)
+        logits, contrib, _ = model.explain(ids, words)
     p = model.probability(logits[0]).item()
     contrib = contrib[0]
     scale = contrib.abs().max().item() or 1.0
@@ -99,10 +102,10 @@ def attention_maps(text):
     import numpy as np
     import torch
 
-    body, ids, _ = _prepare(text)
+    body, ids, words, _ = _prepare(text)
     model, _ = MODEL.get()
     with torch.inference_mode():
-        weights = model.explain(ids)[2][-1][0].numpy()  # last layer: (H, T, T)
+        weights = model.explain(ids, words)[2][-1][0].numpy()  # last layer: (H, T, T)
     n = min(len(body), HEATMAP_CHARS)
     return heatmap_grid(weights[:, :n, :n], list(body[:n]))
 

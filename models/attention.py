@@ -10,8 +10,9 @@ Su's Keras layer has Q, K, V projections without bias, masks padded keys with �
 output projection, residual, LayerNorm or FFN; his position embedding concatenates [cos | sin] instead of
 interleaving them, and is added to the token embedding. Optionally (``bigram_buckets``) a hashed embedding of each
 character pair is added too, and (``ngram_buckets``) a linear "wide" path — one weight per hashed 1-, 2- and
-3-character n-gram, summed / √n and added to the logit (fastText; Cheng et al. 2016's wide & deep) — our additions,
-measured in bench/bench_sentiment.py. His classifier: Embedding → +PE → one Attention(8 × 16) →
+3-character n-gram, summed / √n and added to the logit (fastText; Cheng et al. 2016's wide & deep), and
+(``word_buckets``) one more weight per hashed jieba word and pair of adjacent words, read at the word's first
+character — our additions, measured in bench/bench_sentiment.py. His classifier: Embedding → +PE → one Attention(8 × 16) →
 global average pool → Dropout 0.5 → Dense(1, sigmoid). ``variant="su"`` is exactly that; ``variant="encoder"``
 stacks full post-LN encoder blocks (attention with W^O → add & LayerNorm → FFN → add & LayerNorm).
 
@@ -21,7 +22,9 @@ attention weights of every head.
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -44,6 +47,8 @@ class AttentionConfig:
     use_pe: bool = True
     bigram_buckets: int = 0  # > 0: add a hashed embedding of each (character, next character) pair
     ngram_buckets: int = 0  # > 0: a linear "wide" path, one weight per hashed 1-, 2- and 3-character n-gram
+    ngram_dropout: float = 0.0  # in training, each n-gram of the wide path is left out with this probability
+    word_buckets: int = 0  # > 0: the wide path also reads hashed jieba words and word pairs (words= of forward)
     max_len: int = 200
     dropout: float = 0.5  # after pooling (Su: 0.5)
     attn_dropout: float = 0.1  # inside encoder blocks
@@ -132,6 +137,10 @@ class SentimentClassifier(nn.Module):
         self.ngram = nn.Embedding(cfg.ngram_buckets + 1, 1, padding_idx=0) if cfg.ngram_buckets else None
         if self.ngram is not None:
             nn.init.zeros_(self.ngram.weight)
+        # made last, so a model with words draws the same initial weights as one without (the same seed)
+        self.word = nn.Embedding(cfg.word_buckets + 1, 1, padding_idx=0) if cfg.word_buckets else None
+        if self.word is not None:
+            nn.init.zeros_(self.word.weight)
 
     def encode(self, ids):
         """ids (B, T) → token states (B, T, width), mask (B, T), attention weights per layer."""
@@ -166,19 +175,31 @@ class SentimentClassifier(nn.Module):
         h = (grams + torch.tensor([0, 7919, 104_729])) % self.cfg.ngram_buckets + 1
         return torch.where(valid, h, torch.zeros_like(h))
 
-    def wide(self, ids, mask):
-        """(B, T): what each character's n-grams add to the logit, scaled by 1/√n (a TF-IDF vector's L2 norm
-        grows like √n, so a long review's evidence is neither diluted nor summed up unboundedly)."""
+    def wide(self, ids, mask, words=None):
+        """(B, T): what each character's n-grams (and the words starting at it) add to the logit, scaled by 1/√n (a
+        TF-IDF vector's L2 norm grows like √n, so a long review's evidence is neither diluted nor summed up
+        unboundedly). ``words``: (B, T, 2) from :func:`word_ids`, for a model with ``word_buckets``."""
         n = mask.sum(1, keepdim=True).clamp(min=1).float()
-        return self.ngram(self.ngram_ids(ids)).squeeze(-1).sum(-1) * mask / n.sqrt()
+        w = self.ngram(self.ngram_ids(ids)).squeeze(-1)  # (B, T, 3)
+        p = self.cfg.ngram_dropout
+        if self.training and p > 0:
+            # n-gram dropout: the wide path alone can memorise the training reviews (each rare n-gram a flag for its
+            # one review); leaving n-grams out makes it spread the evidence and leaves the attention work to do
+            w = w * (torch.rand_like(w) >= p) / (1 - p)
+        w = w.sum(-1)
+        if self.word is not None:
+            if words is None:
+                raise ValueError("this model also reads jieba words: pass words=word_ids(texts, …)")
+            w = w + self.word(words).squeeze(-1).sum(-1)
+        return w * mask / n.sqrt()
 
-    def forward(self, ids):
+    def forward(self, ids, words=None):
         x, mask, attentions = self.encode(ids)
         m = mask[..., None].float()
         pooled = (x * m).sum(1) / m.sum(1).clamp(min=1)  # global average over real tokens
         logits = self.head(self.drop(pooled)).squeeze(-1)
         if self.ngram is not None:
-            logits = logits + self.wide(ids, mask).sum(1)
+            logits = logits + self.wide(ids, mask, words).sum(1)
         return logits, attentions
 
     def mlm_logits(self, ids, where=None) -> torch.Tensor:
@@ -195,17 +216,50 @@ class SentimentClassifier(nn.Module):
         """Calibrated P(positive) = σ(logit / T) (T from the config; 1 = as trained)."""
         return torch.sigmoid(logits / self.cfg.temperature)
 
-    def explain(self, ids):
+    def explain(self, ids, words=None):
         """One pass for the page (eval mode) → (logits (B,), per-token contributions (B, T), attentions).
 
         The head is linear after the mean, so logit = bias + Σ_t w·h_t / n exactly: w·h_t / n is what token t adds
-        (0 at padding); with the wide path, token t also adds the weights of the n-grams that start at it / √n."""
+        (0 at padding); with the wide path, token t also adds the weights of the n-grams (and words) that start at
+        it / √n."""
         x, mask, attentions = self.encode(ids)
         n = mask.sum(1, keepdim=True).clamp(min=1)
         contrib = (x @ self.head.weight[0]) * mask / n
         if self.ngram is not None:
-            contrib = contrib + self.wide(ids, mask)
+            contrib = contrib + self.wide(ids, mask, words)
         return contrib.sum(1) + self.head.bias, contrib, attentions
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba.Tokenizer()
+
+
+def word_buckets_of(text: str, buckets: int) -> list[list[int]]:
+    """Per character of ``text``: [bucket of the jieba word that starts here, bucket of that word + the next one],
+    each in 1..buckets; [0, 0] inside a word, and no pair after the last word. crc32, not hash(): Python salts
+    str hashes per process, and the buckets must be the same in training and in the app."""
+    words = _jieba().lcut(text) if text else []
+    out, start = [[0, 0] for _ in text], 0
+    for i, w in enumerate(words):
+        out[start][0] = zlib.crc32(w.encode("utf-8")) % buckets + 1
+        if i + 1 < len(words):
+            out[start][1] = zlib.crc32(f"{w}\x00{words[i + 1]}".encode("utf-8")) % buckets + 1
+        start += len(w)
+    return out
+
+
+def word_ids(texts: list[str], buckets: int, length: int) -> torch.Tensor:
+    """(B, length, 2) word buckets of each text (its first ``length`` characters, as the model reads them),
+    padded with 0 — the ``words`` argument of a model with ``word_buckets``."""
+    rows = [word_buckets_of(t[:length], buckets) for t in texts]
+    return torch.tensor([r + [[0, 0]] * (length - len(r)) for r in rows], dtype=torch.long).reshape(len(texts),
+                                                                                               length, 2)
 
 
 def loss_fn(logits, labels, weights=None, smoothing: float = 0.0):
@@ -244,11 +298,13 @@ def reliability(probs: torch.Tensor, labels: torch.Tensor, bins: int = 10) -> tu
 
 @torch.no_grad()
 def accuracy(model: SentimentClassifier, batches, device="cpu") -> float:
-    """Share of reviews whose sign of the logit matches the label, over ``batches`` of (ids (B, T), labels (B,), …)."""
+    """Share of reviews whose sign of the logit matches the label, over ``batches`` of (ids (B, T), labels (B,),
+    weights, words (B, T, 2) or None) — training/sentiment.py's batches."""
     model.eval()
     right = n = 0
-    for x, y, *_ in batches:
-        right += ((model(x.to(device))[0] > 0).long().cpu() == y).sum().item()
+    for x, y, _, words in batches:
+        words = None if words is None else words.to(device)
+        right += ((model(x.to(device), words)[0] > 0).long().cpu() == y).sum().item()
         n += len(y)
     return right / n
 

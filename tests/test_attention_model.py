@@ -86,6 +86,72 @@ def test_wide_path_reads_each_ngram_once_ignores_padding_and_adds_up():
         assert model(torch.tensor(short))[0].shape == (1,)
 
 
+def test_ngram_dropout_leaves_ngrams_out_in_training_only_and_keeps_the_mean():
+    torch.manual_seed(0)
+    cfg = AttentionConfig(vocab_size=30, variant="encoder", d_model=32, n_heads=4, d_ff=64, max_len=20,
+                          ngram_buckets=97, ngram_dropout=0.5)
+    model = SentimentClassifier(cfg)
+    with torch.no_grad():
+        model.ngram.weight.fill_(1.0)
+    ids = torch.tensor([[5, 6, 7, 8, 9, 10]])
+    mask = ids != 0
+    full = model.eval().wide(ids, mask)
+    assert torch.equal(full, model.wide(ids, mask))  # evaluation: every n-gram, every time
+    model.train()
+    draws = torch.stack([model.wide(ids, mask).sum() for _ in range(2000)])
+    kept = {round(d.item() * math.sqrt(6) / 2) for d in draws[:50]}  # each kept n-gram adds 1 / (1 − p) / √n
+    assert len(kept) > 3 and min(kept) >= 0 and max(kept) <= 15  # some of the 15 n-grams, a different few each time
+    assert draws.mean().item() == pytest.approx(full.sum().item(), rel=0.05)  # unbiased
+
+
+def test_words_are_read_at_their_first_character_with_stable_buckets():
+    from models.attention import _jieba, word_buckets_of, word_ids
+
+    text = "书的内容很充实，孩子很喜欢"
+    words = _jieba().lcut(text)
+    grams = word_buckets_of(text, 1000)
+    starts = [sum(map(len, words[:i])) for i in range(len(words))]
+    assert [t for t, g in enumerate(grams) if g[0]] == starts  # one word per start, none inside a word
+    assert all(g[1] for t, g in enumerate(grams) if t in starts[:-1]) and grams[starts[-1]][1] == 0
+    assert all(1 <= b <= 1000 for g in grams for b in g if b)
+    assert word_buckets_of(text, 1000) == grams  # crc32: the same buckets in every process, not hash()'s
+    assert word_buckets_of("内容很充实", 1000)[0][0] == grams[starts[words.index("内容")]][0]
+    batch = word_ids([text, "很好"], 1000, 20)
+    assert batch.shape == (2, 20, 2) and (batch[0, len(text):] == 0).all() and batch[1, 0, 0] > 0
+
+
+def test_a_model_with_words_needs_them_and_each_word_weight_lands_on_its_first_character():
+    from models.attention import word_ids
+
+    torch.manual_seed(0)
+    cfg = AttentionConfig(vocab_size=30, variant="encoder", d_model=32, n_heads=4, d_ff=64, max_len=20,
+                          ngram_buckets=97, word_buckets=101)
+    model = SentimentClassifier(cfg).eval()
+    text = "质量很好"
+    ids = torch.tensor([[5, 6, 7, 8]])
+    words = word_ids([text], 101, 4)
+    with pytest.raises(ValueError):
+        model(ids)
+    base, before = model(ids, words)[0], model.explain(ids, words)[1]
+    start = int(words[0, :, 0].nonzero()[-1])  # the last word's first character
+    with torch.no_grad():
+        model.word.weight[words[0, start, 0]] = 2.0
+    logits = model(ids, words)[0]
+    assert (logits - base).item() == pytest.approx(2.0 / math.sqrt(4), abs=1e-5)
+    explained, contrib, _ = model.explain(ids, words)
+    assert torch.allclose(explained, logits, atol=1e-5)
+    moved = torch.zeros(4)
+    moved[start] = 2.0 / math.sqrt(4)
+    assert torch.allclose(contrib[0] - before[0], moved, atol=1e-5)  # on the word's first character only
+    # made last: the other weights are those of the same seed without words
+    torch.manual_seed(0)
+    plain = SentimentClassifier(AttentionConfig(vocab_size=30, variant="encoder", d_model=32, n_heads=4, d_ff=64,
+                                                max_len=20, ngram_buckets=97))
+    torch.manual_seed(0)
+    again = SentimentClassifier(cfg)
+    assert all(torch.equal(v, again.state_dict()[k]) for k, v in plain.state_dict().items())
+
+
 def test_wide_weights_learn_faster_and_only_they():
     from training.sentiment import param_groups
 
@@ -93,6 +159,9 @@ def test_wide_weights_learn_faster_and_only_they():
                                                 max_len=20, ngram_buckets=50))
     groups = param_groups(model, 1e-3, 10.0)
     assert [len(g["params"]) for g in groups] == [len(list(model.parameters())) - 1, 1]
+    with_words = SentimentClassifier(AttentionConfig(vocab_size=30, variant="encoder", d_model=32, n_heads=4, d_ff=64,
+                                                     max_len=20, ngram_buckets=50, word_buckets=40))
+    assert param_groups(with_words, 1e-3, 10.0)[1]["params"] == [with_words.ngram.weight, with_words.word.weight]
     assert groups[1]["params"][0] is model.ngram.weight and groups[1]["lr"] == pytest.approx(1e-2)
     assert len(param_groups(SentimentClassifier(AttentionConfig(vocab_size=30)), 1e-3)) == 1
 

@@ -30,7 +30,8 @@ import torch
 from tqdm import tqdm
 
 from models import attention
-from models.attention import AttentionConfig, SentimentClassifier, accuracy, fit_temperature, loss_fn, reliability
+from models.attention import (AttentionConfig, SentimentClassifier, accuracy, fit_temperature, loss_fn, reliability,
+                              word_ids)
 from models.vocab import Vocab
 from training import REPO, cache_dir, load_run, save_run, warmup_cosine
 from training.sentiment_data import SOURCES, prepare, read_tsv
@@ -38,6 +39,7 @@ from training.sentiment_data import SOURCES, prepare, read_tsv
 OUT = REPO / "data" / "sentiment"
 MAX_LEN = 200
 WIDE_LR_FACTOR = 30.0
+FINE_TUNING_ONLY = ("ngram_dropout", "word_buckets")  # config fields that pre-training neither uses nor changes
 
 
 def review_vocab(rows, extra_texts=()) -> Vocab:
@@ -57,9 +59,11 @@ def source_weights(rows) -> dict[tuple[str, int], float]:
     return {k: w / mean for k, w in raw.items()}
 
 
-def batches(rows, vocab: Vocab, batch_size: int, rng: random.Random | None, weights: dict | None = None):
-    """(ids (B, T) padded with 0, labels (B,), weights (B,)) over (label, source, text) rows sorted by length, so
-    padding stays small; shuffled batches when ``rng`` is given. ``weights``: {(source, label): weight}."""
+def batches(rows, vocab: Vocab, batch_size: int, rng: random.Random | None, weights: dict | None = None,
+            word_buckets: int = 0):
+    """(ids (B, T) padded with 0, labels (B,), weights (B,), words (B, T, 2) or None) over (label, source, text)
+    rows sorted by length, so padding stays small; shuffled batches when ``rng`` is given. ``weights``:
+    {(source, label): weight}; ``word_buckets``: the model's (its words are computed here once, not every step)."""
     order = sorted(range(len(rows)), key=lambda i: (len(rows[i][2]), i))
     out = []
     for s in range(0, len(order), batch_size):
@@ -67,8 +71,9 @@ def batches(rows, vocab: Vocab, batch_size: int, rng: random.Random | None, weig
         ids = [vocab.encode(t[:MAX_LEN]) or [1] for _, _, t in chunk]
         T = max(map(len, ids))
         w = [weights[src, y] if weights else 1.0 for y, src, _ in chunk]
+        words = word_ids([t[:MAX_LEN] for _, _, t in chunk], word_buckets, T) if word_buckets else None
         out.append((torch.tensor([x + [0] * (T - len(x)) for x in ids]), torch.tensor([y for y, _, _ in chunk]),
-                    torch.tensor(w)))
+                    torch.tensor(w), words))
     if rng:
         rng.shuffle(out)
     return out
@@ -78,7 +83,8 @@ def batches(rows, vocab: Vocab, batch_size: int, rng: random.Random | None, weig
 def logits_of(model, batches_, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """(logits, labels) over ``batches_`` in eval mode."""
     model.eval()
-    out = [(model(x.to(device))[0].float().cpu(), y) for x, y, _ in batches_]
+    out = [(model(x.to(device), None if words is None else words.to(device))[0].float().cpu(), y)
+           for x, y, _, words in batches_]
     return torch.cat([o for o, _ in out]), torch.cat([y for _, y in out])
 
 
@@ -126,13 +132,16 @@ def pretrained(cfg: AttentionConfig, unlabelled: list[str], vocab: Vocab, args) 
 
     from safetensors.torch import load_model, save_model
 
-    key = hashlib.sha256(json.dumps([asdict(cfg), vocab.itos, len(unlabelled), sum(map(len, unlabelled)),
+    # settings of fine-tuning only (the word weights are made last and start at 0): the same pre-trained weights
+    shape = {k: v for k, v in asdict(cfg).items() if k not in FINE_TUNING_ONLY}
+    key = hashlib.sha256(json.dumps([shape, vocab.itos, len(unlabelled), sum(map(len, unlabelled)),
                                      args.pretrain_epochs, args.seed], ensure_ascii=False).encode()).hexdigest()[:16]
     path = cache_dir() / "sentiment" / f"pretrained-{key}.safetensors"
     torch.manual_seed(args.seed)   # before the model is made: its initial weights are part of the seeded run
     model = SentimentClassifier(cfg)
     if path.exists():
-        load_model(model, str(path))
+        missing, unexpected = load_model(model, str(path), strict=False)
+        assert set(missing) | set(unexpected) <= {"word.weight"}, (missing, unexpected)
         tqdm.write(f"masked-LM pre-training: cached weights {path.name}", file=sys.stderr)
         return model.to(args.device)
     model = pretrain_mlm(model, unlabelled, vocab, args.pretrain_epochs, seed=args.seed, device=args.device)
@@ -143,10 +152,10 @@ def pretrained(cfg: AttentionConfig, unlabelled: list[str], vocab: Vocab, args) 
 
 
 def param_groups(model: SentimentClassifier, lr: float, wide_factor: float = WIDE_LR_FACTOR) -> list[dict]:
-    """The wide path's n-gram weights learn ``wide_factor`` × faster: each is a single scalar that moves only in the
+    """The wide path's n-gram (and word) weights learn ``wide_factor`` × faster: each is a single scalar that moves only in the
     batches holding its n-gram, so at the network's rate most would stay near 0 for the whole run."""
-    wide = [p for n, p in model.named_parameters() if n.startswith("ngram.")]
-    rest = [p for n, p in model.named_parameters() if not n.startswith("ngram.")]
+    wide = [p for n, p in model.named_parameters() if n.startswith(("ngram.", "word."))]
+    rest = [p for n, p in model.named_parameters() if not n.startswith(("ngram.", "word."))]
     return [{"params": rest}] + ([{"params": wide, "lr": lr * wide_factor}] if wide else [])
 
 
@@ -163,7 +172,7 @@ def train(cfg: AttentionConfig, train_rows, valid_rows, vocab, epochs=8, patienc
     opt = torch.optim.AdamW(param_groups(model, lr, wide_lr), lr=lr, weight_decay=0.01)
     base_lrs = [g["lr"] for g in opt.param_groups]
     weights = source_weights(train_rows)
-    valid = batches(valid_rows, vocab, 256, None)
+    valid = batches(valid_rows, vocab, 256, None, word_buckets=cfg.word_buckets)
     history, best, best_state, bad, start = [], -1.0, None, 0, 1
     if run is not None and resume and (run / "state.json").exists():
         state, extra = load_run(run, model, opt)
@@ -175,15 +184,17 @@ def train(cfg: AttentionConfig, train_rows, valid_rows, vocab, epochs=8, patienc
             break
         model.train()
         torch.manual_seed(seed * 1_000_003 + epoch)  # dropout noise and order: the same after a resume
-        bar = tqdm(batches(train_rows, vocab, batch_size, random.Random(seed * 1_000_003 + epoch), weights),
+        bar = tqdm(batches(train_rows, vocab, batch_size, random.Random(seed * 1_000_003 + epoch), weights,
+                           cfg.word_buckets),
                    desc=f"{desc} epoch {epoch}", unit=" batches", leave=False)
         total = 0.0
-        for i, (x, y, w) in enumerate(bar, 1):
+        for i, (x, y, w, words) in enumerate(bar, 1):
             if cosine:
                 step = (epoch - 1) * len(bar) + i - 1
                 for g, base in zip(opt.param_groups, base_lrs):
                     g["lr"] = warmup_cosine(step, step / (epochs * len(bar)), base, 100)
-            loss = loss_fn(model(x.to(device))[0], y.to(device), w.to(device), smoothing)
+            words = None if words is None else words.to(device)
+            loss = loss_fn(model(x.to(device), words)[0], y.to(device), w.to(device), smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -213,7 +224,8 @@ def run_dir(out: Path) -> Path:
 
 def config_from(args, vocab) -> AttentionConfig:
     return AttentionConfig(vocab_size=len(vocab), variant=args.variant, n_layers=args.layers, use_pe=not args.no_pe,
-                           bigram_buckets=args.bigrams, ngram_buckets=args.ngrams, max_len=MAX_LEN)
+                           bigram_buckets=args.bigrams, ngram_buckets=args.ngrams, max_len=MAX_LEN,
+                           ngram_dropout=args.ngram_dropout, word_buckets=args.words)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -225,6 +237,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--bigrams", type=int, default=0, help="hashed character-pair buckets (0: characters only)")
     ap.add_argument("--ngrams", type=int, default=0,
                     help="hashed 1–3-gram buckets of the linear wide path (0: attention only)")
+    ap.add_argument("--ngram-dropout", type=float, default=0.0,
+                    help="in fine-tuning, leave each n-gram of the wide path out with this probability")
+    ap.add_argument("--words", type=int, default=0,
+                    help="hashed buckets of jieba words and word pairs in the wide path (0: characters only)")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--wide-lr", type=float, default=WIDE_LR_FACTOR,
                     help="learning rate of the wide path's n-gram weights, × the network's")
@@ -268,7 +284,7 @@ def card(cfg: AttentionConfig, vocab: Vocab, n_params: int, counts: dict, histor
 
 - **Model**: models/attention.py, variant `{cfg.variant}`{f" × {cfg.n_layers} blocks" if cfg.variant == "encoder" else ""}
   (kexue.fm/archives/4765): character embedding {cfg.d_model}{f" + a hashed embedding of each character pair ({cfg.bigram_buckets:,} buckets)" if cfg.bigram_buckets else ""}, {"sinusoidal position embedding added" if cfg.use_pe else "no position embedding"},
-  {cfg.n_heads} heads × {cfg.head_dim if cfg.variant == "su" else cfg.d_model // cfg.n_heads}, average pool over real characters, dropout {cfg.dropout}, one logit{f"; plus a linear wide path: one weight per hashed character 1-, 2- and 3-gram ({cfg.ngram_buckets:,} buckets), summed / √n and added to the logit" if cfg.ngram_buckets else ""};
+  {cfg.n_heads} heads × {cfg.head_dim if cfg.variant == "su" else cfg.d_model // cfg.n_heads}, average pool over real characters, dropout {cfg.dropout}, one logit{f"; plus a linear wide path: one weight per hashed character 1-, 2- and 3-gram ({cfg.ngram_buckets:,} buckets), summed / √n and added to the logit" if cfg.ngram_buckets else ""}{f", and one per hashed jieba word and pair of adjacent words ({cfg.word_buckets:,} buckets)" if cfg.word_buckets else ""};
   {n_params / 1e6:.2f}M parameters, stored fp16; {len(vocab):,} characters (seen ≥ 2 times in the training reviews{" and the pre-training text" if args.pretrain_epochs else ""}, + `<pad>`, `<unk>`);
   reviews cut to {MAX_LEN} characters.
 - **Data** (`python -m training.sentiment_data --source DIR`; the reviews are not in the repository): ChnSentiCorp
@@ -339,12 +355,12 @@ def main(argv=None):
                            wide_lr=args.wide_lr, cosine=args.cosine, smoothing=args.label_smoothing)
     minutes = (time.perf_counter() - t0) / 60
     model.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})  # as it will be loaded
-    logits, labels = logits_of(model, batches(valid_rows, vocab, 256, None))
+    logits, labels = logits_of(model, batches(valid_rows, vocab, 256, None, word_buckets=cfg.word_buckets))
     temperature = fit_temperature(logits, labels)
     before, ece_before = reliability(torch.sigmoid(logits), labels)
     after, ece_after = reliability(torch.sigmoid(logits / temperature), labels)
     model.cfg.temperature = temperature
-    tests = {name: (accuracy(model, batches(rows, vocab, 256, None)), len(rows))
+    tests = {name: (accuracy(model, batches(rows, vocab, 256, None, word_buckets=cfg.word_buckets)), len(rows))
              for name, rows in held_out_sets(test_rows).items()}
     counts = json.loads(paths["counts"].read_text(encoding="utf-8"))
     flags = " ".join(argv if argv is not None else sys.argv[1:])
