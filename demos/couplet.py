@@ -20,7 +20,7 @@ WEIGHTS = REPO / "data" / "couplet"
 LM_WEIGHTS = REPO / "data" / "couplet_lm"
 PHRASES = REPO / "data" / "couplet_phrases"
 # the decoder's weights, chosen on the real validation pairs (bench_couplet's grid)
-LM_WEIGHT = 0.5  # the LM's log-probability against the tagger's
+LM_WEIGHT = 1.5  # the LM's log-probability against the tagger's
 TONE_WEIGHT = 1.5  # "prefer opposed tones": a bonus of 1.5 (nats) per position opposed to the upper line's tone
 PHRASE_WEIGHT = 1.0  # the phrase table's bonus per aligned pair of lower characters
 MODES = [bi("最优", "k-best"), bi("采样", "sample")]  # the values (API) are the bilingual names
@@ -144,7 +144,8 @@ def build_tab() -> None:
         zh="**基于CNN和序列标注的对联机器人。** 下联与上联等长、逐字相对，所以不必用 seq2seq：把上联的每个字“标注”为下联"
            "同一位置的字。模型是 6 个带门残差卷积块，每个位置一个 softmax；苏神的解码规则：每个位置取概率最大的字，但不取"
            " `<unk>`，也不取上联同一位置的字。逐字独立选字，下联常常字字相对却不成话，所以我们再加一个整副对联的字级语言模型"
-           "（小 GPT），在束搜索里与标注模型的分数相加（权重可调，0 = 只用苏神的模型）；再加一张对仗词组表：训练对联里上联"
+           "（小 GPT；上下联同一位置的字共用一个“列”向量，下联的字一眼找到它所对的上联字），在束搜索里与标注模型的分数"
+           "相加（权重可调，0 = 只用苏神的模型）；再加一张对仗词组表：训练对联里上联"
            "相邻两字（如“岁月”）在下联同一位置对什么（“春秋”“乾坤”…）、对过几次，下联相邻两字是真实对联常用的对仗就加分"
            "（只收至少两副对联共有的词组）；与上联平仄相对的字另有加分，"
            "并守对联的格式：上联叠字（声声、事事）处下联同样叠字，上联不重复处下联不重复，标点照抄；几个候选至少相差"
@@ -155,7 +156,9 @@ def build_tab() -> None:
            "same position. Six gated residual conv blocks, a softmax per position; Su's rule takes the best character "
            "per position, never `<unk>` and never the upper character at that position. Chosen position by position, "
            "such lines often answer every character and still make no sense, so a character language model of whole "
-           "couplets (a small GPT) adds its log-probability to the tagger's in a beam search (weight adjustable; "
+           "couplets (a small GPT; the characters at the same place of both lines share a column vector, so a lower "
+           "character finds the upper one it answers) adds its log-probability to the tagger's in a beam search "
+           "(weight adjustable; "
            "0 = Su's model alone); a phrase table adds what the tagger cannot see — which *pairs* of lower "
            "characters answer a pair of upper ones in real couplets (岁月 → 春秋, 乾坤…; only pairs that at least two "
            "couplets share) — so adjacent lower characters that real couplets use together get a bonus; "

@@ -181,7 +181,7 @@ def beam_search(tag_logp: torch.Tensor, upper: str, lm=None, lm_weight: float = 
 
         lm_model, lm_vocab, vocab = lm
         to_lm = torch.tensor([lm_vocab.stoi.get(c, 1) for c in vocab.itos])  # tagger id → LM id
-        logits, cache = lm_model(torch.tensor([encode_pair(lm_vocab, upper)] * B0), [])
+        logits, cache = lm_model(torch.tensor([encode_pair(lm_vocab, upper)] * B0), [], line_len=T)
         lm_lp = torch.log_softmax(logits[:, -1].float(), dim=-1)  # (B, V_lm): the next token's log-probs
     beams = [(0.0, 0.0, 0.0, [])] * B0  # a hypothesis: (score, tagger log p, LM log p, ids)
     for t in range(T):
@@ -210,7 +210,7 @@ def beam_search(tag_logp: torch.Tensor, upper: str, lm=None, lm_weight: float = 
         if use_lm:  # the LM reads the chosen characters: one token per beam, its cache rows following the beams
             rows = torch.tensor([b for b, _ in picks])
             cache = [(k[rows], v[rows]) for k, v in cache]
-            logits, cache = lm_model(to_lm[torch.tensor([[y] for _, y in picks])], cache)
+            logits, cache = lm_model(to_lm[torch.tensor([[y] for _, y in picks])], cache, line_len=T)
             lm_lp = torch.log_softmax(logits[:, -1].float(), dim=-1)
     if use_lm:  # the closing <eos>: a line that should go on scores low
         eos = lm_lp[:, lm_vocab.stoi[EOS]].tolist()

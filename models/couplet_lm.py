@@ -11,6 +11,10 @@ line. The couplet decoder (models/couplet.py :func:`beam_search`) adds its log-p
 Trained on the same pairs as the tagger: real couplets and the middle couplets of regulated verse.
 
 nanoGPT-shaped: pre-norm blocks, learned positions, weights of the input embedding and the output head tied.
+With ``columns`` each token also gets the embedding of its *column*, its place within its own line (the markers
+share one more): the lower character at column t and the upper character it answers carry the same vector, so
+attention finds "the character I face" with one dot product instead of learning, for every line length L, that the
+token L + 1 places back is the one. A couplet is aligned position by position; this tells the model so.
 """
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ class CoupletLMConfig:
     n_heads: int = 4
     max_len: int = 72  # tokens: <eos> + 34 + <sep> + 34 + <eos>
     dropout: float = 0.1
+    columns: bool = False  # add a column embedding: the place within the line, shared by both lines
 
 
 class Block(nn.Module):
@@ -66,6 +71,8 @@ class CoupletLM(nn.Module):
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.dim)
         self.pos = nn.Embedding(cfg.max_len, cfg.dim)
+        # columns 0 … max_len/2 − 2 of a line, then one for the markers <eos> and <sep>
+        self.col = nn.Embedding(cfg.max_len // 2, cfg.dim) if cfg.columns else None
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.ln = nn.LayerNorm(cfg.dim)
@@ -83,12 +90,29 @@ class CoupletLM(nn.Module):
         if isinstance(m, nn.Linear) and m.bias is not None:
             nn.init.zeros_(m.bias)
 
-    def forward(self, ids, cache: list | None = None):
+    def column_ids(self, start: int, length: int, line_len: int) -> torch.Tensor:
+        """Columns of the tokens start … start + length − 1 of ``<eos> upper <sep> lower <eos>`` (lines of
+        ``line_len`` characters): t for the t-th character of either line, the last id for the markers."""
+        i = torch.arange(start, start + length)
+        upper = (i >= 1) & (i <= line_len)
+        lower = (i >= line_len + 2) & (i <= 2 * line_len + 1)
+        marker = torch.full_like(i, self.cfg.max_len // 2 - 1)
+        return torch.where(upper, i - 1, torch.where(lower, i - line_len - 2, marker))
+
+    def forward(self, ids, cache: list | None = None, line_len: int | None = None):
         """ids: (B, T) → logits (B, T, V). With ``cache`` (a list: empty for a first call, then what the previous
         call returned, rows reordered to follow the beams), ``ids`` continue the cached tokens and the call returns
-        (logits, new cache) — the decoder's key-value cache, so a beam step costs one token per beam."""
+        (logits, new cache) — the decoder's key-value cache, so a beam step costs one token per beam.
+        ``line_len``: the upper line's length, which the column embedding needs; without a cache it is read from
+        the ids (``<eos> upper <sep> lower``, complete or not: T = 2L + 2 or 2L + 3)."""
         past = cache[0][0].shape[2] if cache else 0
-        x = self.drop(self.embed(ids) + self.pos(torch.arange(past, past + ids.shape[1], device=ids.device)))
+        x = self.embed(ids) + self.pos(torch.arange(past, past + ids.shape[1], device=ids.device))
+        if self.col is not None:
+            if line_len is None:
+                assert not cache, "decoding with a cache needs the line length"
+                line_len = (ids.shape[1] - 2) // 2
+            x = x + self.col(self.column_ids(past, ids.shape[1], line_len).to(ids.device))
+        x = self.drop(x)
         new = []
         for i, block in enumerate(self.blocks):
             x, kv = block(x, cache[i] if cache else None)
@@ -113,7 +137,7 @@ def encode_pair(vocab: Vocab, upper: str, lower: str = "") -> list[int]:
 def lower_log_prob(model: CoupletLM, vocab: Vocab, upper: str, lowers: list[str]) -> list[float]:
     """log p(lower <eos> | <eos> upper <sep>) of each candidate lower line (same length as ``upper``)."""
     ids = torch.tensor([encode_pair(vocab, upper, lo) for lo in lowers])  # (N, 2T + 3)
-    logp = torch.log_softmax(model(ids[:, :-1]).float(), dim=-1)
+    logp = torch.log_softmax(model(ids[:, :-1], line_len=len(upper)).float(), dim=-1)
     start = len(upper) + 1  # the <sep> position predicts the first lower character
     picked = logp[:, start:].gather(2, ids[:, start + 1:].unsqueeze(2)).squeeze(2)  # (N, T + 1)
     return picked.sum(1).tolist()

@@ -138,30 +138,41 @@ def test_repeated_upper_characters_are_mirrored_and_nothing_else_repeats():
     assert logits.shape[0] == 12
 
 
-def tiny_models(chars="风雨花月山水云天春秋，"):
+def tiny_models(chars="风雨花月山水云天春秋，", columns=False):
     torch.manual_seed(0)
     vocab = Vocab(list(chars))
     tagger = CoupletNet(CoupletConfig(vocab_size=len(vocab), dim=8, n_blocks=1)).eval()
     lm_vocab = couplet_lm.lm_vocab(vocab)
     lm = couplet_lm.CoupletLM(couplet_lm.CoupletLMConfig(vocab_size=len(lm_vocab), dim=16, n_layers=1,
-                                                         n_heads=2)).eval()
+                                                         n_heads=2, columns=columns)).eval()
     return tagger, vocab, lm, lm_vocab
 
 
-def test_lm_cache_gives_the_full_forward_pass():
-    _, _, lm, _ = tiny_models()
-    ids = torch.randint(0, 10, (2, 9))
+@pytest.mark.parametrize("columns", [False, True])
+def test_lm_cache_gives_the_full_forward_pass(columns):
+    _, _, lm, _ = tiny_models(columns=columns)
+    ids = torch.randint(0, 10, (2, 9))  # <eos> + 3 + <sep> + 3 + <eos>: lines of 3
     full = lm(ids)
-    logits, cache = lm(ids[:, :6], [])
+    logits, cache = lm(ids[:, :5], [], line_len=3)
     steps = [logits[:, -1]]
-    for t in range(6, 9):
-        logits, cache = lm(ids[:, t:t + 1], cache)
+    for t in range(5, 9):
+        logits, cache = lm(ids[:, t:t + 1], cache, line_len=3)
         steps.append(logits[:, -1])
-    assert torch.allclose(torch.stack(steps[:-1], 1), full[:, 5:8], atol=1e-5)
+    assert torch.allclose(torch.stack(steps[:-1], 1), full[:, 4:8], atol=1e-5)
 
 
-def test_the_beam_s_lm_score_is_the_lm_s_log_probability_of_the_line():
-    tagger, vocab, lm, lm_vocab = tiny_models()
+def test_lm_columns_align_the_two_lines():
+    _, _, lm, _ = tiny_models(columns=True)
+    marker = lm.cfg.max_len // 2 - 1
+    assert lm.column_ids(0, 9, 3).tolist() == [marker, 0, 1, 2, marker, 0, 1, 2, marker]
+    assert lm.column_ids(6, 2, 3).tolist() == [1, 2]  # the middle of the lower line, as a cached step sees it
+    ids = torch.tensor([[3, 4, 5, 6, 7, 8, 9, 10]])  # the same tokens, read as lines of 3 and of 2 (+ a tail)
+    assert not torch.allclose(lm(ids, line_len=3), lm(ids, line_len=2))
+
+
+@pytest.mark.parametrize("columns", [False, True])
+def test_the_beam_s_lm_score_is_the_lm_s_log_probability_of_the_line(columns):
+    tagger, vocab, lm, lm_vocab = tiny_models(columns=columns)
     found = write_lower(tagger, vocab, "风雨，春秋", 4, lm=(lm, lm_vocab), lm_weight=1.5)
     scored = couplet_lm.lower_log_prob(lm, lm_vocab, "风雨，春秋", [c.lower for c in found])
     for c, lp in zip(found, scored):

@@ -1,6 +1,6 @@
 """Train the couplet language model (models/couplet_lm.py) on real couplets + regulated-verse pairs.
 
-    python -m training.couplet_lm --source ../shared/datasets/couplets     # ~80 min on 1 CPU core
+    python -m training.couplet_lm --source ../shared/datasets/couplets     # ~65 min on 1 CPU core
     python -m training.couplet_lm --steps 40 --limit 2000 --out /tmp/couplet_lm   # a quick smoke run
     python -m training.couplet_lm --resume          # continue the run saved in the cache (every ~10 minutes)
 
@@ -34,7 +34,7 @@ from training.couplet import (add_run_args, data_card_rows, loss_plot, read_spli
 
 OUT = REPO / "data" / "couplet_lm"
 RUN = "couplet-lm-run"  # the resumable run's folder in the cache
-DEFAULT_STEPS = 3800
+DEFAULT_STEPS = 6000
 
 
 def token_batches(pairs, vocab, batch_tokens: int, rng: random.Random | None):
@@ -80,6 +80,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--dim", type=int, default=CoupletLMConfig.dim)
     ap.add_argument("--layers", type=int, default=CoupletLMConfig.n_layers)
+    ap.add_argument("--no-columns", dest="columns", action="store_false",
+                    help="leave out the column embedding (the place within the line, shared by both lines)")
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--save-minutes", type=float, default=10.0)
     return add_run_args(ap, OUT).parse_args(argv)
@@ -87,12 +89,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def card(cfg, vocab, n_params, counts, state, minutes, args) -> str:
     command = "python -m training.couplet_lm" + (f" --steps {args.steps}" if args.steps != DEFAULT_STEPS else "") + \
-        (f" --limit {args.limit}" if args.limit else "")
+        ("" if args.columns else " --no-columns") + (f" --limit {args.limit}" if args.limit else "")
     best = min(state["history"]["valid"], key=lambda h: h["loss"])
+    columns = (", plus a column embedding (the place within the line, the same\n  for the upper and the lower line)"
+               if cfg.columns else "")
     return f"""# Model card: couplet language model (对联语言模型)
 
 - **Model**: models/couplet_lm.py — a small GPT over characters of whole couplets, `<eos> 上联 <sep> 下联 <eos>`:
-  {cfg.n_layers} blocks, width {cfg.dim}, {cfg.n_heads} heads, positions up to {cfg.max_len}, input and output
+  {cfg.n_layers} blocks, width {cfg.dim}, {cfg.n_heads} heads, positions up to {cfg.max_len}{columns}, input and output
   embeddings tied;
   {len(vocab):,} tokens (the tagger's characters + `<sep>`, `<eos>`); {n_params / 1e6:.2f}M parameters, stored fp16.
   The couplet tab adds its log-probability of a lower line (given the upper line) to the tagger's when it re-ranks.
@@ -128,11 +132,11 @@ def main(argv=None):
     vocab = lm_vocab(train_vocab(train))
     real_valid = real_pairs(splits["valid"])
     train_pairs = repeat_real(train, args.real_weight)
-    cfg = CoupletLMConfig(vocab_size=len(vocab), dim=args.dim, n_layers=args.layers)
+    cfg = CoupletLMConfig(vocab_size=len(vocab), dim=args.dim, n_layers=args.layers, columns=args.columns)
     model = CoupletLM(cfg).to(args.device)
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98))
-    run = cache_dir() / RUN
+    run = cache_dir() / (RUN if args.out.resolve() == OUT.resolve() else f"{RUN}-{args.out.resolve().name}")
     state = {"step": 0, "seconds": 0.0, "epoch": 0, "history": {"train": [], "valid": []}, "best": math.inf}
     if args.resume and (run / "state.json").exists():
         state, extra = load_run(run, model, opt)
