@@ -120,9 +120,11 @@ def main(argv=None):
 
     model, vocab = sentiment.MODEL.get()
     real = sets[REAL_SET]
-    wrong = [(y, d, t) for y, d, t in real
-             if (model(*batches([(y, d, t)], vocab, 1, None, word_buckets=model.cfg.word_buckets)[0][::3])[0][0] > 0)
-             != bool(y)]
+    def logit(row):
+        ids, _, _, words = batches([row], vocab, 1, None, word_buckets=model.cfg.word_buckets)[0]
+        return model(ids, words)[0][0]
+
+    wrong = [row for row in real if (logit(row) > 0) != bool(row[0])]
     shipped = next(c for name, c in columns.items() if name.startswith("shipped"))
     # the tab shows this score (no training command reads the real-input set, so the card cannot carry it)
     sentiment.REAL_INPUT_SCORE.write_text(json.dumps({

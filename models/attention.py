@@ -12,9 +12,10 @@ interleaving them, and is added to the token embedding. Optionally (``bigram_buc
 character pair is added too, and (``ngram_buckets``) a linear "wide" path — one weight per hashed 1-, 2- and
 3-character n-gram, summed / √n and added to the logit (fastText; Cheng et al. 2016's wide & deep), and
 (``word_buckets``) one more weight per hashed jieba word and pair of adjacent words, read at the word's first
-character — our additions, measured in bench/bench_sentiment.py. His classifier: Embedding → +PE → one Attention(8 × 16) →
-global average pool → Dropout 0.5 → Dense(1, sigmoid). ``variant="su"`` is exactly that; ``variant="encoder"``
-stacks full post-LN encoder blocks (attention with W^O → add & LayerNorm → FFN → add & LayerNorm).
+character — our additions, measured in bench/bench_sentiment.py. His classifier: Embedding → +PE → one
+Attention(8 × 16) → global average pool → Dropout 0.5 → Dense(1, sigmoid). ``variant="su"`` is exactly that;
+``variant="encoder"`` stacks full post-LN encoder blocks (attention with W^O → add & LayerNorm → FFN → add &
+LayerNorm).
 
 Everything is written with plain tensors (no nn.MultiheadAttention / nn.TransformerEncoder): the tab shows the
 attention weights of every head.
@@ -258,8 +259,8 @@ def word_ids(texts: list[str], buckets: int, length: int) -> torch.Tensor:
     """(B, length, 2) word buckets of each text (its first ``length`` characters, as the model reads them),
     padded with 0 — the ``words`` argument of a model with ``word_buckets``."""
     rows = [word_buckets_of(t[:length], buckets) for t in texts]
-    return torch.tensor([r + [[0, 0]] * (length - len(r)) for r in rows], dtype=torch.long).reshape(len(texts),
-                                                                                               length, 2)
+    out = torch.tensor([r + [[0, 0]] * (length - len(r)) for r in rows], dtype=torch.long)
+    return out.reshape(len(texts), length, 2)  # also when length is 0
 
 
 def loss_fn(logits, labels, weights=None, smoothing: float = 0.0):

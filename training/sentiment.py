@@ -152,8 +152,8 @@ def pretrained(cfg: AttentionConfig, unlabelled: list[str], vocab: Vocab, args) 
 
 
 def param_groups(model: SentimentClassifier, lr: float, wide_factor: float = WIDE_LR_FACTOR) -> list[dict]:
-    """The wide path's n-gram (and word) weights learn ``wide_factor`` × faster: each is a single scalar that moves only in the
-    batches holding its n-gram, so at the network's rate most would stay near 0 for the whole run."""
+    """The wide path's n-gram (and word) weights learn ``wide_factor`` × faster: each is a single scalar that moves
+    only in the batches holding its n-gram, so at the network's rate most would stay near 0 for the whole run."""
     wide = [p for n, p in model.named_parameters() if n.startswith(("ngram.", "word."))]
     rest = [p for n, p in model.named_parameters() if not n.startswith(("ngram.", "word."))]
     return [{"params": rest}] + ([{"params": wide, "lr": lr * wide_factor}] if wide else [])
