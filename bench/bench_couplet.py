@@ -131,6 +131,8 @@ def main(argv=None):
                          ("couplet LM alone + form rules", {"lm": lm, "lm_weight": 1.0, "tag_weight": 0.0}),
                          ("tagger + phrase table + form rules", {"phrases": phrases, "phrase_weight": 1.0}),
                          ("tagger + LM (w 1) + tone bonus + form rules (no phrase table)", no_phrases),
+                         ("the tab, upper characters allowed in the lower line (before that rule)",
+                          tab | {"reuse": True}),
                          (TAB, tab)):
             t0 = time.perf_counter()
             systems[name] = beam_lines(bu, **kw)

@@ -148,7 +148,7 @@ def build_tab() -> None:
            "相加（权重可调，0 = 只用苏神的模型）；再加一张对仗词组表：训练对联里上联"
            "相邻两字（如“岁月”）在下联同一位置对什么（“春秋”“乾坤”…）、对过几次，下联相邻两字是真实对联常用的对仗就加分"
            "（只收至少两副对联共有的词组）；与上联平仄相对的字另有加分，"
-           "并守对联的格式：上联叠字（声声、事事）处下联同样叠字，上联不重复处下联不重复，标点照抄；几个候选至少相差"
+           "并守对联的格式：上联叠字（声声、事事）处下联同样叠字，上联不重复处下联不重复，下联不用上联的字，标点照抄；几个候选至少相差"
            "两个字。训练数据：真实对联（春联、楹联、《笠翁对韵》等，约 7.6 万对）加唐宋律诗的颔联、颈联（19.8 万对）；"
            "平仄按平水韵（入声字为仄）。",
         en="**A couplet robot by sequence labelling.** The lower line has the upper line's length and answers it "
@@ -164,7 +164,8 @@ def build_tab() -> None:
            "couplets share) — so adjacent lower characters that real couplets use together get a bonus; "
            "characters whose tone opposes the upper line's get a bonus, and the form rules "
            "hold: where the upper line repeats a character (声声, 事事) the "
-           "lower line repeats its own, it repeats nothing else, marks are copied, and candidates differ in at least "
+           "lower line repeats its own, it repeats nothing else, it uses none of the upper line's characters, marks "
+           "are copied, and candidates differ in at least "
            "two characters. Trained on real couplets (Spring Festival and collected couplets, the classical primers; "
            "76k pairs) and the middle couplets of Tang and Song regulated verse (198k); tones from the 平水韵 rhyme "
            "book (entering-tone characters are 仄).",

@@ -99,6 +99,17 @@ def allowed_log_probs(logits: torch.Tensor, upper_ids: list[int], marks: set[int
     return logp
 
 
+def without_upper_characters(tag_logp: torch.Tensor, upper_ids: list[int], marks: set[int] = frozenset()):
+    """A form rule of couplets (上下联不重字): the lower line uses no character of the upper line, at any position
+    (Su's rule forbids only the same position). Real couplets keep it — 0 of wb14123's 3,991 test couplets break it,
+    0.9 % of the verse pairs — while the tab broke it in a quarter of its lines (山高水长 → 天静山高). Patterned lines
+    still mirror: the lower line repeats its *own* characters. (T, V) → (T, V); marks stay copied."""
+    banned = sorted({u for u in upper_ids if u not in marks and u > 1})
+    out = tag_logp.clone()
+    out[:, banned] = float("-inf")
+    return out
+
+
 def load(folder) -> tuple[CoupletNet, Vocab]:
     """(model in eval mode, its vocabulary) from a checkpoint folder (models/checkpoint.py)."""
     config, weights = checkpoint.read_folder(folder, legacy="couplet.safetensors")
@@ -351,18 +362,21 @@ def diverse(found: list, n: int, upper: str) -> list:
 def write_lower(model: CoupletNet, vocab: Vocab, upper: str, n: int = 5, sampled: bool = False,
                 temperature: float = 1.0, seed: int = 0, lm=None, lm_weight: float = 0.0, tag_weight: float = 1.0,
                 tone_weight: float = 0.0, beam: int = 16, phrases: "PhraseTable | None" = None,
-                phrase_weight: float = 0.0) -> list[Candidate]:
+                phrase_weight: float = 0.0, reuse: bool = False) -> list[Candidate]:
     """The ``n`` best lower lines for ``upper`` (punctuation copied): beam search under the form rules
     (:func:`beam_search`), the tagger's log-probs plus ``lm_weight`` × the couplet LM's (``lm`` = (LM, its
     vocabulary)) plus ``tone_weight`` per position whose tone is opposed to the upper line's plus ``phrase_weight`` ×
     the phrase table's bonus of each aligned pair (:class:`PhraseTable`), ``n`` candidates that
     differ in at least two characters (:func:`diverse`); or ``n`` lines sampled at ``temperature`` from a generator
-    seeded with ``seed``."""
+    seeded with ``seed``. Unless ``reuse``, no character of the upper line appears in the lower line
+    (:func:`without_upper_characters`)."""
     model.eval()
     ids = vocab.encode(upper)
     logits = model(torch.tensor([ids]))[0]  # (T, V)
     lm_arg = (lm[0], lm[1], vocab) if lm is not None else None
     tag_logp = allowed_log_probs(logits, ids, mark_ids(vocab))
+    if not reuse:
+        tag_logp = without_upper_characters(tag_logp, ids, mark_ids(vocab))
     bonus = tone_weight * tone_bonus(upper, vocab) if tone_weight else None
     pair = phrases.scorer(upper, tag_logp, vocab, phrase_weight) if phrases is not None and phrase_weight else None
     if sampled:

@@ -181,6 +181,21 @@ def test_the_beam_s_lm_score_is_the_lm_s_log_probability_of_the_line(columns):
     assert [c.score for c in found] == sorted((c.score for c in found), reverse=True)
 
 
+def test_lower_lines_use_no_character_of_the_upper_line_unless_allowed():
+    from models.couplet import mark_ids, without_upper_characters
+
+    tagger, vocab, lm, lm_vocab = tiny_models()
+    for upper in ["风雨花月", "花月，山水", "风风雨雨"]:
+        for c in write_lower(tagger, vocab, upper, 3, lm=(lm, lm_vocab), lm_weight=1.0):
+            assert not set(c.lower) & (set(upper) - {"，"}) and mirrors(upper, c.lower) is not False
+    allowed = [c.lower for c in write_lower(tagger, vocab, "风雨花月", 5, reuse=True)]
+    assert any(set(line) & set("风雨花月") for line in allowed)  # the same search without the rule uses them
+    ids = vocab.encode("风，雨")
+    marks = mark_ids(vocab)
+    out = without_upper_characters(allowed_log_probs(torch.randn(3, len(vocab)), ids, marks), ids, marks)
+    assert torch.isinf(out[:, [vocab.stoi["风"], vocab.stoi["雨"]]]).all() and out[1, vocab.stoi["，"]] == 0
+
+
 def test_candidates_differ_in_at_least_two_characters_when_they_can():
     tagger, vocab, *_ = tiny_models()
     lines = [c.lower for c in write_lower(tagger, vocab, "风雨花月", 5)]
