@@ -374,9 +374,10 @@ def write_lower(model: CoupletNet, vocab: Vocab, upper: str, n: int = 5, sampled
     ids = vocab.encode(upper)
     logits = model(torch.tensor([ids]))[0]  # (T, V)
     lm_arg = (lm[0], lm[1], vocab) if lm is not None else None
-    tag_logp = allowed_log_probs(logits, ids, mark_ids(vocab))
+    punctuation = mark_ids(vocab)
+    tag_logp = allowed_log_probs(logits, ids, punctuation)
     if not reuse:
-        tag_logp = without_upper_characters(tag_logp, ids, mark_ids(vocab))
+        tag_logp = without_upper_characters(tag_logp, ids, punctuation)
     bonus = tone_weight * tone_bonus(upper, vocab) if tone_weight else None
     pair = phrases.scorer(upper, tag_logp, vocab, phrase_weight) if phrases is not None and phrase_weight else None
     if sampled:
