@@ -44,11 +44,12 @@ def test_tagger_and_lm_train_resume_and_decode_together(cache):
     train_tagger.main(["--epochs", "2", "--threads", "1", "--out", str(tagger_out), "--resume"])
     assert len(json.loads((tagger_out / "history.json").read_text())["valid"]) == 2  # epoch 1 kept, epoch 2 added
 
-    train_lm.main(["--steps", "4", "--eval-every", "2", "--batch-tokens", "64", "--threads", "1",
+    train_lm.main(["--steps", "4", "--eval-every", "2", "--batch-tokens", "64", "--threads", "1", "--dim", "32",
                    "--out", str(lm_out)])
     lm, lm_vocab = couplet_lm.load(lm_out)
+    assert lm.cfg.dim == 32 and "--steps 4 --dim 32" in (lm_out / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert lm_vocab.itos[:len(vocab)] == vocab.itos and lm_vocab.itos[-2:] == ["<sep>", "<eos>"]
-    train_lm.main(["--steps", "6", "--eval-every", "2", "--batch-tokens", "64", "--threads", "1",
+    train_lm.main(["--steps", "6", "--eval-every", "2", "--batch-tokens", "64", "--threads", "1", "--dim", "32",
                    "--out", str(lm_out), "--resume"])
     history = json.loads((lm_out / "history.json").read_text())
     assert [h["step"] for h in history["valid"]] == [2, 4, 6]

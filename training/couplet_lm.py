@@ -89,6 +89,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def card(cfg, vocab, n_params, counts, state, minutes, args) -> str:
     command = "python -m training.couplet_lm" + (f" --steps {args.steps}" if args.steps != DEFAULT_STEPS else "") + \
+        (f" --dim {args.dim}" if args.dim != CoupletLMConfig.dim else "") + \
+        (f" --layers {args.layers}" if args.layers != CoupletLMConfig.n_layers else "") + \
         ("" if args.columns else " --no-columns") + (f" --limit {args.limit}" if args.limit else "")
     best = min(state["history"]["valid"], key=lambda h: h["loss"])
     columns = (", plus a column embedding (the place within the line, the same\n  for the upper and the lower line)"
