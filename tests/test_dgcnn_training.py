@@ -142,3 +142,15 @@ def test_template_questions_join_the_training_rows_half_idioms_half_poets():
     for r in extra:   # the reading rows' format: the trainer cuts them into units holding the answer
         assert r["answers"][0] in "".join(p for p, has in zip(r["passages"], r["has_answer"]) if has)
         assert any(u[4] == r["answers"][0] for u in trainer.units(r, 128, 96, rng))
+
+
+def test_translated_squad_adds_its_answerable_questions_with_distractors():
+    """ChineseSquad's layout (SQuAD 2.0: empty answers where is_impossible); fixture written for the test."""
+    rows, counts = trainer.translated_rows(FIXTURES / "chinese-squad" / "dev-v2.0-zh.json")
+    assert counts["train: translated SQuAD 2.0 dev, answerable"] == len(rows) == 8
+    assert counts["train: translated SQuAD 2.0 dev, unanswerable (left out)"] == 4
+    for r in rows:
+        assert r["source"] == "squad-zh" and r["answers"] and sum(r["has_answer"]) == 1
+        own = r["passages"][r["has_answer"].index(True)]
+        assert all(a in own for a in r["answers"]) and len(r["passages"]) == 3
+        assert not any(a in p for p, h in zip(r["passages"], r["has_answer"]) if not h for a in r["answers"])

@@ -267,6 +267,33 @@ def template_rows(rows: list[dict], n: int, seed: int = 0) -> list[dict]:
              "answers": [r["answer"]], "passages": r["passages"], "has_answer": r["has_answer"]} for r in picked]
 
 
+# ChineseSquad (github.com/pluto-junzeng/ChineseSquad): SQuAD 2.0 dev, machine-translated into Chinese and corrected by
+# hand; English questions written by crowd workers over English Wikipedia. Its README: "academic research only, not
+# for commercial use" — so it stays out of this repository, and weights trained on it say so.
+TRANSLATED_URL = ("https://raw.githubusercontent.com/pluto-junzeng/ChineseSquad/"
+                  "6cc7b1cd0d96abd2fe71f587aacff5e9eff1ed7f/squad_2.0/dev-v2.0-zh.json")
+
+
+def translated_rows(path: Path | None, seed: int = 0) -> tuple[list[dict], dict]:
+    """The answerable questions of ChineseSquad's SQuAD 2.0 dev (``path``: a local copy; None: downloaded from
+    TRANSLATED_URL into the cache) as training rows, each with its paragraph and distractors as for CMRC
+    (training/reading_data.py) → (rows, counts). Its unanswerable questions are left out."""
+    from collections import Counter
+
+    from training import reading_data
+
+    if path is None:
+        path = reading_data.fetch("dev-v2.0-zh.json.xz", cache_dir() / "chinese-squad",
+                                  {"dev-v2.0-zh.json.xz": TRANSLATED_URL})
+    items = reading_data.articles(reading_data.read_squad(path), "squad-zh")
+    counts = Counter(f"train: translated SQuAD 2.0 dev, {'answerable' if q[3] else 'unanswerable (left out)'}"
+                     for art in items for q in art["questions"])
+    for art in items:
+        art["questions"] = [q for q in art["questions"] if q[3]]
+    rows = reading_data.build(items, "squad-zh", random.Random(seed), counts, "train")
+    return rows, dict(counts)
+
+
 def build_tokenizer(rows: list[dict], n_words: int) -> Tokenizer:
     texts = list(dict.fromkeys(t for r in rows for t in [r["question"], *r["passages"]]))
     chars = Vocab.from_texts(texts)
@@ -391,6 +418,9 @@ def main(argv=None):
     ap.add_argument("--templates", type=int, default=0,
                     help="template questions (idiom entries, poets' biographies: training/qa_data.py) added to the "
                          "training split")
+    ap.add_argument("--translated", nargs="?", const="download", metavar="FILE",
+                    help="add ChineseSquad's answerable SQuAD 2.0 dev questions (translated; non-commercial) to the "
+                         "training split: a local copy of dev-v2.0-zh.json, or none to download it")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--questions", type=int, default=8000, help="training questions sampled per epoch")
     ap.add_argument("--valid", type=int, default=400, help="validation questions scored after each epoch")
@@ -415,6 +445,11 @@ def main(argv=None):
         from training import qa_data
 
         extra = template_rows(read_jsonl(qa_data.prepare(seed=args.seed)["train"]), args.templates, args.seed)
+    translated_counts = {}
+    if args.translated:
+        rows, translated_counts = translated_rows(None if args.translated == "download" else Path(args.translated),
+                                                  args.seed)
+        extra += rows
     train_rows = train_rows + extra
     tok = build_tokenizer(train_rows, args.words)
     words = len(tok.words) if tok.words else 0
@@ -444,8 +479,10 @@ def main(argv=None):
             "own": evaluate(model, tok, test_rows, "testing (own paragraph)", own_only=True)}
     print(f"test: {json.dumps(test)}", file=sys.stderr)
     counts = json.loads(paths["counts"].read_text(encoding="utf-8"))
-    if extra:
-        counts["train: template questions (idiom entries, poets' biographies; training/qa_data.py)"] = len(extra)
+    counts |= translated_counts
+    if args.templates:
+        counts["train: template questions (idiom entries, poets' biographies; training/qa_data.py)"] = \
+            sum(r["source"].startswith("template:") for r in extra)
     flags = " ".join(argv if argv is not None else sys.argv[1:])
     flags = re.sub(r"\s*--(resume|threads \S+)", "", flags).strip()  # how it was run is no setting
     if not args.out.resolve().is_relative_to(REPO):   # written to a scratch folder first, then copied in

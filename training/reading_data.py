@@ -60,8 +60,8 @@ def read_squad(path: Path) -> list[dict]:
         return json.load(f)["data"]
 
 
-def fetch(name: str, folder: Path) -> Path:
-    """``folder / name`` (or the uncompressed ``.json`` beside it); downloaded from ``URLS`` and xz-compressed when
+def fetch(name: str, folder: Path, urls: dict[str, str] = URLS) -> Path:
+    """``folder / name`` (or the uncompressed ``.json`` beside it); downloaded from ``urls`` and xz-compressed when
     neither is there."""
     path = folder / name
     if not path.exists() and path.with_suffix("").exists():
@@ -69,7 +69,7 @@ def fetch(name: str, folder: Path) -> Path:
     if not path.exists():
         import urllib.request
 
-        with urllib.request.urlopen(URLS[name], timeout=60) as r:
+        with urllib.request.urlopen(urls[name], timeout=60) as r:
             data = r.read()
         folder.mkdir(parents=True, exist_ok=True)
         path.write_bytes(lzma.compress(data))
