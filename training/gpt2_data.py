@@ -140,10 +140,13 @@ def texts_in(node) -> list[str]:
     return []
 
 
-def poetry_documents(root: Path, t2s) -> dict[str, list[tuple[str, str]]]:
-    """A copy of github.com/chinese-poetry/chinese-poetry → {style: [(split key, text)]} (POETRY_STYLES)."""
+def poetry_documents(root: Path, t2s, styles=None) -> dict[str, list[tuple[str, str]]]:
+    """A copy of github.com/chinese-poetry/chinese-poetry → {style: [(split key, text)]} (POETRY_STYLES; only the
+    folders of ``styles`` when given)."""
     out: dict[str, list[tuple[str, str]]] = {}
     for folder, style in POETRY_STYLES.items():
+        if styles is not None and style not in styles:
+            continue
         for f in sorted((root / folder).rglob("*.json")):
             if POETRY_SKIP.search(f.name):
                 continue

@@ -73,7 +73,8 @@ def classic_texts(root: Path) -> list[str]:
 
     from training.gpt2_data import poetry_documents
 
-    return list(dict.fromkeys(t for _, t in poetry_documents(Path(root), OpenCC("t2s")).get("classic", [])))
+    documents = poetry_documents(Path(root), OpenCC("t2s"), {"classic"})
+    return list(dict.fromkeys(t for _, t in documents.get("classic", [])))
 
 
 def sentences(text: str, limit: int = LINE) -> list[str]:
