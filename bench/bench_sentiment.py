@@ -108,7 +108,8 @@ def main(argv=None):
             f"{cfg.variant}{'' if cfg.variant == 'su' else f' × {cfg.n_layers}'}{'' if cfg.use_pe else ', no PE'}" + \
             (f", bigrams {cfg.bigram_buckets}" if cfg.bigram_buckets else "") + \
             (f", wide n-grams {cfg.ngram_buckets}" if cfg.ngram_buckets else "") + \
-            (f", words {cfg.word_buckets}" if cfg.word_buckets else "")
+            (f", words {cfg.word_buckets}" if cfg.word_buckets else "") + \
+            (f", + TF-IDF member × {cfg.tfidf_weight:g}" if cfg.tfidf_features else "")
         columns[name] = {set_name: network_accuracy(model, vocab, rows) for set_name, rows in sets.items()}
     print(f"## Sentiment: accuracy on every held-out set (train {len(train_rows):,} reviews of {len(SOURCES)} "
           "sources)\n")

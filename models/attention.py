@@ -53,6 +53,10 @@ class AttentionConfig:
     max_len: int = 200
     dropout: float = 0.5  # after pooling (Su: 0.5)
     attn_dropout: float = 0.1  # inside encoder blocks
+    # > 0: a TF-IDF + logistic-regression member over exact character 1–3-grams of the ids (the features and C of
+    # the benchmark's baseline), fitted after the network; tfidf_weight × its logit is added to the network's
+    tfidf_features: int = 0
+    tfidf_weight: float = 0.0
     temperature: float = 1.0  # calibration, fitted on validation after training: P(positive) = σ(logit / T)
 
 
@@ -67,6 +71,19 @@ def sinusoidal_position_embedding(length: int, dim: int) -> torch.Tensor:
 def following(ids: torch.Tensor, k: int) -> torch.Tensor:
     """(B, T) → (B, T): the id k places later, 0 (padding) past the end — for any T ≥ 1."""
     return F.pad(ids, (0, k))[:, k:]
+
+
+def ngram_keys(ids: torch.Tensor, vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, T) ids → (keys (B, T, 3), valid (B, T, 3)): an exact integer for the 1-, 2- and 3-gram of ids starting at
+    each character, a·V² + b·V + c with the missing places 0 (real ids are ≥ 1, so orders never collide); valid is
+    False where the n-gram runs past the end or into padding."""
+    n1, n2 = following(ids, 1), following(ids, 2)
+    k1 = ids * vocab_size * vocab_size
+    k2 = k1 + n1 * vocab_size
+    keys = torch.stack([k1, k2, k2 + n2], dim=-1)
+    has1 = ids != 0
+    has2 = has1 & (n1 != 0)
+    return keys, torch.stack([has1, has2, has2 & (n2 != 0)], dim=-1)
 
 
 class MultiHeadAttention(nn.Module):
@@ -142,6 +159,11 @@ class SentimentClassifier(nn.Module):
         self.word = nn.Embedding(cfg.word_buckets + 1, 1, padding_idx=0) if cfg.word_buckets else None
         if self.word is not None:
             nn.init.zeros_(self.word.weight)
+        if cfg.tfidf_features:  # fitted, not trained (training/sentiment.py fit_tfidf_member): buffers, not parameters
+            self.register_buffer("tfidf_keys", torch.zeros(cfg.tfidf_features, dtype=torch.long))  # sorted
+            self.register_buffer("tfidf_idf", torch.zeros(cfg.tfidf_features))
+            self.register_buffer("tfidf_coef", torch.zeros(cfg.tfidf_features))
+            self.register_buffer("tfidf_bias", torch.zeros(1))
 
     def encode(self, ids):
         """ids (B, T) → token states (B, T, width), mask (B, T), attention weights per layer."""
@@ -194,6 +216,25 @@ class SentimentClassifier(nn.Module):
             w = w + self.word(words).squeeze(-1).sum(-1)
         return w * mask / n.sqrt()
 
+    def tfidf(self, ids):
+        """(B, T): the TF-IDF member's logit (without its bias) shared out over the characters its n-grams start at.
+
+        As scikit-learn's TfidfVectorizer(sublinear_tf=True) + LogisticRegression: feature f of a review has value
+        v_f = (1 + ln tf_f)·idf_f / ‖v‖ and the logit is Σ_f coef_f·v_f + bias. Each of f's tf_f occurrences gets an
+        equal share, coef_f·v_f / tf_f, so the shares add up to the logit exactly; ‖v‖² = Σ over occurrences of
+        ((1 + ln tf)·idf)² / tf. N-grams outside the fitted vocabulary (seen in < 2 training reviews) weigh 0."""
+        keys, valid = ngram_keys(ids, self.cfg.vocab_size)
+        pos = torch.searchsorted(self.tfidf_keys, keys).clamp(max=self.cfg.tfidf_features - 1)
+        found = valid & (self.tfidf_keys[pos] == keys)
+        f = torch.where(found, pos, -1).permute(0, 2, 1)  # (B, 3, T): feature index per order and start, −1: none
+        tf = ((f[..., :, None] == f[..., None, :]) & found.permute(0, 2, 1)[..., None, :]).sum(-1).clamp(min=1)
+        tf = tf.float()  # (B, 3, T): how often this occurrence's n-gram occurs in its review
+        idf = self.tfidf_idf[f.clamp(min=0)]
+        value = torch.where(f >= 0, (1 + tf.log()) * idf, torch.zeros_like(idf))  # v_f before the norm
+        norm = (value ** 2 / tf).sum((1, 2)).sqrt().clamp(min=1e-12)  # (B,)
+        share = self.tfidf_coef[f.clamp(min=0)] * value / tf / norm[:, None, None]
+        return share.sum(1)  # (B, T)
+
     def forward(self, ids, words=None):
         x, mask, attentions = self.encode(ids)
         m = mask[..., None].float()
@@ -201,6 +242,8 @@ class SentimentClassifier(nn.Module):
         logits = self.head(self.drop(pooled)).squeeze(-1)
         if self.ngram is not None:
             logits = logits + self.wide(ids, mask, words).sum(1)
+        if self.cfg.tfidf_features:
+            logits = logits + self.cfg.tfidf_weight * (self.tfidf(ids).sum(1) + self.tfidf_bias)
         return logits, attentions
 
     def mlm_logits(self, ids, where=None) -> torch.Tensor:
@@ -222,13 +265,17 @@ class SentimentClassifier(nn.Module):
 
         The head is linear after the mean, so logit = bias + Σ_t w·h_t / n exactly: w·h_t / n is what token t adds
         (0 at padding); with the wide path, token t also adds the weights of the n-grams (and words) that start at
-        it / √n."""
+        it / √n; with the TF-IDF member, its weight × the shares of the member's n-grams that start at it."""
         x, mask, attentions = self.encode(ids)
         n = mask.sum(1, keepdim=True).clamp(min=1)
         contrib = (x @ self.head.weight[0]) * mask / n
+        bias = self.head.bias
         if self.ngram is not None:
             contrib = contrib + self.wide(ids, mask, words)
-        return contrib.sum(1) + self.head.bias, contrib, attentions
+        if self.cfg.tfidf_features:
+            contrib = contrib + self.cfg.tfidf_weight * self.tfidf(ids)
+            bias = bias + self.cfg.tfidf_weight * self.tfidf_bias
+        return contrib.sum(1) + bias, contrib, attentions
 
 
 @lru_cache(maxsize=1)

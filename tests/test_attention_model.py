@@ -269,3 +269,61 @@ def test_cached_pretraining_is_the_seeded_run_and_is_read_back(tmp_path, monkeyp
     read = trainer.pretrained(cfg, texts, vocab, args).state_dict()
     for k, v in expected.items():
         assert torch.equal(v, made[k]) and torch.equal(v, read[k]), k
+
+
+MEMBER_ROWS = [(1, "a", "很好很满意，推荐"), (0, "a", "太差了，很失望"), (1, "b", "不错不错，好用"), (0, "b", "难用，退货了"),
+               (1, "a", "满意，好评"), (0, "b", "失望，差评"), (1, "b", "推荐，好用好用"), (0, "a", "差，不推荐")] * 3
+
+
+def test_tfidf_member_is_the_fitted_tfidf_logistic_regression_and_adds_up():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from models.attention import ngram_keys
+    from models.vocab import Vocab
+    from training.sentiment import batches, fit_tfidf_member, source_weights
+
+    torch.manual_seed(0)
+    vocab = Vocab.from_texts(t for _, _, t in MEMBER_ROWS)
+    cfg = AttentionConfig(vocab_size=len(vocab), variant="encoder", d_model=16, n_heads=2, d_ff=32, max_len=32,
+                          ngram_buckets=97)
+    net = SentimentClassifier(cfg).eval()
+    model, grid = fit_tfidf_member(net, vocab, MEMBER_ROWS, MEMBER_ROWS)
+    assert [w for w, _ in grid] == [0.25, 0.5, 0.75, 1.0, 1.5, 2.0] and model.cfg.tfidf_weight in dict(grid)
+    best = max(a for _, a in grid)
+    assert dict(grid)[model.cfg.tfidf_weight] == best and all(w >= model.cfg.tfidf_weight for w, a in grid if a == best)
+    assert (model.tfidf_keys[1:] > model.tfidf_keys[:-1]).all()  # sorted, no duplicates: searchsorted finds them
+    # the member's logit is scikit-learn's decision function (features of the same ids, fitted the same way)
+    ids, y, w, _ = batches(MEMBER_ROWS, vocab, 256, None, source_weights(MEMBER_ROWS))[0]  # sorted by length
+    keys, valid = ngram_keys(ids, len(vocab))
+    docs = [k[v].tolist() for k, v in zip(keys, valid)]
+    vec = TfidfVectorizer(analyzer=list, sublinear_tf=True, min_df=2)
+    clf = LogisticRegression(C=4.0, max_iter=3000).fit(vec.fit_transform(docs), y.tolist(), sample_weight=w.tolist())
+    expected = torch.tensor(clf.decision_function(vec.transform(docs)), dtype=torch.float32)
+    with torch.no_grad():
+        member = model.tfidf(ids).sum(1) + model.tfidf_bias
+        assert torch.allclose(member, expected, atol=2e-3)  # the stored weights are rounded to fp16
+        # the model's logit is the network's + w × the member's, and the per-character shares still add up
+        assert torch.allclose(model(ids)[0], net(ids)[0] + model.cfg.tfidf_weight * member, atol=1e-5)
+        explained, contrib, _ = model.explain(ids)
+        assert torch.allclose(explained, model(ids)[0], atol=1e-5)
+        assert (contrib[ids == 0] == 0).all()
+        # a review made only of n-grams the member never saw (<unk>: every fixture character is in the vocabulary)
+        assert model.tfidf(torch.tensor([[1, 1, 1]])).abs().sum() == 0
+
+
+def test_a_checkpoint_with_the_tfidf_member_reads_back_the_same(tmp_path):
+    from models import attention
+    from models.vocab import Vocab
+    from training.sentiment import batches, fit_tfidf_member
+
+    torch.manual_seed(0)
+    vocab = Vocab.from_texts(t for _, _, t in MEMBER_ROWS)
+    cfg = AttentionConfig(vocab_size=len(vocab), variant="encoder", d_model=16, n_heads=2, d_ff=32, max_len=32)
+    model, _ = fit_tfidf_member(SentimentClassifier(cfg).eval(), vocab, MEMBER_ROWS, MEMBER_ROWS)
+    attention.save((model, vocab), tmp_path, "card")
+    back, _ = attention.load(tmp_path)
+    assert back.cfg.tfidf_features == model.cfg.tfidf_features > 0 and back.tfidf_keys.dtype == torch.long
+    ids = batches(MEMBER_ROWS, vocab, 256, None)[0][0]
+    with torch.no_grad():
+        assert torch.allclose(back(ids)[0], model(ids)[0], atol=2e-3)

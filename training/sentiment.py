@@ -39,7 +39,10 @@ from training.sentiment_data import SOURCES, prepare, read_tsv
 OUT = REPO / "data" / "sentiment"
 MAX_LEN = 200
 WIDE_LR_FACTOR = 30.0
-FINE_TUNING_ONLY = ("ngram_dropout", "word_buckets")  # config fields that pre-training neither uses nor changes
+# config fields that pre-training neither uses nor changes (the TF-IDF member is fitted after fine-tuning)
+FINE_TUNING_ONLY = ("ngram_dropout", "word_buckets", "tfidf_features", "tfidf_weight")
+TFIDF_C = 4.0  # the benchmark baseline's inverse regularisation: the member is that baseline, read over the ids
+TFIDF_WEIGHTS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)  # the member's weights tried on validation
 
 
 def review_vocab(rows, extra_texts=()) -> Vocab:
@@ -216,6 +219,53 @@ def train(cfg: AttentionConfig, train_rows, valid_rows, vocab, epochs=8, patienc
     return model, history
 
 
+def fit_tfidf_member(model: SentimentClassifier, vocab: Vocab, train_rows, valid_rows, C: float = TFIDF_C,
+                     grid=TFIDF_WEIGHTS) -> tuple[SentimentClassifier, list[tuple[float, float]]]:
+    """Fit the TF-IDF member (models/attention.py ``tfidf``) beside a trained network → (the network with the member
+    and its weight, [(weight, validation accuracy)] of the grid).
+
+    The member is the benchmark's baseline — character 1–3-gram TF-IDF (sublinear tf, min_df 2) + logistic
+    regression (C 4) with each source's classes weighted equally — read over the network's character ids (the first
+    MAX_LEN characters, <unk> one symbol), so it sees what the network sees and lives in the same module. Its weight
+    w is the one of ``grid`` with the best validation accuracy of network logit + w × member logit (ties: the
+    smaller w); stored fp16 as the checkpoint stores it."""
+    from dataclasses import replace
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from models.attention import ngram_keys
+
+    docs, labels, weights = [], [], []
+    for ids, y, w, _ in batches(train_rows, vocab, 256, None, source_weights(train_rows)):
+        keys, valid = ngram_keys(ids, model.cfg.vocab_size)
+        docs += [k[v].tolist() for k, v in zip(keys, valid)]
+        labels += y.tolist()
+        weights += w.tolist()
+    vec = TfidfVectorizer(analyzer=list, sublinear_tf=True, min_df=2)
+    x = vec.fit_transform(docs)
+    clf = LogisticRegression(C=C, max_iter=3000).fit(x, labels, sample_weight=weights)
+    keys = sorted(vec.vocabulary_)
+    cols = torch.tensor([vec.vocabulary_[k] for k in keys])
+    member = SentimentClassifier(replace(model.cfg, tfidf_features=len(keys), tfidf_weight=0.0))
+    member.load_state_dict(model.state_dict(), strict=False)
+    member.tfidf_keys.copy_(torch.tensor(keys))
+    member.tfidf_idf.copy_(torch.tensor(vec.idf_)[cols].half().float())
+    member.tfidf_coef.copy_(torch.tensor(clf.coef_[0])[cols].half().float())
+    member.tfidf_bias.fill_(float(torch.tensor(clf.intercept_[0]).half()))
+    member.eval()
+    net, ys, extra = [], [], []
+    with torch.no_grad():
+        for ids, y, _, words in batches(valid_rows, vocab, 256, None, word_buckets=model.cfg.word_buckets):
+            net.append(model.to("cpu").eval()(ids, words)[0])
+            extra.append(member.tfidf(ids).sum(1) + member.tfidf_bias)
+            ys.append(y)
+    net, extra, ys = torch.cat(net), torch.cat(extra), torch.cat(ys)
+    scores = [(w, ((net + w * extra > 0).long() == ys).float().mean().item()) for w in grid]
+    member.cfg.tfidf_weight = max(scores, key=lambda s: (s[1], -s[0]))[0]
+    return member, scores
+
+
 def run_dir(out: Path) -> Path:
     """Where a run saves every epoch for ``--resume``: one folder per output folder, so runs side by side
     (variants written to other folders) never overwrite each other's state."""
@@ -249,6 +299,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="masked-LM epochs over People's Daily + the training reviews before fine-tuning")
     ap.add_argument("--label-smoothing", type=float, default=0.0,
                     help="targets ε/2 and 1 − ε/2 instead of 0 and 1 in fine-tuning")
+    ap.add_argument("--tfidf-member", action="store_true",
+                    help="after training, fit the TF-IDF + logistic-regression member and add it with a weight chosen "
+                         "on validation")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resume", action="store_true", help="go on from the run saved in the cache")
     ap.add_argument("--out", type=Path, default=OUT)
@@ -276,8 +329,13 @@ def plot_reliability(before: list, after: list, temperature: float, path: Path) 
 
 
 def card(cfg: AttentionConfig, vocab: Vocab, n_params: int, counts: dict, history: list, tests: dict,
-         calibration: dict, unlabelled_chars: int, minutes: float, args, flags: str) -> str:
+         calibration: dict, unlabelled_chars: int, minutes: float, args, flags: str, member_grid=()) -> str:
     data = "\n".join(f"| {k} | {v:,} |" for k, v in counts.items())
+    member = "" if not cfg.tfidf_features else (
+        f"\n- **TF-IDF member**: character 1–3-gram TF-IDF (sublinear tf, min_df 2; {cfg.tfidf_features:,} n-grams of "
+        f"the ids) + logistic regression (C {TFIDF_C:g}, the same per-source weights), fitted on the training split "
+        f"after the network; its logit × **{cfg.tfidf_weight:g}** is added to the network's, the weight chosen on "
+        "validation (accuracy: " + ", ".join(f"{w:g} → {a:.4f}" for w, a in member_grid) + ").")
     epochs = "\n".join(f"| {h['epoch']} | {h['train_loss']:.4f} | {h['valid_acc']:.4f} |" for h in history)
     per_set = "\n".join(f"| {name} | {n:,} | {acc:.4f} |" for name, (acc, n) in tests.items())
     return f"""# Model card: attention sentiment classifier
@@ -308,6 +366,7 @@ def card(cfg: AttentionConfig, vocab: Vocab, n_params: int, counts: dict, histor
 | epoch | train loss | valid accuracy |
 |---|---|---|
 {epochs}
+{member}
 
 - **Calibration**: P(positive) = σ(logit / T) with **T = {calibration['temperature']:.3f}** fitted on the validation
   split (negative log-likelihood); expected calibration error there {calibration['ece_before']:.4f} → {calibration['ece_after']:.4f}
@@ -353,8 +412,12 @@ def main(argv=None):
     model, history = train(cfg, train_rows, valid_rows, vocab, epochs=args.epochs, seed=args.seed, model=model,
                            device=args.device, run=run_dir(args.out), resume=args.resume,
                            wide_lr=args.wide_lr, cosine=args.cosine, smoothing=args.label_smoothing)
-    minutes = (time.perf_counter() - t0) / 60
     model.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})  # as it will be loaded
+    member_grid = []
+    if args.tfidf_member:
+        model, member_grid = fit_tfidf_member(model, vocab, train_rows, valid_rows)
+        cfg = model.cfg
+    minutes = (time.perf_counter() - t0) / 60
     logits, labels = logits_of(model, batches(valid_rows, vocab, 256, None, word_buckets=cfg.word_buckets))
     temperature = fit_temperature(logits, labels)
     before, ece_before = reliability(torch.sigmoid(logits), labels)
@@ -368,7 +431,7 @@ def main(argv=None):
     flags = re.sub(r"\s*--(resume|out \S+)", "", flags).strip()  # where it was written, or resumed, is no setting
     calibration = {"temperature": temperature, "ece_before": ece_before, "ece_after": ece_after}
     text = card(cfg, vocab, sum(p.numel() for p in model.parameters()), counts, history, tests, calibration,
-                sum(map(len, unlabelled)), minutes, args, flags)
+                sum(map(len, unlabelled)), minutes, args, flags, member_grid)
     attention.save((model, vocab), args.out, text)
     (args.out / "sentiment.safetensors").unlink(missing_ok=True)  # the weights' name before the common layout
     plot_reliability(before, after, temperature, args.out / "reliability.png")
