@@ -135,6 +135,13 @@ def cjk_font(size: int):
     for f in font_manager.fontManager.ttflist:
         if any(k in f.name for k in ("WenQuanYi", "Noto Sans CJK", "Noto Sans SC", "SimHei", "Source Han")):
             return ImageFont.truetype(f.fname, size)
+    # matplotlib's font list is cached on first use: a font installed after that (fonts-wqy-microhei on a machine
+    # that ran matplotlib before) is not in it, and the pictures' labels came out as empty boxes
+    for pattern in ("wqy-microhei.tt[cf]", "wqy-zenhei.tt[cf]", "NotoSansCJK*.tt[cf]", "NotoSansSC*.[ot]tf"):
+        for root in (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts"):
+            found = sorted(root.rglob(pattern)) if root.is_dir() else []
+            if found:
+                return ImageFont.truetype(str(found[0]), size)
     return ImageFont.load_default(size)
 
 

@@ -63,3 +63,24 @@ def test_png_outputs_converts_pictures_and_keeps_the_signature(tmp_path, monkeyp
     assert seen.endswith(".png") and recon.endswith(".png") and seen != recon
     assert notes == "notes" and isinstance(floats, np.ndarray)  # only uint8 pictures become files
     assert png_outputs(lambda: np.zeros((2, 2), np.uint8))().endswith(".png")
+
+
+def test_cjk_font_is_found_even_when_matplotlibs_font_cache_predates_it(monkeypatch):
+    from pathlib import Path
+
+    import pytest
+    from matplotlib import font_manager
+
+    from demos.adapter import cjk_font
+
+    installed = [p for p in Path("/usr/share/fonts").rglob("wqy-microhei.tt[cf]")] if Path("/usr/share/fonts").is_dir() else []
+    if not installed:
+        pytest.skip("fonts-wqy-microhei is not installed")
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", [])  # a cache written before the font was installed
+    cjk_font.cache_clear()
+    try:
+        font = cjk_font(13)
+        assert Path(font.path).name == installed[0].name
+        assert font.getbbox("注")[2] > 0
+    finally:
+        cjk_font.cache_clear()
