@@ -73,17 +73,16 @@ def following(ids: torch.Tensor, k: int) -> torch.Tensor:
     return F.pad(ids, (0, k))[:, k:]
 
 
-def ngram_keys(ids: torch.Tensor, vocab_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, T) ids → (keys (B, T, 3), valid (B, T, 3)): an exact integer for the 1-, 2- and 3-gram of ids starting at
-    each character, a·V² + b·V + c with the missing places 0 (real ids are ≥ 1, so orders never collide); valid is
-    False where the n-gram runs past the end or into padding."""
+def ngram_keys(ids: torch.Tensor, base: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, T) ids → (keys (B, T, 3), valid (B, T, 3)): one integer for the 1-, 2- and 3-gram of ids starting at each
+    character, a, a·base + b and (a·base + b)·base + c; valid is False where the n-gram runs past the end or into
+    padding. With base > every id (the vocabulary size) the keys are exact and orders never collide (real ids are
+    ≥ 1, so a 2-gram's key ≥ base + 1 > any 1-gram's); the wide path hashes them with a larger base."""
     n1, n2 = following(ids, 1), following(ids, 2)
-    k1 = ids * vocab_size * vocab_size
-    k2 = k1 + n1 * vocab_size
-    keys = torch.stack([k1, k2, k2 + n2], dim=-1)
+    pair = ids * base + n1
     has1 = ids != 0
     has2 = has1 & (n1 != 0)
-    return keys, torch.stack([has1, has2, has2 & (n2 != 0)], dim=-1)
+    return torch.stack([ids, pair, pair * base + n2], dim=-1), torch.stack([has1, has2, has2 & (n2 != 0)], dim=-1)
 
 
 class MultiHeadAttention(nn.Module):
@@ -188,12 +187,7 @@ class SentimentClassifier(nn.Module):
     def ngram_ids(self, ids):
         """(B, T) → (B, T, 3): buckets 1..ngram_buckets of the 1-, 2- and 3-grams starting at each character;
         0 (weight 0) where the n-gram runs past the end or into padding."""
-        n1, n2 = following(ids, 1), following(ids, 2)
-        pair = ids * 1_000_003 + n1  # the pair's hash as bigram_ids takes it, before the modulo
-        grams = torch.stack([ids, pair, pair * 1_000_003 + n2], dim=-1)
-        has1 = ids != 0
-        has2 = has1 & (n1 != 0)
-        valid = torch.stack([has1, has2, has2 & (n2 != 0)], dim=-1)
+        grams, valid = ngram_keys(ids, 1_000_003)  # the pair's key is bigram_ids' hash before the modulo
         # a different offset per order, so a character and a pair that hash alike still fall in different buckets
         h = (grams + torch.tensor([0, 7919, 104_729])) % self.cfg.ngram_buckets + 1
         return torch.where(valid, h, torch.zeros_like(h))
@@ -226,13 +220,13 @@ class SentimentClassifier(nn.Module):
         keys, valid = ngram_keys(ids, self.cfg.vocab_size)
         pos = torch.searchsorted(self.tfidf_keys, keys).clamp(max=self.cfg.tfidf_features - 1)
         found = valid & (self.tfidf_keys[pos] == keys)
-        f = torch.where(found, pos, -1).permute(0, 2, 1)  # (B, 3, T): feature index per order and start, −1: none
-        tf = ((f[..., :, None] == f[..., None, :]) & found.permute(0, 2, 1)[..., None, :]).sum(-1).clamp(min=1)
-        tf = tf.float()  # (B, 3, T): how often this occurrence's n-gram occurs in its review
-        idf = self.tfidf_idf[f.clamp(min=0)]
-        value = torch.where(f >= 0, (1 + tf.log()) * idf, torch.zeros_like(idf))  # v_f before the norm
+        found = found.permute(0, 2, 1)  # (B, 3, T): per order and start
+        f = torch.where(found, pos.permute(0, 2, 1), 0)  # feature index (0 where none: masked below)
+        # (B, 3, T): how often this occurrence's n-gram occurs in its review
+        tf = ((f[..., :, None] == f[..., None, :]) & found[..., None, :]).sum(-1).clamp(min=1).float()
+        value = torch.where(found, (1 + tf.log()) * self.tfidf_idf[f], 0.0)  # v_f before the norm
         norm = (value ** 2 / tf).sum((1, 2)).sqrt().clamp(min=1e-12)  # (B,)
-        share = self.tfidf_coef[f.clamp(min=0)] * value / tf / norm[:, None, None]
+        share = self.tfidf_coef[f] * value / tf / norm[:, None, None]
         return share.sum(1)  # (B, T)
 
     def forward(self, ids, words=None):

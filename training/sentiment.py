@@ -254,13 +254,10 @@ def fit_tfidf_member(model: SentimentClassifier, vocab: Vocab, train_rows, valid
     member.tfidf_coef.copy_(torch.tensor(clf.coef_[0])[cols].half().float())
     member.tfidf_bias.fill_(float(torch.tensor(clf.intercept_[0]).half()))
     member.eval()
-    net, ys, extra = [], [], []
+    valid = batches(valid_rows, vocab, 256, None, word_buckets=model.cfg.word_buckets)
+    net, ys = logits_of(model.cpu(), valid)
     with torch.no_grad():
-        for ids, y, _, words in batches(valid_rows, vocab, 256, None, word_buckets=model.cfg.word_buckets):
-            net.append(model.to("cpu").eval()(ids, words)[0])
-            extra.append(member.tfidf(ids).sum(1) + member.tfidf_bias)
-            ys.append(y)
-    net, extra, ys = torch.cat(net), torch.cat(extra), torch.cat(ys)
+        extra = torch.cat([member.tfidf(ids).sum(1) + member.tfidf_bias for ids, _, _, _ in valid])
     scores = [(w, ((net + w * extra > 0).long() == ys).float().mean().item()) for w in grid]
     member.cfg.tfidf_weight = max(scores, key=lambda s: (s[1], -s[0]))[0]
     return member, scores
