@@ -127,22 +127,30 @@ MAX_PICTURES = 2_000  # beyond this many files, the older half is removed
 
 
 @functools.cache
-def cjk_font(size: int):
-    """A PIL font with Chinese glyphs (the one matplotlib finds: WenQuanYi, Noto CJK…), else PIL's own."""
+def cjk_font_file() -> str | None:
+    """The file of a font with Chinese glyphs (the one matplotlib finds: WenQuanYi, Noto CJK…), found once."""
     from matplotlib import font_manager
-    from PIL import ImageFont
 
     for f in font_manager.fontManager.ttflist:
         if any(k in f.name for k in ("WenQuanYi", "Noto Sans CJK", "Noto Sans SC", "SimHei", "Source Han")):
-            return ImageFont.truetype(f.fname, size)
+            return f.fname
     # matplotlib's font list is cached on first use: a font installed after that (fonts-wqy-microhei on a machine
     # that ran matplotlib before) is not in it, and the pictures' labels came out as empty boxes
     for pattern in ("wqy-microhei.tt[cf]", "wqy-zenhei.tt[cf]", "NotoSansCJK*.tt[cf]", "NotoSansSC*.[ot]tf"):
         for root in (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts"):
             found = sorted(root.rglob(pattern)) if root.is_dir() else []
             if found:
-                return ImageFont.truetype(str(found[0]), size)
-    return ImageFont.load_default(size)
+                return str(found[0])
+    return None
+
+
+@functools.cache
+def cjk_font(size: int):
+    """A PIL font with Chinese glyphs (:func:`cjk_font_file`), else PIL's own."""
+    from PIL import ImageFont
+
+    path = cjk_font_file()
+    return ImageFont.truetype(path, size) if path else ImageFont.load_default(size)
 
 
 def png_file(picture) -> str:

@@ -71,16 +71,18 @@ def test_cjk_font_is_found_even_when_matplotlibs_font_cache_predates_it(monkeypa
     import pytest
     from matplotlib import font_manager
 
-    from demos.adapter import cjk_font
+    from demos.adapter import cjk_font, cjk_font_file
 
     installed = [p for p in Path("/usr/share/fonts").rglob("wqy-microhei.tt[cf]")] if Path("/usr/share/fonts").is_dir() else []
     if not installed:
         pytest.skip("fonts-wqy-microhei is not installed")
     monkeypatch.setattr(font_manager.fontManager, "ttflist", [])  # a cache written before the font was installed
     cjk_font.cache_clear()
+    cjk_font_file.cache_clear()
     try:
         font = cjk_font(13)
         assert Path(font.path).name == installed[0].name
         assert font.getbbox("注")[2] > 0
     finally:
         cjk_font.cache_clear()
+        cjk_font_file.cache_clear()
