@@ -36,9 +36,9 @@ from training.couplet_data import prepare, read_rows, read_tsv  # noqa: E402
 SHEET = REPO / "data" / "real_input" / "couplets.tsv"
 GREEDY, BASELINE = "Su's tagger, greedy rule", "baseline: most frequent aligned character"
 TAB = "tagger + LM + tone bonus + phrase table + form rules — the tab"
-GRID = ((0.0, 0.0, 0.0), (0.0, 1.5, 0.0), (1.5, 1.5, 0.0), (0.0, 1.5, 1.0), (0.5, 1.5, 1.0), (1.0, 1.5, 1.0),
-        (1.5, 1.5, 1.0), (2.0, 1.5, 1.0), (3.0, 1.5, 1.0), (1.5, 1.0, 1.0), (1.0, 1.0, 1.0), (1.5, 1.5, 0.5),
-        (1.5, 1.5, 2.0), (1.0, 1.5, 0.5))  # (LM, tone, phrase-table) weights
+GRID = ((0.0, 0.0, 0.0), (0.0, 1.5, 0.0), (1.0, 1.5, 0.0), (0.0, 1.5, 1.0), (0.5, 1.5, 1.0), (0.75, 1.5, 1.0),
+        (1.0, 1.5, 1.0), (1.25, 1.5, 1.0), (1.5, 1.5, 1.0), (2.0, 1.5, 1.0), (1.0, 2.0, 1.0), (1.0, 1.0, 1.0),
+        (1.0, 1.5, 0.5), (1.0, 1.5, 2.0))  # (LM, tone, phrase-table) weights
 BLEU_NOISE = 0.001  # BLEU-2 gaps below this on 500 pairs are noise: among such settings, more tones opposed wins
 
 

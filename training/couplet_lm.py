@@ -1,6 +1,6 @@
 """Train the couplet language model (models/couplet_lm.py) on real couplets + regulated-verse pairs.
 
-    python -m training.couplet_lm --source ../shared/datasets/couplets     # ~65 min on 1 CPU core
+    python -m training.couplet_lm --source ../shared/datasets/couplets     # ~90 min on 2 CPU cores
     python -m training.couplet_lm --steps 40 --limit 2000 --out /tmp/couplet_lm   # a quick smoke run
     python -m training.couplet_lm --resume          # continue the run saved in the cache (every ~10 minutes)
 
@@ -34,7 +34,7 @@ from training.couplet import (add_run_args, data_card_rows, loss_plot, read_spli
 
 OUT = REPO / "data" / "couplet_lm"
 RUN = "couplet-lm-run"  # the resumable run's folder in the cache
-DEFAULT_STEPS = 6000
+DEFAULT_STEPS = 10000
 
 
 def token_batches(pairs, vocab, batch_tokens: int, rng: random.Random | None):
