@@ -6,7 +6,7 @@ and on famous ones.
     python -m bench.bench_couplet --quick      # 300 lines per set
 
 Sets: the wb14123 test split (3,991 real couplets, the standard test of couplet systems: no upper line of it is in
-our training data), the regulated-verse test split (the first 3,000 of 12,838 for the beam decoders), and the
+our training data), the regulated-verse test split (the first 2,000 of 12,838 for the beam decoders), and the
 sheet of famous couplets ``data/real_input/couplets.tsv`` (kept out of every split by the data command).
 Columns: character BLEU-2 and BLEU-4 against the human lower line, per-position character accuracy (marks
 aside), the share of tone-opposed positions (classical tones: the 平水韵 table), the share of 仄-ending upper
@@ -15,8 +15,9 @@ line mirrors, the share of lower lines repeating a character where the upper lin
 an upper character at the same position. The baseline writes, for every upper character, the lower character most
 often aligned with it in the training pairs (never the same one; marks copied). The LM weight, the tone bonus and
 the phrase table's weight of the tab are chosen on 500 real validation pairs (a table here: the best BLEU-2, and among settings within 0.001 of
-it — noise on 500 pairs — the one that opposes the most tones); latency is the tab's own ``generate``
-(5 candidates), warm.
+it — noise on 500 pairs — the one that opposes the most tones); every beam decoder is scored on its
+candidate 1 of the tab's default 5 (``demos.couplet.CANDIDATES``; a beam of 40 lines, ``models.couplet.BEAM``) —
+the line the tab shows first; latency is the tab's own ``generate``, warm.
 """
 from __future__ import annotations
 
@@ -90,8 +91,8 @@ def main(argv=None):
     phrases = couplet.PHRASE_TABLE.get()
     baseline = AlignedBaseline(train)
 
-    def beam_lines(uppers, **kw):
-        return [write_lower(model, vocab, u, n=1, **kw)[0].lower for u in uppers]
+    def beam_lines(uppers, **kw):  # candidate 1 of the tab's default number: the line the tab shows first
+        return [write_lower(model, vocab, u, n=couplet.CANDIDATES, **kw)[0].lower for u in uppers]
 
     # the LM's weight and the tone bonus, chosen on real validation pairs (never on a test set)
     vu, vr = [a for a, _ in valid], [b for _, b in valid]
@@ -162,13 +163,13 @@ def main(argv=None):
     wb = [a for a, _ in read_tsv(paths["test"])[:300]]
     diffs = []
     for u in wb:
-        cands = [c.lower for c in write_lower(model, vocab, u, 5, **tab)]
+        cands = [c.lower for c in write_lower(model, vocab, u, couplet.CANDIDATES, **tab)]
         diffs += [sum(x != y for x, y in zip(a, b)) for i, a in enumerate(cands) for b in cands[i + 1:]]
-    print(f"\nThe tab's 5 candidates (300 wb14123 test lines): pairs differ in {sum(diffs) / len(diffs):.2f} "
-          f"characters on average; {sum(d >= 2 for d in diffs) / len(diffs):.1%} of pairs in 2 or more.")
+    print(f"\nThe tab's {couplet.CANDIDATES} candidates (300 wb14123 test lines): pairs differ in "
+          f"{sum(diffs) / len(diffs):.2f} characters on average; {sum(d >= 2 for d in diffs) / len(diffs):.1%} of pairs in 2 or more.")
     couplet.generate(wb[0])  # warm
-    p50, p95 = p50_p95(time_calls_ms([lambda u=u: couplet.generate(u, n=5) for u in wb]))
-    print(f"\nTab latency (generate, 5 candidates, warm, 300 wb14123 test lines): p50 {p50:.1f} ms, p95 {p95:.1f} ms.")
+    p50, p95 = p50_p95(time_calls_ms([lambda u=u: couplet.generate(u) for u in wb]))
+    print(f"\nTab latency (generate, {couplet.CANDIDATES} candidates, warm, 300 wb14123 test lines): p50 {p50:.1f} ms, p95 {p95:.1f} ms.")
 
 
 if __name__ == "__main__":

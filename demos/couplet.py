@@ -20,9 +20,10 @@ WEIGHTS = REPO / "data" / "couplet"
 LM_WEIGHTS = REPO / "data" / "couplet_lm"
 PHRASES = REPO / "data" / "couplet_phrases"
 # the decoder's weights, chosen on the real validation pairs (bench_couplet's grid)
-LM_WEIGHT = 1.0  # the LM's log-probability against the tagger's
+LM_WEIGHT = 1.25  # the LM's log-probability against the tagger's
 TONE_WEIGHT = 1.5  # "prefer opposed tones": a bonus of 1.5 (nats) per position opposed to the upper line's tone
 PHRASE_WEIGHT = 1.0  # the phrase table's bonus per aligned pair of lower characters
+CANDIDATES = 5  # lower lines shown by default (the bench scores candidate 1 of as many)
 MODES = [bi("最优", "k-best"), bi("采样", "sample")]  # the values (API) are the bilingual names
 # upper lines of the famous-couplet sheet (data/real_input/couplets.tsv): in no training split
 EXAMPLES = ["风声雨声读书声，声声入耳", "海纳百川，有容乃大", "书山有路勤为径", "天增岁月人增寿", "无边落木萧萧下",
@@ -77,7 +78,7 @@ def clean_upper(text) -> tuple[str, list[str]]:
     return stripped, notes
 
 
-def generate(upper, n=5, mode=MODES[0], temperature=1.0, prefer_tones=True, seed=0, lm_weight=LM_WEIGHT,
+def generate(upper, n=CANDIDATES, mode=MODES[0], temperature=1.0, prefer_tones=True, seed=0, lm_weight=LM_WEIGHT,
              phrase_weight=PHRASE_WEIGHT):
     """Upper line → (candidates table, tone chart HTML, notes markdown)."""
     from models.couplet import tone_pattern, write_lower
@@ -177,7 +178,7 @@ def build_tab() -> None:
             upper = gr.Textbox(label=bi("上联（≤ 34 字，可含分句的逗号）", "Upper line (≤ 34 characters, commas allowed)"),
                                value=EXAMPLES[0])
             with gr.Row():
-                n = gr.Slider(1, 10, value=5, step=1, label=bi("候选数", "Candidates"))
+                n = gr.Slider(1, 10, value=CANDIDATES, step=1, label=bi("候选数", "Candidates"))
                 mode = gr.Radio(MODES, value=MODES[0], label=bi("解码", "Decoding"))
             with gr.Row():
                 temperature = gr.Slider(0.1, 3.0, value=1.0, step=0.1, label=bi("温度（采样）", "Temperature (sampling)"))

@@ -74,6 +74,7 @@ class CoupletNet(nn.Module):
 MARKS = "，、；：！？"  # marks a couplet keeps inside its lines: the lower line has the same mark at the same place
 # typed forms of those marks, made full-width; an internal 。 ends a clause, read as ；
 ASCII_MARKS = str.maketrans({",": "，", ";": "；", ":": "：", "!": "！", "?": "？", "。": "；"})
+BEAM = 40  # the beam's width, at least: 8 lines for each of the tab's 5 candidates (the bench decodes the same way)
 TONE_SIGN = {"平": 1.0, "仄": -1.0}  # level / oblique as opposite signs: opposed tones multiply to −1
 
 
@@ -361,7 +362,7 @@ def diverse(found: list, n: int, upper: str) -> list:
 @torch.inference_mode()
 def write_lower(model: CoupletNet, vocab: Vocab, upper: str, n: int = 5, sampled: bool = False,
                 temperature: float = 1.0, seed: int = 0, lm=None, lm_weight: float = 0.0, tag_weight: float = 1.0,
-                tone_weight: float = 0.0, beam: int = 16, phrases: "PhraseTable | None" = None,
+                tone_weight: float = 0.0, beam: int = BEAM, phrases: "PhraseTable | None" = None,
                 phrase_weight: float = 0.0, reuse: bool = False) -> list[Candidate]:
     """The ``n`` best lower lines for ``upper`` (punctuation copied): beam search under the form rules
     (:func:`beam_search`), the tagger's log-probs plus ``lm_weight`` × the couplet LM's (``lm`` = (LM, its
@@ -385,8 +386,9 @@ def write_lower(model: CoupletNet, vocab: Vocab, upper: str, n: int = 5, sampled
                             generator=torch.Generator().manual_seed(seed), n_samples=n * 2, phrases=pair)
         found = list({tuple(h[3]): h for h in found}.values())[:n]
     else:
-        # 8 beam lines per candidate, 32 when those hold too few that differ in two characters: the phrase table
-        # makes the beam's lines alike (a strong pair bonus keeps them on one pair)
+        # ``beam`` lines, 8 per candidate when more are asked for; 32 per candidate when those hold too few that
+        # differ in two characters: the phrase table makes the beam's lines alike (a strong pair bonus keeps them on
+        # one pair)
         for width in (max(beam, n * 8), max(beam, n * 32)):
             found = diverse(beam_search(tag_logp, upper, lm_arg, lm_weight, tag_weight, bonus, beam=width,
                                         phrases=pair), n, upper)

@@ -129,3 +129,20 @@ def test_warm_generation_is_fast_enough_for_a_page():
     for _ in range(5):
         couplet.generate("有志者，事竟成，破釜沉舟，百二秦关终属楚", n=10)
     assert (time.perf_counter() - t0) / 5 < 3.0  # a loose bound; the measured p50 is in bench/bench_couplet.py
+
+
+def test_the_bench_decodes_as_the_tab_shows():
+    # bench_couplet scores candidate 1 of write_lower(n=CANDIDATES) with the tab's weights: it must be the line the
+    # tab shows first with its default settings, and the beam is at least BEAM wide (it once scored a 16-wide beam
+    # while the tab searched 40)
+    from models.couplet import BEAM, write_lower
+
+    assert BEAM >= 8 * couplet.CANDIDATES
+    model, vocab = couplet.MODEL.get()
+    for upper in ("晨钟惊醒千家梦", "春风送暖千山绿", "小桥流水人家"):
+        shown = lower_lines(couplet.generate(upper)[0])
+        assert len(shown) == couplet.CANDIDATES
+        scored = write_lower(model, vocab, upper, n=couplet.CANDIDATES, lm=couplet.LM.get(),
+                             lm_weight=couplet.LM_WEIGHT, tone_weight=couplet.TONE_WEIGHT,
+                             phrases=couplet.PHRASE_TABLE.get(), phrase_weight=couplet.PHRASE_WEIGHT)
+        assert scored[0].lower == shown[0]
