@@ -2,7 +2,7 @@
 couplet LM + phrase table (the tab), the LM alone and an aligned-character baseline, in one run, on real couplets
 and on famous ones.
 
-    python -m bench.bench_couplet              # ~15 min on 2 CPU cores (after training.couplet_data --source)
+    python -m bench.bench_couplet              # ~70 min on one thread (after training.couplet_data --source)
     python -m bench.bench_couplet --quick      # 300 lines per set
 
 Sets: the wb14123 test split (3,991 real couplets, the standard test of couplet systems: no upper line of it is in
