@@ -165,11 +165,13 @@ def main(argv=None):
     for u in wb:
         cands = [c.lower for c in write_lower(model, vocab, u, couplet.CANDIDATES, **tab)]
         diffs += [sum(x != y for x, y in zip(a, b)) for i, a in enumerate(cands) for b in cands[i + 1:]]
+    apart = sum(d >= 2 for d in diffs) / len(diffs)
     print(f"\nThe tab's {couplet.CANDIDATES} candidates (300 wb14123 test lines): pairs differ in "
-          f"{sum(diffs) / len(diffs):.2f} characters on average; {sum(d >= 2 for d in diffs) / len(diffs):.1%} of pairs in 2 or more.")
+          f"{sum(diffs) / len(diffs):.2f} characters on average; {apart:.1%} of pairs in 2 or more.")
     couplet.generate(wb[0])  # warm
     p50, p95 = p50_p95(time_calls_ms([lambda u=u: couplet.generate(u) for u in wb]))
-    print(f"\nTab latency (generate, {couplet.CANDIDATES} candidates, warm, 300 wb14123 test lines): p50 {p50:.1f} ms, p95 {p95:.1f} ms.")
+    print(f"\nTab latency (generate, {couplet.CANDIDATES} candidates, warm, 300 wb14123 test lines): p50 {p50:.1f} ms, "
+          f"p95 {p95:.1f} ms.")
 
 
 if __name__ == "__main__":
