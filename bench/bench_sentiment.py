@@ -5,9 +5,10 @@
     python -m bench.bench_sentiment --cross-epochs 2                  # + leave-one-source-out (≈ 35 min more)
 
 Held-out sets: the combined test split of the five sources, each source's part of it (ChnSentiCorp's is its own
-standard test split), and the 210 reviews written for this tab in 21 domains (data/real_input/sentiment.tsv) that no
+standard test split), and the 230 reviews written for this tab in 22 domains (data/real_input/sentiment.tsv) that no
 model trained on (the shipped checkpoint's score there is written to data/sentiment/real_input.json, which the tab
-shows). Rows: character 1–3-gram TF-IDF + logistic regression (fitted here on the same training split,
+shows); beside them, the visitor-style validation reviews (data/real_input/sentiment_valid.tsv) that chose between
+runs. Rows: character 1–3-gram TF-IDF + logistic regression (fitted here on the same training split,
 with the same per-source class weights), the shipped checkpoint, and any other checkpoint folder given. The
 cross-domain table trains on four sources and tests on the fifth, for the baseline, Su's layer and the shipped
 model's architecture (each trained by training/sentiment.py's ``train`` for ``--cross-epochs`` epochs). Then the warm
@@ -31,23 +32,21 @@ from models import attention  # noqa: E402
 from models.attention import AttentionConfig, accuracy  # noqa: E402
 from models.vocab import CJK  # noqa: E402
 from training.sentiment import MAX_LEN, batches, review_vocab, source_weights, train  # noqa: E402
-from training.sentiment_data import SOURCES, prepare, read_tsv  # noqa: E402
+from training.sentiment_data import (SOURCES, VISITOR_VALID, prepare, read_tsv, source_of,  # noqa: E402
+                                     written_reviews)
 
 REAL_INPUT = REPO / "data" / "real_input" / "sentiment.tsv"
-REAL_SET = "real input (210 written reviews, 21 domains)"
-
-
-def real_input() -> list[tuple[int, str, str]]:
-    """(label, domain, text) of the reviews written for this tab."""
-    lines = REAL_INPUT.read_text(encoding="utf-8").splitlines()[1:]
-    return [(int(y), d, t) for y, d, t in (line.split("\t", 2) for line in lines)]
+REAL = written_reviews(REAL_INPUT)
+REAL_SET = f"real input ({len(REAL)} written reviews, {len({d for _, d, _ in REAL})} domains)"
+VISITOR_SET = f"visitor-style validation ({len(written_reviews(VISITOR_VALID))} written reviews; chose the run)"
 
 
 def held_out(test_rows) -> dict[str, list]:
     sets = {"combined test split": test_rows}
-    sets |= {f"{s} test" + (" (standard)" if s == "chnsenticorp" else ""): [r for r in test_rows if r[1] == s]
-             for s in SOURCES}
-    sets[REAL_SET] = real_input()
+    sets |= {f"{s} test" + (" (standard)" if s == "chnsenticorp" else ""):
+             [r for r in test_rows if source_of(r[1]) == s] for s in SOURCES}
+    sets[REAL_SET] = REAL
+    sets[VISITOR_SET] = written_reviews(VISITOR_VALID)
     return sets
 
 
@@ -77,9 +76,9 @@ def cross_domain(train_rows, test_rows, epochs: int, shipped: AttentionConfig) -
     architecture (cosine schedule, as its training command)."""
     out = []
     for source in SOURCES:
-        rest = [r for r in train_rows if r[1] != source]
-        target = [r for r in test_rows if r[1] == source]
-        valid = [r for r in test_rows if r[1] != source]  # early stopping on the other sources only
+        rest = [r for r in train_rows if source_of(r[1]) != source]
+        target = [r for r in test_rows if source_of(r[1]) == source]
+        valid = [r for r in test_rows if source_of(r[1]) != source]  # early stopping on the other sources only
         vocab = review_vocab(rest)
         su, _ = train(AttentionConfig(vocab_size=len(vocab), max_len=MAX_LEN), rest, valid, vocab, epochs=epochs,
                       desc=f"Su's layer without {source}")

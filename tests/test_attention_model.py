@@ -185,6 +185,13 @@ def test_source_weights_balance_each_sources_classes():
     assert w["a", 1] * 6 == pytest.approx(w["a", 0] * 2)      # within a source both classes weigh the same
     assert w["b", 1] == pytest.approx(w["b", 0])
     assert sum(w[s, y] for y, s, _ in rows) == pytest.approx(len(rows))  # mean weight 1
+    # a shopping category is part of its source, or a source of its own
+    rows = [(1, "shopping/书籍", "x")] * 1 + [(0, "shopping/书籍", "x")] * 9 + [(1, "shopping/水果", "x")] * 9 + \
+        [(0, "shopping/水果", "x")] * 1
+    assert source_weights(rows)["shopping/书籍", 1] == pytest.approx(1.0)      # the shopping set is balanced
+    w = source_weights(rows, categories=True)
+    assert w["shopping/书籍", 1] == pytest.approx(9 * w["shopping/书籍", 0]) and w["shopping/书籍", 1] == \
+        pytest.approx(w["shopping/水果", 0])
 
 
 def test_weighted_loss_is_the_weighted_mean():
@@ -224,6 +231,9 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path):
     assert [h["train_loss"] for h in h2] == pytest.approx([h["train_loss"] for h in h1], abs=1e-6)
     for k, v in straight.state_dict().items():
         assert torch.allclose(v, resumed.state_dict()[k], atol=1e-6), k
+    # the training time goes on from the saved run, so a resumed run's card counts the epochs run before
+    minutes = [h["minutes"] for h in h2]
+    assert 0 < minutes[0] < minutes[1] < minutes[2]
 
 
 def test_masked_lm_pretraining_lowers_its_loss():

@@ -20,10 +20,12 @@ def built():
 
 def test_every_source_format_is_read():
     rows = list(sentiment_data.read_sources(SOURCE, None))
-    by_source = {s: [r for r in rows if r[1] == s] for s in sentiment_data.SOURCES}
+    by_source = {s: [r for r in rows if sentiment_data.source_of(r[1]) == s] for s in sentiment_data.SOURCES}
     assert len(by_source["chnsenticorp"]) == 8 and (0, "chnsenticorp", "电池不耐用，半天就没电。", "test") in rows
     assert (1, "hotel", '位置好,前台热情,"性价比"很高.', None) in rows  # CSV quoting
     assert len(by_source["waimai"]) == 4 and len(by_source["shopping"]) == 4
+    # a shopping review keeps its category: training balances the classes within each one
+    assert [r[1] for r in by_source["shopping"]] == ["shopping/书籍", "shopping/水果", "shopping/衣服", "shopping/书籍"]
     assert all(r[3] is None for s in ("hotel", "waimai", "shopping") for r in by_source[s])
 
 
@@ -56,9 +58,20 @@ def test_split_is_seeded_and_written_and_read_back(tmp_path, monkeypatch):
     assert a == b
     paths = sentiment_data.prepare(SOURCE, cache=tmp_path)
     rows = sentiment_data.read_tsv(paths["test"])
-    assert rows and all(isinstance(y, int) and s in sentiment_data.SOURCES for y, s, _ in rows)
+    assert rows and all(isinstance(y, int) and sentiment_data.source_of(s) in sentiment_data.SOURCES
+                        for y, s, _ in rows)
 
 
 def test_missing_source_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="--source"):
         sentiment_data.prepare(None, cache=tmp_path)
+
+
+def test_the_written_review_sets_are_apart_and_balanced():
+    """The visitor-style validation reviews (which choose between runs) share no text with the benchmark's set."""
+    valid = sentiment_data.written_reviews(sentiment_data.VISITOR_VALID)
+    real = sentiment_data.written_reviews(sentiment_data.VISITOR_VALID.with_name("sentiment.tsv"))
+    assert len(valid) >= 60 and len(real) >= 200
+    assert not {sentiment_data.normalise(t) for _, _, t in valid} & {sentiment_data.normalise(t) for _, _, t in real}
+    for rows in (valid, real):
+        assert sum(y for y, _, _ in rows) * 2 == len(rows) and all(y in (0, 1) and d and t for y, d, t in rows)
