@@ -438,7 +438,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    paths = prepare(args.source, seed=args.seed)
+    paths = prepare(args.source)   # the data's own seed: --seed changes the model's start and sampling, not the data
     train_rows, valid_all, test_rows = (read_jsonl(paths[s]) for s in ("train", "valid", "test"))
     valid_rows = random.Random(args.seed).sample(valid_all, min(args.valid, len(valid_all)))
     if args.test:
