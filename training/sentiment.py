@@ -9,9 +9,9 @@
 
 Characters are the units (train characters seen ≥ 2 times); reviews are cut to 200 characters. Every review is
 weighted so that within each source the two classes weigh the same (waimai is 2:1 negative, hotel 4:1 positive: the
-model must not learn a source's balance; ``--balance-categories``: within each shopping category). Seeded; batches of similar length; AdamW; after every epoch the validation
-accuracy decides which weights are kept (early stopping, patience 2) and the run is saved to the cache (weights,
-Adam moments, best weights, history) for ``--resume``. Then the temperature T of P = σ(logit / T) is fitted on the
+model must not learn a source's balance; ``--balance-categories``: within each shopping category). Seeded; batches
+of similar length; AdamW; after every epoch the validation accuracy decides which weights are kept (early stopping,
+patience 2) and the run is saved to the cache (weights, Adam moments, best weights, history) for ``--resume``. Then the temperature T of P = σ(logit / T) is fitted on the
 validation split. Writes data/sentiment/ through models.attention.save (model.safetensors in fp16, config.json with
 T, vocab.txt, MODEL_CARD.md) and reliability.png beside them.
 """
@@ -344,6 +344,10 @@ def card(cfg: AttentionConfig, vocab: Vocab, n_params: int, counts: dict, histor
         "validation (accuracy: " + ", ".join(f"{w:g} → {a:.4f}" for w, a in member_grid) + ").")
     epochs = "\n".join(f"| {h['epoch']} | {h['train_loss']:.4f} | {h['valid_acc']:.4f} |" for h in history)
     per_set = "\n".join(f"| {name} | {n:,} | {acc:.4f} |" for name, (acc, n) in tests.items())
+    visitor_line = "" if visitor is None else (
+        f"- **Visitor-style validation**: {visitor:.4f} on the {len(written_reviews(VISITOR_VALID))} reviews of\n"
+        "  `data/real_input/sentiment_valid.tsv` (written for choosing between runs, books among them: the run kept is\n"
+        "  the one with the best mean of this and the validation split's accuracy).\n")
     categories = (" — each of the shopping set's ten categories apart (its book reviews are 95 % negative under 20 "
                   "characters) —") if args.balance_categories else ""
     return f"""# Model card: attention sentiment classifier
@@ -379,10 +383,7 @@ def card(cfg: AttentionConfig, vocab: Vocab, n_params: int, counts: dict, histor
 - **Calibration**: P(positive) = σ(logit / T) with **T = {calibration['temperature']:.3f}** fitted on the validation
   split (negative log-likelihood); expected calibration error there {calibration['ece_before']:.4f} → {calibration['ece_after']:.4f}
   (10 bins). `reliability.png` shows accuracy against confidence before and after.
-- **Visitor-style validation**: {visitor:.4f} on the {len(written_reviews(VISITOR_VALID))} reviews of
-  `data/real_input/sentiment_valid.tsv` (written for choosing between runs, books among them: the run kept is the one
-  with the best mean of this and the validation split's accuracy).
-- **Test accuracy** (the fp16 weights as shipped; the decision does not depend on T):
+{visitor_line}- **Test accuracy** (the fp16 weights as shipped; the decision does not depend on T):
 
 | held-out set | reviews | accuracy |
 |---|---|---|
@@ -420,7 +421,7 @@ def main(argv=None):
     model = None
     if args.pretrain_epochs:
         model = pretrained(cfg, unlabelled, vocab, args)
-    before = time.perf_counter() - t0
+    pretraining_s = time.perf_counter() - t0
     model, history = train(cfg, train_rows, valid_rows, vocab, epochs=args.epochs, seed=args.seed, model=model,
                            device=args.device, run=run_dir(args.out), resume=args.resume,
                            wide_lr=args.wide_lr, cosine=args.cosine, smoothing=args.label_smoothing,
@@ -432,7 +433,7 @@ def main(argv=None):
         model, member_grid = fit_tfidf_member(model, vocab, train_rows, valid_rows)
         cfg = model.cfg
     # the epochs' time is kept in the run, so a resumed run reports all of it
-    minutes = (before + time.perf_counter() - t0) / 60 + (history[-1].get("minutes", 0.0) if history else 0.0)
+    minutes = (pretraining_s + time.perf_counter() - t0) / 60 + (history[-1].get("minutes", 0.0) if history else 0.0)
     logits, labels = logits_of(model, batches(valid_rows, vocab, 256, None, word_buckets=cfg.word_buckets))
     temperature = fit_temperature(logits, labels)
     before, ece_before = reliability(torch.sigmoid(logits), labels)
