@@ -128,7 +128,8 @@ def main(argv=None):
     shipped = next(c for name, c in columns.items() if name.startswith("shipped"))
     # the tab shows this score (no training command reads the real-input set, so the card cannot carry it)
     sentiment.REAL_INPUT_SCORE.write_text(json.dumps({
-        "set": "data/real_input/sentiment.tsv", "n": len(real), "right": len(real) - len(wrong),
+        "set": "data/real_input/sentiment.tsv", "n": len(real), "domains": len({d for _, d, _ in real}),
+        "right": len(real) - len(wrong),
         "accuracy": shipped[REAL_SET], "tfidf": columns["baseline: char 1–3-gram TF-IDF + LR"][REAL_SET],
         "measured": datetime.date.today().isoformat()}, indent=1), encoding="utf-8")
     print(f"\nShipped model, real-input reviews it gets wrong ({len(wrong)} of {len(real)}):\n")

@@ -129,7 +129,7 @@ def build_tab() -> None:
            "每个字对问题各字的注意力；篇章经六层膨胀门卷积，输出答案的起点、终点概率，乘以“这一段含答案”的概率；长篇章按重叠"
            "窗口读，多篇章的答案投票合并。**数据**：人写的问题——CMRC 2018（中文维基百科）训练集 + 台达 DRCD（繁转简），"
            "每题配 2 篇干扰段落；在 CMRC 2018 开发集上按官方规则评测；“无答案”阈值在 CMRC 试验集上校准。字向量、词向量先用 word2vec 在我们自己的无标注文本（训练集段落、"
-           "人民日报、评论）上预训练，词向量训练时固定；“偏好短答案”的默认值由 CMRC 试验集和我们另写的 46 个访客式问题共同选定。"
+           "人民日报、评论）上预训练，词向量训练时固定；“偏好短答案”的默认值由 CMRC 试验集和我们另写的 89 个访客式问题共同选定。"
            "没有预训练语言模型。",
         en="**DGCNN, a CNN for reading-comprehension QA.** Dilated gated convolution: where the gate σ is closed the "
            "block is the identity (a residual), where it opens the convolution's features flow in; dilation rates "
@@ -144,7 +144,7 @@ def build_tab() -> None:
            "paragraphs per question; tested on CMRC 2018 dev with the official rules; the no-answer threshold "
            "calibrated on CMRC trial. Character and word vectors are pre-trained with word2vec on our own "
            "unlabelled text (training paragraphs, People's Daily, reviews), the word vectors kept fixed in training; "
-           "the default short-answer preference is chosen on CMRC trial and 46 visitor-style questions we wrote. "
+           "the default short-answer preference is chosen on CMRC trial and 89 visitor-style questions we wrote. "
            "No pre-trained language model.",
         url=POST,
         formula=r"Y = X\otimes(1-\sigma) + \mathrm{Conv1D}_1(X)\otimes\sigma,\quad "

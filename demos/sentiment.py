@@ -176,11 +176,11 @@ def real_input_text() -> tuple[str, str]:
     if not REAL_INPUT_SCORE.exists():
         return "", ""
     r = json.loads(REAL_INPUT_SCORE.read_text(encoding="utf-8"))
-    zh = (f"\n\n**真实输入**：为本页手写、任何模型都没训练过的 {r['n']} 条评论（21 个领域）上，准确率 {r['accuracy']:.1%}"
-          f"（{r['right']}/{r['n']}；同一次评测中 TF-IDF + 逻辑回归 {r['tfidf']:.1%}；{r['measured']}，"
+    zh = (f"\n\n**真实输入**：为本页手写、任何模型都没训练过的 {r['n']} 条评论（{r['domains']} 个领域）上，"
+          f"准确率 {r['accuracy']:.1%}（{r['right']}/{r['n']}；同一次评测中 TF-IDF + 逻辑回归 {r['tfidf']:.1%}；{r['measured']}，"
           f"`python -m bench.bench_sentiment`）。")
-    en = (f"\n\n**Real input**: on {r['n']} reviews in 21 domains written for this page, which no model trained on, "
-          f"it is right {r['accuracy']:.1%} of the time ({r['right']}/{r['n']}; TF-IDF + logistic regression "
+    en = (f"\n\n**Real input**: on {r['n']} reviews in {r['domains']} domains written for this page, which no model "
+          f"trained on, it is right {r['accuracy']:.1%} of the time ({r['right']}/{r['n']}; TF-IDF + logistic regression "
           f"{r['tfidf']:.1%} in the same run; {r['measured']}, `python -m bench.bench_sentiment`).")
     return zh, en
 

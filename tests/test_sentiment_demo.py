@@ -111,7 +111,9 @@ def test_the_real_input_score_the_bench_wrote_is_shown_in_both_languages():
     r = json.loads(sentiment.REAL_INPUT_SCORE.read_text(encoding="utf-8"))
     rows = (sentiment.REPO / r["set"]).read_text(encoding="utf-8").splitlines()[1:]
     assert r["n"] == len(rows) >= 200 and r["accuracy"] == pytest.approx(r["right"] / r["n"])
+    assert r["domains"] == len({row.split("\t")[1] for row in rows})
     zh, en = sentiment.real_input_text()
+    assert f"{r['domains']} 个领域" in zh and f"{r['domains']} domains" in en
     assert all(f"{r['right']}/{r['n']}" in t and f"{r['accuracy']:.1%}" in t for t in (zh, en))
     assert "真实输入" in zh and "Real input" in en
     with gr.Blocks() as page:   # in the tab's explanation, in both languages
