@@ -38,7 +38,8 @@ from training.sentiment_data import (SOURCES, VISITOR_VALID, prepare, read_tsv, 
 REAL_INPUT = REPO / "data" / "real_input" / "sentiment.tsv"
 REAL = written_reviews(REAL_INPUT)
 REAL_SET = f"real input ({len(REAL)} written reviews, {len({d for _, d, _ in REAL})} domains)"
-VISITOR_SET = f"visitor-style validation ({len(written_reviews(VISITOR_VALID))} written reviews; chose the run)"
+VISITOR = written_reviews(VISITOR_VALID)
+VISITOR_SET = f"visitor-style validation ({len(VISITOR)} written reviews; chose the run)"
 
 
 def held_out(test_rows) -> dict[str, list]:
@@ -46,7 +47,7 @@ def held_out(test_rows) -> dict[str, list]:
     sets |= {f"{s} test" + (" (standard)" if s == "chnsenticorp" else ""):
              [r for r in test_rows if source_of(r[1]) == s] for s in SOURCES}
     sets[REAL_SET] = REAL
-    sets[VISITOR_SET] = written_reviews(VISITOR_VALID)
+    sets[VISITOR_SET] = VISITOR
     return sets
 
 

@@ -24,7 +24,7 @@ def test_every_source_format_is_read():
     assert len(by_source["chnsenticorp"]) == 8 and (0, "chnsenticorp", "电池不耐用，半天就没电。", "test") in rows
     assert (1, "hotel", '位置好,前台热情,"性价比"很高.', None) in rows  # CSV quoting
     assert len(by_source["waimai"]) == 4 and len(by_source["shopping"]) == 4
-    # a shopping review keeps its category: training balances the classes within each one
+    # a shopping review keeps its category: training can balance the classes within each one (--balance-categories)
     assert [r[1] for r in by_source["shopping"]] == ["shopping/书籍", "shopping/水果", "shopping/衣服", "shopping/书籍"]
     assert all(r[3] is None for s in ("hotel", "waimai", "shopping") for r in by_source[s])
 

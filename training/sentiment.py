@@ -335,7 +335,7 @@ def plot_reliability(before: list, after: list, temperature: float, path: Path) 
 
 def card(cfg: AttentionConfig, vocab: Vocab, n_params: int, counts: dict, history: list, tests: dict,
          calibration: dict, unlabelled_chars: int, minutes: float, args, flags: str, member_grid=(),
-         visitor: float | None = None) -> str:
+         visitor: tuple[float, int] | None = None) -> str:
     data = "\n".join(f"| {k} | {v:,} |" for k, v in counts.items())
     member = "" if not cfg.tfidf_features else (
         f"\n- **TF-IDF member**: character 1–3-gram TF-IDF (sublinear tf, min_df 2; {cfg.tfidf_features:,} n-grams of "
@@ -345,7 +345,7 @@ def card(cfg: AttentionConfig, vocab: Vocab, n_params: int, counts: dict, histor
     epochs = "\n".join(f"| {h['epoch']} | {h['train_loss']:.4f} | {h['valid_acc']:.4f} |" for h in history)
     per_set = "\n".join(f"| {name} | {n:,} | {acc:.4f} |" for name, (acc, n) in tests.items())
     visitor_line = "" if visitor is None else (
-        f"- **Visitor-style validation**: {visitor:.4f} on the {len(written_reviews(VISITOR_VALID))} reviews of\n"
+        f"- **Visitor-style validation**: {visitor[0]:.4f} on the {visitor[1]} reviews of\n"
         "  `data/real_input/sentiment_valid.tsv` (written for choosing between runs, books among them: the run kept is\n"
         "  the one with the best mean of this and the validation split's accuracy).\n")
     categories = (" — each of the shopping set's ten categories apart (its book reviews are 95 % negative under 20 "
@@ -441,7 +441,8 @@ def main(argv=None):
     model.cfg.temperature = temperature
     tests = {name: (accuracy(model, batches(rows, vocab, 256, None, word_buckets=cfg.word_buckets)), len(rows))
              for name, rows in held_out_sets(test_rows).items()}
-    visitor = accuracy(model, batches(written_reviews(VISITOR_VALID), vocab, 256, None, word_buckets=cfg.word_buckets))
+    visitor_rows = written_reviews(VISITOR_VALID)
+    visitor = (accuracy(model, batches(visitor_rows, vocab, 256, None, word_buckets=cfg.word_buckets)), len(visitor_rows))
     counts = json.loads(paths["counts"].read_text(encoding="utf-8"))
     flags = " ".join(argv if argv is not None else sys.argv[1:])
     flags = re.sub(r"--source \S+", "--source DIR", flags)
