@@ -22,7 +22,8 @@ over the annotators' answers):
   paragraph only — the setting of published results — and with 2 distractor paragraphs (training/reading_data.py).
 * **Real input** — data/real_input/reading.json: 118 questions over 21 passages written for this benchmark in ten
   layouts (biographies modern and classical, news, product specifications, narrative, dictionary entries, a notice,
-  a recipe, a travel guide, popular science); with the own passage only, and with 2 other passages of the set.
+  a recipe, a travel guide, popular science); with the own passage only, and with 2 other passages of the set;
+  per layout too. The shipped reader's score there is written to data/dgcnn/real_input.json, which the tab shows.
 * **Template set** — the template questions over idiom and poet entries that the first checkpoint was trained on
   (training/qa_data.py, a seeded sample of its test split: idioms and poets never seen), 3 passages each; no reader
   here trained on it.
@@ -34,6 +35,7 @@ latency: one question with 3 CMRC passages (warm, batch 1, incl. the highlighted
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import random
 import re
@@ -48,6 +50,7 @@ CLAUSE = re.compile(r"[^，。：；（）《》、！？“”‘’\s,.;:()]+"
 WINDOW = 12
 MAX_ANSWER = 40
 REAL = REPO / "data" / "real_input" / "reading.json"
+REAL_OWN = "real input, own passage"
 BILSTM = REPO / "data" / "dgcnn_bilstm"
 
 
@@ -107,7 +110,7 @@ def main(argv=None):
     template = random.Random(0).sample(template, min(args.template, len(template)))
     cmrc = cmrc[:args.cmrc or len(cmrc)]
     sets = {"CMRC 2018 dev, own paragraph": own_only(cmrc), "CMRC 2018 dev, + 2 distractors": cmrc,
-            "real input, own passage": real_rows(0), "real input, + 2 other passages": real_rows(2),
+            REAL_OWN: real_rows(0), "real input, + 2 other passages": real_rows(2),
             f"template set ({len(template):,} of its test split), 3 passages": template}
     model, tok = tab.MODEL.get()
     lstm, lstm_tok = bilstm_reader.load(BILSTM)
@@ -117,15 +120,16 @@ def main(argv=None):
                "BiLSTM pointer": lambda r: read(lstm, lstm_tok, r["question"], r["passages"],
                                                 length_penalty=lstm_lam)["answer"],
                "overlap baseline": lambda r: overlap_baseline(r["question"], r["passages"])}
-    results, seconds = {}, {}
+    results, seconds, hits = {}, {}, {}
     for name, rows in sets.items():
         for reader, fn in readers.items():
             t0 = time.perf_counter()
             predictions = [fn(r) for r in tqdm(rows, desc=f"{reader} · {name}", leave=False)]
             seconds[reader] = seconds.get(reader, 0.0) + time.perf_counter() - t0
             results[name, reader] = scores(predictions, rows)["all"]
-            if name.startswith("real input, own"):
-                misses = [(r["question"], p) for r, p in zip(rows, predictions) if not scores([p], [r])["all"]["em"]]
+            if name == REAL_OWN:
+                hits[reader] = [bool(scores([p], [r])["all"]["em"]) for r, p in zip(rows, predictions)]
+                misses = [(r["question"], p) for r, p, hit in zip(rows, predictions, hits[reader]) if not hit]
                 print(f"{reader} misses on real input ({len(misses)}): "
                       + "; ".join(f"{q} → {p or '∅'}" for q, p in misses[:40]), file=sys.stderr)
     print(f"\n## EM / F1 (official CMRC 2018 rules; CMRC dev: the first {len(cmrc):,} questions; λ: DGCNN {lam:.2f}, "
@@ -135,8 +139,23 @@ def main(argv=None):
                                                      for r in readers)] for name, rows in sets.items()]))
     print("\nSeconds per reader over all sets: " + ", ".join(f"{r} {s:.0f} s" for r, s in seconds.items()))
 
+    real = sets[REAL_OWN]
+    layouts = list(dict.fromkeys(r["layout"] for r in real))  # in the file's order
+    by_layout = {reader: {lay: [sum(h for r, h in zip(real, hits[reader]) if r["layout"] == lay),
+                                sum(r["layout"] == lay for r in real)] for lay in layouts} for reader in readers}
+    print(f"\n## Real input by layout ({len(real)} questions, own passage): exact matches / questions\n")
+    print(markdown_table(["layout", *readers], [[lay, *(f"{by_layout[r][lay][0]} / {by_layout[r][lay][1]}"
+                                                        for r in readers)] for lay in layouts]))
+    # the tab shows this score (no training command reads the real-input set, so the card cannot carry it)
+    tab.REAL_INPUT_SCORE.write_text(json.dumps({
+        "set": "data/real_input/reading.json", "n": len(real), "passages": len(json.loads(REAL.read_text("utf-8"))),
+        "right": sum(hits["DGCNN"]), "em": results[REAL_OWN, "DGCNN"]["em"], "f1": results[REAL_OWN, "DGCNN"]["f1"],
+        "length_penalty": lam, "by_layout": by_layout["DGCNN"],
+        "baselines": {r: {k: results[REAL_OWN, r][k] for k in ("em", "f1")} for r in readers if r != "DGCNN"},
+        "measured": datetime.date.today().isoformat()}, indent=1, ensure_ascii=False), encoding="utf-8")
+
     print("\n## Prefer short answers — the tab's λ slider: span score × exp(−λ · length), DGCNN, own paragraph\n")
-    rows, own_cmrc, own_real = [], sets["CMRC 2018 dev, own paragraph"], sets["real input, own passage"]
+    rows, own_cmrc, own_real = [], sets["CMRC 2018 dev, own paragraph"], sets[REAL_OWN]
     for penalty in sorted({0.0, 0.1, 0.3, lam}):
         cells = []
         for rows_ in (own_cmrc, own_real):

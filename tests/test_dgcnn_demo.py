@@ -140,3 +140,20 @@ def test_shipped_checkpoint_card():
     assert "CMRC 2018" in card and f"{dgcnn.THRESHOLD:.2f}" in card
     assert not (dgcnn.WEIGHTS / "dgcnn.safetensors").exists()
     assert (dgcnn.WEIGHTS / "words.txt").exists()
+
+
+def test_the_real_input_score_the_bench_wrote_is_shown_in_both_languages():
+    r = json.loads(dgcnn.REAL_INPUT_SCORE.read_text(encoding="utf-8"))
+    items = json.loads((dgcnn.REPO / r["set"]).read_text(encoding="utf-8"))
+    assert r["passages"] == len(items) and r["n"] == sum(len(x["questions"]) for x in items) >= 100
+    assert r["right"] == sum(k for k, _ in r["by_layout"].values()) and r["em"] == pytest.approx(r["right"] / r["n"])
+    assert {x["layout"] for x in items} == set(r["by_layout"])
+    assert all(n == sum(len(x["questions"]) for x in items if x["layout"] == lay)
+               for lay, (_, n) in r["by_layout"].items())
+    zh, en = dgcnn.real_input_text()
+    assert all(f"{r['right']}/{r['n']}" in t and f"{r['em']:.1%}" in t for t in (zh, en))
+    assert "真实输入" in zh and "Real input" in en and "古代人物" in zh and "classical biography" in en
+    with gr.Blocks() as page:   # in the tab's explanation, in both languages
+        dgcnn.build_tab()
+    explanation = next(b for b in page.blocks.values() if isinstance(b, gr.Markdown)).value
+    assert zh.strip() in explanation and en.strip() in explanation

@@ -398,7 +398,8 @@ def card(model, tok, history, test: dict, counts: dict, minutes: float, device: 
 
 {pretrained}
 - Comparison with the overlap and BiLSTM baselines, the template set and the real-input set
-  (data/real_input/reading.json): `python -m bench.bench_dgcnn`.
+  (data/real_input/reading.json): `python -m bench.bench_dgcnn`. No training command reads the real-input set: the
+  bench writes the shipped reader's score on it, by layout too, to `real_input.json`, which the tab shows.
 - **Rebuild**: `python -m training.dgcnn{(" " + flags) if flags else ""}`.
 """
 
