@@ -40,6 +40,7 @@ class BiLSTMReaderConfig:
     threshold: float = 0.1
     length_penalty: float = 0.0
     span_softmax: bool = True
+    match_features: bool = True   # Su's hand features (models.dgcnn.passage_inputs)
 
 
 class BiLSTMReader(nn.Module):
@@ -50,8 +51,10 @@ class BiLSTMReader(nn.Module):
         self.embed = nn.Embedding(cfg.vocab_size, d, padding_idx=0)
         if cfg.words:
             self.word_embed = nn.Embedding(cfg.words, d, padding_idx=0)
-            self.word_in_question = nn.Embedding(2, d)
-        self.in_question = nn.Embedding(2, d)
+            if cfg.match_features:
+                self.word_in_question = nn.Embedding(2, d)
+        if cfg.match_features:
+            self.in_question = nn.Embedding(2, d)
         self.drop = nn.Dropout(cfg.dropout)
         self.question_rnn = nn.LSTM(d, d // 2, batch_first=True, bidirectional=True)
         self.question_pool = AttentionPool(d)

@@ -27,6 +27,9 @@ first checkpoint's layout):
   belongs to (Su added a projected word vector to each character of the word); plus the word-level match feature
   (the character's word occurs among the question's words).
 * ``positions`` — a learned position embedding over the window.
+* ``match_features`` — Su's hand features: a learned vector added to every passage character that occurs in the
+  question (and, with ``words``, whose word is one of the question's words). On in every checkpoint; the switch
+  exists to measure them (README, DGCNN section).
 * ``question_attention`` — beyond the post: each passage character also attends over the question's characters
   (c = softmax(x Qᵀ/√d) Q, BiDAF's context-to-question attention) and the merge sees [x, q, c, x ⊗ c]. One pooled
   question vector cannot say *which* question word a passage character answers; this is the cheapest fix.
@@ -63,6 +66,7 @@ class DGCNNConfig:
     words: int = 0            # word-vocabulary size (0: characters only)
     positions: int = 0        # learned position embeddings (0: none); the longest window the model reads
     question_attention: bool = False   # passage → question character attention (see the module docstring)
+    match_features: bool = True   # Su's hand features: the passage character (and its word) occurs in the question
     window: int = 256         # passages are read as overlapping windows of this many characters…
     stride: int = 192         # …starting this far apart
     threshold: float = 0.1    # "no answer" below this best score (calibrated on validation data by the trainer)
@@ -111,10 +115,12 @@ class DGCNN(nn.Module):
         self.question_blocks = nn.ModuleList(GatedDilatedBlock(d, r, cfg.kernel, cfg.gate_noise)
                                              for r in cfg.question_rates)
         self.question_pool = AttentionPool(d)
-        self.in_question = nn.Embedding(2, d)   # Su's match feature: 1 where the passage character is in the question
+        if cfg.match_features:
+            self.in_question = nn.Embedding(2, d)   # Su's match feature: 1 where the passage character is in the question
         if cfg.words:
             self.word_embed = nn.Embedding(cfg.words, d, padding_idx=0)
-            self.word_in_question = nn.Embedding(2, d)   # the character's word is one of the question's words
+            if cfg.match_features:
+                self.word_in_question = nn.Embedding(2, d)   # the character's word is one of the question's words
         if cfg.positions:
             self.position = nn.Embedding(cfg.positions, d)
         self.merge = nn.Linear((4 if cfg.question_attention else 2) * d, d)
@@ -166,9 +172,13 @@ class DGCNN(nn.Module):
 def passage_inputs(model, q_ids, p_ids, q_words=None, p_words=None):
     """The passage characters' input vectors (B, Tp, d): character [+ word] embedding + Su's match features — the
     character occurs in the question, and (with words) its word is one of the question's words; padding and <unk>
-    never match. ``model`` has ``embed_text``, ``in_question`` (and ``word_in_question``)."""
+    never match. ``model`` has ``embed_text``, ``in_question`` (and ``word_in_question``) unless its config turns
+    ``match_features`` off."""
+    x = model.embed_text(p_ids, p_words)
+    if not model.cfg.match_features:
+        return x
     match = ((p_ids.unsqueeze(2) == q_ids.unsqueeze(1)) & (q_ids > 1).unsqueeze(1)).any(-1)               # (B, Tp)
-    x = model.embed_text(p_ids, p_words) + model.in_question(match.long())
+    x = x + model.in_question(match.long())
     if model.cfg.words and p_words is not None:
         word_match = ((p_words.unsqueeze(2) == q_words.unsqueeze(1)) & (q_words > 1).unsqueeze(1)).any(-1)
         x = x + model.word_in_question(word_match.long())

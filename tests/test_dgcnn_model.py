@@ -106,6 +106,22 @@ def test_match_feature_marks_passage_characters_found_in_the_question():
     assert seen[0].tolist() == [1000.0, 0.0, 1000.0, 0.0]
 
 
+def test_without_match_features_the_passage_input_ignores_the_question():
+    """The ablation switch: no hand-feature weights, and the passage's input vectors no longer depend on which
+    characters the question holds (with the features on, they do)."""
+    torch.manual_seed(0)
+    off = DGCNN(DGCNNConfig(vocab_size=20, dim=8, dropout=0.0, match_features=False)).eval()
+    on = DGCNN(DGCNNConfig(vocab_size=20, dim=8, dropout=0.0)).eval()
+    assert not any("in_question" in k for k in off.state_dict())
+    p = torch.tensor([[5, 7, 6, 9]])
+    q1, q2 = torch.tensor([[5, 6, 3]]), torch.tensor([[8, 4, 3]])
+    with torch.no_grad():
+        assert torch.equal(dgcnn.passage_inputs(off, q1, p), dgcnn.passage_inputs(off, q2, p))
+        assert not torch.equal(dgcnn.passage_inputs(on, q1, p), dgcnn.passage_inputs(on, q2, p))
+        start, end, has = off(q1, p)
+    assert start.shape == (1, 4) and has.shape == (1,)
+
+
 def test_windows_cover_the_text_and_overlap():
     text = "".join(chr(0x4e00 + i) for i in range(700))
     pieces = dgcnn.windows(text, 256, 192)

@@ -326,6 +326,8 @@ def card(model, tok, history, test: dict, counts: dict, minutes: float, device: 
                 f"position embedding over {cfg.positions} characters; passage → question attention: "
                 f"{'yes' if cfg.question_attention else 'no'}")
     words = f" + {cfg.words - 2:,} jieba words" if cfg.words else ""
+    match = ("Su's match features (the passage character" + (", and its word," if cfg.words else "") +
+             " occurs in the question)" if cfg.match_features else "no match features (left out to measure them)")
     heads = "softmaxes over the window" if cfg.span_softmax else "sigmoids"
     length_section = ""
     if penalties:
@@ -359,8 +361,7 @@ def card(model, tok, history, test: dict, counts: dict, minutes: float, device: 
             else "focal loss (γ 2) on start and end")
     return f"""# Model card: {'BiLSTM pointer reader (baseline)' if bilstm else 'DGCNN reader'}
 
-- **Model**: {what}. Inputs: {len(tok.chars):,} characters{words}; Su's match features (the passage character,
-  and its word, occur in the question); start / end {heads} × a window-level has-answer probability; decoding:
+- **Model**: {what}. Inputs: {len(tok.chars):,} characters{words}; {match}; start / end {heads} × a window-level has-answer probability; decoding:
   best start × end with the answer at most {cfg.max_answer} characters, passages read as windows of
   {cfg.window} every {cfg.stride}, noisy-OR vote across passages. {n_params / 1e6:.2f}M parameters, fp16 weights.
 - **Data** — human-written questions over Wikipedia, `python -m training.reading_data` (vendored in
@@ -419,6 +420,8 @@ def main(argv=None):
     ap.add_argument("--tune-words", action="store_true", help="with --vectors: train the word vectors too")
     ap.add_argument("--no-positions", action="store_true")
     ap.add_argument("--no-question-attention", action="store_true")
+    ap.add_argument("--no-match-features", action="store_true",
+                    help="leave out Su's hand features (the passage character / its word occurs in the question)")
     ap.add_argument("--templates", type=int, default=0,
                     help="template questions (idiom entries, poets' biographies: training/qa_data.py) added to the "
                          "training split")
@@ -458,12 +461,14 @@ def main(argv=None):
     tok = build_tokenizer(train_rows, args.words)
     words = len(tok.words) if tok.words else 0
     if args.model == "bilstm":
-        model = bilstm_reader.BiLSTMReader(bilstm_reader.BiLSTMReaderConfig(len(tok.chars), args.dim, words,
-                                                                            max_answer=48, span_softmax=True))
+        model = bilstm_reader.BiLSTMReader(bilstm_reader.BiLSTMReaderConfig(
+            len(tok.chars), args.dim, words, max_answer=48, span_softmax=True,
+            match_features=not args.no_match_features))
     else:
         model = dgcnn.DGCNN(DGCNNConfig(len(tok.chars), args.dim, max_answer=48, words=words,
                                         positions=0 if args.no_positions else 256,
-                                        question_attention=not args.no_question_attention, span_softmax=True))
+                                        question_attention=not args.no_question_attention, span_softmax=True,
+                                        match_features=not args.no_match_features))
     vectors = None
     if args.vectors:
         from training import reading_vectors
@@ -472,7 +477,9 @@ def main(argv=None):
         vectors["found"] = init_embeddings(model, tok, vectors, freeze_words=not args.tune_words)
         vectors["frozen"] = not args.tune_words
         print(f"pre-trained vectors: {vectors['found']}", file=sys.stderr)
-    run = cache_dir() / "dgcnn-runs" / args.model
+    # a run written to a scratch folder resumes from its own state, so that two ablations can train side by side
+    run = cache_dir() / "dgcnn-runs" / (args.model if args.out.resolve().is_relative_to(REPO)
+                                        else f"{args.model}-{args.out.name}")
     model, history, minutes = train(model, tok, train_rows, valid_rows, args.epochs, args.questions,
                                     args.batch_size, seed=args.seed, device=args.device, run=run, resume=args.resume)
     # the shipped weights are fp16: evaluate the model as it will be loaded
