@@ -6,7 +6,8 @@
 
 Readers:
 
-* **DGCNN** — the shipped checkpoint (data/dgcnn/, `python -m training.dgcnn`).
+* **DGCNN** — the shipped reader: data/dgcnn/ (`python -m training.dgcnn`), and with its ensemble.json the
+  readers it names averaged (`python -m training.dgcnn_ensemble`: the characters-only reader + data/dgcnn_words/).
 * **BiLSTM pointer** — data/dgcnn_bilstm/ (`python -m training.dgcnn --model bilstm --out data/dgcnn_bilstm`):
   the same inputs, attention, heads and training data with recurrent encoders instead of dilated gated
   convolutions (models/bilstm_reader.py).

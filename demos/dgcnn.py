@@ -21,6 +21,10 @@ MAX_PASSAGE_CHARS = 5_000     # longer passages are refused; up to this they are
 # the model reads passages as overlapping windows; below its threshold (calibrated on CMRC trial by the trainer) the
 # tab says "no answer". Read from config.json so that the page is built without loading the model.
 _CONFIG = json.loads((WEIGHTS / "config.json").read_text(encoding="utf-8"))
+ENSEMBLE = WEIGHTS / "ensemble.json"   # readers averaged (training/dgcnn_ensemble.py): its own threshold and λ
+if ENSEMBLE.exists():
+    _CONFIG |= json.loads(ENSEMBLE.read_text(encoding="utf-8"))
+CARD = WEIGHTS / ("ENSEMBLE_CARD.md" if ENSEMBLE.exists() else "MODEL_CARD.md")
 WINDOW = _CONFIG.get("window", 256)
 THRESHOLD = _CONFIG.get("threshold", 0.1)
 PREFER_SHORT = _CONFIG.get("length_penalty", 0.0)   # λ chosen by the trainer on CMRC trial + visitor-style questions
@@ -148,18 +152,20 @@ def build_tab() -> None:
     real_zh, real_en = real_input_text()
     gr.Markdown(explanation(
         zh="**基于 CNN 的阅读理解式问答模型：DGCNN。** 膨胀门卷积：门 σ 关上时整块等于恒等映射（残差），打开时卷积的新特征流入；"
-           "膨胀率 1, 2, 4, 8, 16 让感受野成倍扩大而不加参数。只用字向量（苏剑林的字词混合——每个字加上所在 jieba 词的词向量——测过：去掉后两组验证集和 CMRC 开发集都更好）；问题经三层门卷积和"
+           "膨胀率 1, 2, 4, 8, 16 让感受野成倍扩大而不加参数。本页是两个读者的平均（每个窗口的起点、终点、含答案概率取均值）："
+           "一个只用字向量，一个用苏剑林的字词混合（每个字加上所在 jieba 词的词向量）；两者平均在两组验证集上都胜过任何一个单独的读者。问题经三层门卷积和"
            "注意力池化成一个向量，拼到篇章的每个字上，再加苏剑林的人工特征（这个字、这个词是否在问题里出现）、位置向量，以及"
            "每个字对问题各字的注意力；篇章经六层膨胀门卷积，输出答案的起点、终点概率，乘以“这一段含答案”的概率；长篇章按重叠"
            "窗口读，多篇章的答案投票合并。**数据**：人写的问题——CMRC 2018（中文维基百科）训练集 + 台达 DRCD（繁转简），"
-           "每题配 2 篇干扰段落；在 CMRC 2018 开发集上按官方规则评测；“无答案”阈值在 CMRC 试验集上校准。字向量先用 word2vec 在我们自己的无标注文本（训练集段落、"
-           "人民日报、评论）上预训练；“偏好短答案”的默认值由 CMRC 试验集和我们另写的 89 个访客式问题共同选定。"
+           "每题配 2 篇干扰段落；在 CMRC 2018 开发集上按官方规则评测；“无答案”阈值在 CMRC 试验集上校准。字向量和词向量先用 word2vec 在我们自己的无标注文本（训练集段落、"
+           "人民日报、评论）上预训练；“偏好短答案”的默认值由 CMRC 试验集和我们另写的 154 个访客式问题共同选定。"
            "没有预训练语言模型。" + real_zh,
         en="**DGCNN, a CNN for reading-comprehension QA.** Dilated gated convolution: where the gate σ is closed the "
            "block is the identity (a residual), where it opens the convolution's features flow in; dilation rates "
-           "1, 2, 4, 8, 16 widen the view without more parameters. Characters only (Su's mixed character + word "
-           "embedding, each character plus its jieba word's vector, was measured: without it both validation sets "
-           "and CMRC dev do better); the question is encoded by three gated blocks and pooled "
+           "1, 2, 4, 8, 16 widen the view without more parameters. This page averages two readers (the mean of "
+           "their start, end and has-answer probabilities in every window): one reads characters only, the other "
+           "Su's mixed character + word embedding (each character plus its jieba word's vector); averaged, they "
+           "beat either alone on both validation sets. In each, the question is encoded by three gated blocks and pooled "
            "by attention into one vector, concatenated to every passage character, with Su's hand-made features "
            "(does this character, this word, occur in the question?), a position embedding, and each character's "
            "attention over the question's characters; six dilated gated blocks read the passage and give start and "
@@ -167,9 +173,9 @@ def build_tab() -> None:
            "read as overlapping windows and answers are voted across passages. **Data**: questions written by "
            "people — CMRC 2018 (Chinese Wikipedia) train + Delta's DRCD (converted to Simplified), 2 distractor "
            "paragraphs per question; tested on CMRC 2018 dev with the official rules; the no-answer threshold "
-           "calibrated on CMRC trial. Character vectors are pre-trained with word2vec on our own "
+           "calibrated on CMRC trial. Character and word vectors are pre-trained with word2vec on our own "
            "unlabelled text (training paragraphs, People's Daily, reviews); "
-           "the default short-answer preference is chosen on CMRC trial and 89 visitor-style questions we wrote. "
+           "the default short-answer preference is chosen on CMRC trial and 154 visitor-style questions we wrote. "
            "No pre-trained language model." + real_en,
         url=POST,
         formula=r"Y = X\otimes(1-\sigma) + \mathrm{Conv1D}_1(X)\otimes\sigma,\quad "
@@ -202,4 +208,4 @@ def build_tab() -> None:
     marked = gr.HTML(elem_id="dgcnn-passages")
     btn.click(answer, [question, passages, threshold, prefer_short], [shown, ranked, marked],
               api_name="dgcnn_answer")
-    model_card(WEIGHTS / "MODEL_CARD.md")
+    model_card(CARD)

@@ -39,6 +39,7 @@ first checkpoint's layout):
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
@@ -322,15 +323,7 @@ def read(model: DGCNN, tok: Tokenizer, question: str, passages: list[str], windo
     pieces = [(k, off, piece) for k, text in enumerate(passages) for off, piece in windows(text, window, stride)]
     if not question or not pieces:
         return {"answer": "", "score": 0.0, "ranked": [], "spans": [None] * len(passages), "has": [0.0] * len(passages)}
-    q_chars, q_words = tok.encode(question)
-    encoded = [tok.encode(text) for text in passages]
-    p_ids = pad([encoded[k][0][off:off + len(piece)] for k, off, piece in pieces])
-    q_ids = torch.tensor([q_chars]).expand(len(pieces), -1)
-    if tok.words is None:
-        start, end, has = model(q_ids, p_ids)
-    else:
-        p_words = pad([encoded[k][1][off:off + len(piece)] for k, off, piece in pieces])
-        start, end, has = model(q_ids, p_ids, torch.tensor([q_words]).expand(len(pieces), -1), p_words)
+    start, end, has = window_outputs(model, tok, question, passages, pieces)
     spans, has_by_passage = [None] * len(passages), [0.0] * len(passages)
     for row, (k, off, piece) in enumerate(pieces):
         has_by_passage[k] = max(has_by_passage[k], float(has[row]))
@@ -341,6 +334,44 @@ def read(model: DGCNN, tok: Tokenizer, question: str, passages: list[str], windo
     ranked = vote([(passages[k][s[0]:s[1] + 1], s[2]) for k, s in enumerate(spans) if s])
     answer, score = ranked[0] if ranked else ("", 0.0)
     return {"answer": answer, "score": score, "ranked": ranked, "spans": spans, "has": has_by_passage}
+
+
+def window_outputs(model, tok: Tokenizer, question: str, passages: list[str], pieces: list[tuple[int, int, str]]):
+    """The reader's start (W, T), end (W, T) and has-answer (W,) probabilities for every window piece (passage
+    index, offset, text) — an :class:`Ensemble`'s are the mean of its members', each encoding with its own tokenizer."""
+    if isinstance(model, Ensemble):
+        outputs = [window_outputs(m, t, question, passages, pieces) for m, t in model.members]
+        return tuple(torch.stack(parts).mean(0) for parts in zip(*outputs))
+    q_chars, q_words = tok.encode(question)
+    encoded = [tok.encode(text) for text in passages]
+    p_ids = pad([encoded[k][0][off:off + len(piece)] for k, off, piece in pieces])
+    q_ids = torch.tensor([q_chars]).expand(len(pieces), -1)
+    if tok.words is None:
+        return model(q_ids, p_ids)
+    p_words = pad([encoded[k][1][off:off + len(piece)] for k, off, piece in pieces])
+    return model(q_ids, p_ids, torch.tensor([q_words]).expand(len(pieces), -1), p_words)
+
+
+class Ensemble:
+    """Readers averaged: every window's start, end and has-answer probabilities are the mean of the members'
+    (:func:`window_outputs`), then decoded as one reader's. Each member keeps its own tokenizer (a word reader
+    segments with jieba, a characters-only one does not); all read characters, so their windows and spans line up.
+    ``cfg`` is the first member's with the ensemble's own no-answer threshold and λ, chosen on validation as a single
+    reader's are (training/dgcnn_ensemble.py)."""
+
+    def __init__(self, members: list[tuple[nn.Module, Tokenizer]], threshold: float, length_penalty: float):
+        self.members = members
+        first = members[0][0].cfg
+        self.cfg = DGCNNConfig(**{**asdict(first), "threshold": threshold, "length_penalty": length_penalty})
+        self.cfg.max_answer = min(m.cfg.max_answer for m, _ in members)
+
+    def eval(self):
+        for m, _ in self.members:
+            m.eval()
+        return self
+
+
+ENSEMBLE_FILE = "ensemble.json"   # in a reader's folder: the other members' folders (relative), threshold and λ
 
 
 def load_reader(folder, model_class, config_class, legacy: str | None = None):
@@ -354,8 +385,17 @@ def load_reader(folder, model_class, config_class, legacy: str | None = None):
                                    else None)
 
 
-def load(folder) -> tuple[DGCNN, Tokenizer]:
-    return load_reader(folder, DGCNN, DGCNNConfig, legacy="dgcnn.safetensors")
+def load(folder, ensemble: bool = True) -> tuple[DGCNN | Ensemble, Tokenizer]:
+    """The reader in ``folder`` — with its ``ensemble.json`` (and ``ensemble``), the ensemble of it and the readers
+    that file names, with the first member's tokenizer (for checks on the question's characters)."""
+    folder = Path(folder)
+    reader = load_reader(folder, DGCNN, DGCNNConfig, legacy="dgcnn.safetensors")
+    spec = folder / ENSEMBLE_FILE
+    if not ensemble or not spec.exists():
+        return reader
+    spec = json.loads(spec.read_text(encoding="utf-8"))
+    members = [reader] + [load_reader(folder / other, DGCNN, DGCNNConfig) for other in spec["members"]]
+    return Ensemble(members, spec["threshold"], spec["length_penalty"]), reader[1]
 
 
 def save(model_and_tokenizer: tuple, folder, card: str) -> None:

@@ -232,3 +232,41 @@ def test_save_and_load_round_trip_with_words(tmp_path):
     a = dgcnn.read(model, tok, "问甲", ["丙丁甲乙答"])
     b = dgcnn.read(again, tok2, "问甲", ["丙丁甲乙答"])
     assert a["answer"] == b["answer"] and a["score"] == pytest.approx(b["score"], abs=2e-3)   # fp16 weights
+
+
+def test_an_ensemble_reads_the_mean_of_its_members_and_loads_from_its_file(tmp_path):
+    """Two readers with different tokenizers (one with jieba words): the ensemble's window probabilities are the mean
+    of theirs, its answer is decoded from that mean, and ensemble.json in the first folder makes load() build it
+    with the file's threshold and λ (ensemble=False still gives the folder's own reader)."""
+    import json
+
+    from models.vocab import Vocab
+
+    torch.manual_seed(0)
+    chars = dgcnn.Tokenizer(Vocab(list("问答甲乙丙丁")))
+    words = dgcnn.Tokenizer(Vocab(list("丁丙乙甲答问")), Vocab(["甲乙", "丙丁"]))
+    a = DGCNN(DGCNNConfig(vocab_size=len(chars.chars), dim=8, span_softmax=True)).eval()
+    b = DGCNN(DGCNNConfig(vocab_size=len(words.chars), dim=8, words=len(words.words), span_softmax=True)).eval()
+    pair = dgcnn.Ensemble([(a, chars), (b, words)], threshold=0.3, length_penalty=0.1)
+    question, passages = "问甲", ["丙丁甲乙答", "甲乙丙"]
+    pieces = [(k, 0, p) for k, p in enumerate(passages)]
+    with torch.no_grad():
+        mean = [(x + y) / 2 for x, y in zip(dgcnn.window_outputs(a, chars, question, passages, pieces),
+                                            dgcnn.window_outputs(b, words, question, passages, pieces))]
+        got = dgcnn.window_outputs(pair, None, question, passages, pieces)
+    assert all(torch.allclose(g, m) for g, m in zip(got, mean))
+    assert not torch.allclose(got[0], dgcnn.window_outputs(a, chars, question, passages, pieces)[0])
+    i, j, score = dgcnn.best_span(mean[0][0, :5], mean[1][0, :5], pair.cfg.max_answer)
+    assert dgcnn.read(pair, chars, question, passages)["spans"][0][2] == pytest.approx(score)
+
+    dgcnn.save((a, chars), tmp_path / "a", "# a")
+    dgcnn.save((b, words), tmp_path / "b", "# b")
+    (tmp_path / "a" / dgcnn.ENSEMBLE_FILE).write_text(json.dumps({"members": ["../b"], "threshold": 0.3,
+                                                                   "length_penalty": 0.1}))
+    loaded, tok = dgcnn.load(tmp_path / "a")
+    assert isinstance(loaded, dgcnn.Ensemble) and len(loaded.members) == 2 and tok.chars.itos == chars.chars.itos
+    assert (loaded.cfg.threshold, loaded.cfg.length_penalty) == (0.3, 0.1) and loaded.members[1][1].words
+    alone, _ = dgcnn.load(tmp_path / "a", ensemble=False)
+    assert isinstance(alone, DGCNN)
+    r1, r2 = dgcnn.read(loaded, tok, question, passages), dgcnn.read(pair, chars, question, passages)
+    assert r1["answer"] == r2["answer"] and r1["score"] == pytest.approx(r2["score"], abs=2e-3)   # fp16 weights
