@@ -310,14 +310,16 @@ def pad(rows: list[list], value=0) -> torch.Tensor:
 
 
 @torch.no_grad()
-def read(model: DGCNN, tok: Tokenizer, question: str, passages: list[str], window: int | None = None,
+def read(model: DGCNN | Ensemble, tok: Tokenizer, question: str, passages: list[str], window: int | None = None,
          stride: int | None = None, length_penalty: float = 0.0) -> dict:
     """Answer ``question`` from ``passages`` (text) → {"answer", "score", "ranked": [(answer, score)],
     "spans": [per passage: (start, end, score) in that passage's characters, or None], "has": [per passage]}.
 
     Characters are the model's units, so a span of ids is a span of the text. Long passages are read as
     overlapping windows (the model's own size unless given); each passage keeps its best window's span (with
-    ``length_penalty``, see :func:`best_span`); the answers are voted across passages. Words are segmented on the whole passage, then cut with the windows."""
+    ``length_penalty``, see :func:`best_span`); the answers are voted across passages. Words are segmented on the
+    whole passage, then cut with the windows. An :class:`Ensemble` reads with the mean of its members' probabilities,
+    each member with its own tokenizer (``tok`` is then unused)."""
     model.eval()
     window, stride = window or model.cfg.window, stride or model.cfg.stride
     pieces = [(k, off, piece) for k, text in enumerate(passages) for off, piece in windows(text, window, stride)]
@@ -362,6 +364,8 @@ class Ensemble:
     def __init__(self, members: list[tuple[nn.Module, Tokenizer]], threshold: float, length_penalty: float):
         self.members = members
         first = members[0][0].cfg
+        # spans are decoded from the mean over the same windows: every member must cut the passages alike
+        assert all((m.cfg.window, m.cfg.stride) == (first.window, first.stride) for m, _ in members)
         self.cfg = DGCNNConfig(**{**asdict(first), "threshold": threshold, "length_penalty": length_penalty})
         self.cfg.max_answer = min(m.cfg.max_answer for m, _ in members)
 

@@ -361,8 +361,8 @@ def card(model, tok, history, test: dict, counts: dict, minutes: float, device: 
             else "focal loss (γ 2) on start and end")
     return f"""# Model card: {'BiLSTM pointer reader (baseline)' if bilstm else 'DGCNN reader'}
 
-- **Model**: {what}. Inputs: {len(tok.chars):,} characters{words}; {match}; start / end {heads} × a window-level has-answer probability; decoding:
-  best start × end with the answer at most {cfg.max_answer} characters, passages read as windows of
+- **Model**: {what}. Inputs: {len(tok.chars):,} characters{words}; {match}; start / end {heads} × a window-level
+  has-answer probability; decoding: best start × end with the answer at most {cfg.max_answer} characters, passages read as windows of
   {cfg.window} every {cfg.stride}, noisy-OR vote across passages. {n_params / 1e6:.2f}M parameters, fp16 weights.
 - **Data** — human-written questions over Wikipedia, `python -m training.reading_data` (vendored in
   data/reading_comprehension/, CC BY-SA; see its SOURCES.md): train = CMRC 2018 train + DRCD dev + test
