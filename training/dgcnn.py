@@ -303,6 +303,20 @@ def build_tokenizer(rows: list[dict], n_words: int) -> Tokenizer:
     return Tokenizer(chars, Vocab(words.itos[2:n_words]))
 
 
+def threshold_rows(calibration: list[dict], chosen: float) -> str:
+    """The no-answer calibration's rows for a card (a few thresholds and the chosen one): | t | kept | refused |."""
+    rows = [r for r in calibration if r["t"] in (0.02, 0.06, 0.1, 0.2, 0.3, 0.5, chosen)]
+    return "\n".join(f"| {r['t']:.2f}{' ← chosen' if r['t'] == chosen else ''} | {r['kept']:.4f} | "
+                     f"{r['refused']:.4f} |" for r in sorted(rows, key=lambda r: r["t"]))
+
+
+def penalty_rows(penalties: list[dict], chosen: float, mean: bool = False) -> str:
+    """The λ choice's rows for a card: | λ | CMRC trial EM / F1 | visitor EM / F1 | [mean EM |]."""
+    return "\n".join(f"| {r['lambda']:.2f}{' ← chosen' if r['lambda'] == chosen else ''} | "
+                     f"{r['cmrc_em']:.4f} / {r['cmrc_f1']:.4f} | {r['visitor_em']:.4f} / {r['visitor_f1']:.4f} |"
+                     + (f" {r['mean_em']:.4f} |" if mean else "") for r in penalties)
+
+
 def card(model, tok, history, test: dict, counts: dict, minutes: float, device: str, flags: str,
          calibration: list[dict], vectors: dict | None = None, penalties: list[dict] | None = None) -> str:
     cfg = model.cfg
@@ -312,9 +326,7 @@ def card(model, tok, history, test: dict, counts: dict, minutes: float, device: 
     epochs = "\n".join(f"| {h['epoch']} | {h['train_loss']:.4f} | {h['valid_em']:.4f} | {h['valid_f1']:.4f} | "
                        f"{h['valid_ema_em']:.4f} | {h['valid_ema_f1']:.4f} | {h['minutes']:.1f} |" for h in history)
     data = "\n".join(f"| {k} | {v:,} |" for k, v in counts.items())
-    rows = [r for r in calibration if r["t"] in (0.02, 0.06, 0.1, 0.2, 0.3, 0.5, cfg.threshold)]
-    thresholds = "\n".join(f"| {r['t']:.2f}{' ← chosen' if r['t'] == cfg.threshold else ''} | {r['kept']:.4f} | "
-                           f"{r['refused']:.4f} |" for r in sorted(rows, key=lambda r: r["t"]))
+    thresholds = threshold_rows(calibration, cfg.threshold)
     machine = f"{platform.machine()} CPU, 2 cores" if device == "cpu" else f"{device} ({torch.cuda.get_device_name()})"
     if bilstm:
         what = (f"models/bilstm_reader.py — the benchmark's recurrent baseline: the DGCNN reader's inputs, attention "
@@ -331,9 +343,7 @@ def card(model, tok, history, test: dict, counts: dict, minutes: float, device: 
     heads = "softmaxes over the window" if cfg.span_softmax else "sigmoids"
     length_section = ""
     if penalties:
-        lines = "\n".join(f"| {r['lambda']:.2f}{' ← chosen' if r['lambda'] == cfg.length_penalty else ''} | "
-                          f"{r['cmrc_em']:.4f} / {r['cmrc_f1']:.4f} | {r['visitor_em']:.4f} / {r['visitor_f1']:.4f} |"
-                          for r in penalties)
+        lines = penalty_rows(penalties, cfg.length_penalty)
         length_section = f"""- **Prefer short answers** (the tab's default λ: span score × e^(−λ·length)), chosen by the best mean exact
   match of the CMRC validation questions and {VISITOR_VALID.name} (questions written the way a visitor
   asks them, over passages written for it; EM / F1):
@@ -361,8 +371,8 @@ def card(model, tok, history, test: dict, counts: dict, minutes: float, device: 
             else "focal loss (γ 2) on start and end")
     return f"""# Model card: {'BiLSTM pointer reader (baseline)' if bilstm else 'DGCNN reader'}
 
-- **Model**: {what}. Inputs: {len(tok.chars):,} characters{words}; {match}; start / end {heads} × a window-level
-  has-answer probability; decoding: best start × end with the answer at most {cfg.max_answer} characters, passages read as windows of
+- **Model**: {what}. Inputs: {len(tok.chars):,} characters{words}; {match}; start / end {heads} × a window-level has-answer probability; decoding:
+  best start × end with the answer at most {cfg.max_answer} characters, passages read as windows of
   {cfg.window} every {cfg.stride}, noisy-OR vote across passages. {n_params / 1e6:.2f}M parameters, fp16 weights.
 - **Data** — human-written questions over Wikipedia, `python -m training.reading_data` (vendored in
   data/reading_comprehension/, CC BY-SA; see its SOURCES.md): train = CMRC 2018 train + DRCD dev + test

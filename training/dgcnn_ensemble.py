@@ -20,7 +20,8 @@ from pathlib import Path
 
 from models import dgcnn
 from models.dgcnn import Ensemble
-from training.dgcnn import OUT, VISITOR_VALID, calibrate, choose_length_penalty, written_rows
+from training.dgcnn import (OUT, VISITOR_VALID, calibrate, choose_length_penalty, penalty_rows, threshold_rows,
+                            written_rows)
 from training.reading_data import prepare, read_jsonl
 
 CARD = "ENSEMBLE_CARD.md"
@@ -28,12 +29,8 @@ CARD = "ENSEMBLE_CARD.md"
 
 def card(folder: Path, members: list[str], threshold: float, calibration: list[dict], lam: float,
          penalties: list[dict], n_valid: int, n_visitor: int, minutes: float) -> str:
-    thresholds = "\n".join(f"| {r['t']:.2f}{' ← chosen' if r['t'] == threshold else ''} | {r['kept']:.4f} | "
-                           f"{r['refused']:.4f} |" for r in calibration if r["t"] in (0.02, 0.06, 0.1, 0.2, 0.3, 0.5,
-                                                                                     threshold))
-    lams = "\n".join(f"| {r['lambda']:.2f}{' ← chosen' if r['lambda'] == lam else ''} | {r['cmrc_em']:.4f} / "
-                     f"{r['cmrc_f1']:.4f} | {r['visitor_em']:.4f} / {r['visitor_f1']:.4f} | {r['mean_em']:.4f} |"
-                     for r in penalties)
+    thresholds = threshold_rows(calibration, threshold)
+    lams = penalty_rows(penalties, lam, mean=True)
     names = ", ".join(f"`{m}`" for m in ["."] + members)
     sections = "\n\n".join(f"## Member {k}: `{m}`\n\n" + (folder / m / "MODEL_CARD.md").read_text(encoding="utf-8")
                            .replace("# Model card", "### Model card", 1)
