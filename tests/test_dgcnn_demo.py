@@ -137,7 +137,7 @@ def test_shipped_checkpoint_card():
     """Every shipped reader has its training command's card with its test score; the card the tab shows holds the
     threshold the tab uses (the ensemble's, when data/dgcnn/ensemble.json averages several readers)."""
     shown = dgcnn.CARD.read_text(encoding="utf-8")
-    assert "CMRC 2018" in shown and f"{dgcnn.THRESHOLD:.2f}" in shown
+    assert "CMRC 2018" in shown and f"{dgcnn.THRESHOLD:g}" in shown
     model, _ = dgcnn.MODEL.get()
     spec = json.loads(dgcnn.ENSEMBLE.read_text()) if dgcnn.ENSEMBLE.exists() else {"members": []}
     folders = [dgcnn.WEIGHTS] + [dgcnn.WEIGHTS / m for m in spec["members"]]
@@ -163,6 +163,9 @@ def test_the_real_input_score_the_bench_wrote_is_shown_in_both_languages():
     zh, en = dgcnn.real_input_text()
     assert all(f"{r['right']}/{r['n']}" in t and f"{r['em']:.1%}" in t for t in (zh, en))
     assert "真实输入" in zh and "Real input" in en and "古代人物" in zh and "classical biography" in en
+    tab = r["as_tab"]   # as the tab answers, below its threshold: never more right than the best spans are
+    assert tab["right"] <= min(r["right"], tab["answered"]) and tab["refused"] <= tab["unanswerable"]
+    assert all(f"{tab['right']}/{r['n']}" in t and f"{tab['threshold']:g}" in t for t in (zh, en))
     with gr.Blocks() as page:   # in the tab's explanation, in both languages
         dgcnn.build_tab()
     explanation = next(b for b in page.blocks.values() if isinstance(b, gr.Markdown)).value

@@ -122,6 +122,33 @@ def test_the_length_penalty_is_the_best_mean_of_both_validation_sets(rows, monke
     assert lam == 0.2   # both sets want the short answer: the first λ that gives it
 
 
+def test_the_threshold_is_the_best_mean_of_cmrc_and_visitor_questions_read_at_the_tabs_length_penalty(monkeypatch):
+    """A fake reader whose score is fixed per question (and halved below λ 0.2). On CMRC alone every threshold up to
+    the answerable score 0.3 keeps it and refuses the distractor (0.004): the smallest wins the tie. The visitor
+    set's unanswerable question scores 0.012, so with it the threshold must rise above 0.012 — and no higher than
+    its answerable question's 0.016."""
+    score = {"cmrc": 0.3, "visitor yes": 0.016, "visitor no": 0.012}
+    cmrc = [{"question": "cmrc", "answers": ["甲"], "passages": ["甲乙", "丙丁"], "has_answer": [True, False]}]
+    visitor = [{"question": "visitor yes", "answers": ["甲"], "passages": ["甲乙"], "has_answer": [True]},
+               {"question": "visitor no", "answers": [], "passages": ["甲乙"], "has_answer": [False]}]
+    seen = []
+
+    def fake_read(model, tok, question, passages, length_penalty=0.0):
+        seen.append(length_penalty)
+        s = score[question] if passages != ["丙丁"] else 0.004
+        return {"answer": "甲", "score": s if length_penalty >= 0.2 else s / 2}
+
+    monkeypatch.setattr(trainer, "read", fake_read)
+    t, table = trainer.calibrate(None, None, cmrc)
+    assert t == min(trainer.THRESHOLDS) == 0.005 and "visitor_kept" not in table[0]
+    t, table = trainer.calibrate(None, None, cmrc, visitor, length_penalty=0.2)
+    assert t == 0.015 and set(seen) == {0.0, 0.2}
+    best = next(r for r in table if r["t"] == t)
+    assert (best["kept"], best["refused"], best["visitor_kept"], best["visitor_refused"], best["mean"]) == (1, 1, 1, 1, 1)
+    # read at λ 0 the visitor scores halve (0.008, 0.006): no step of the grid parts them, and the smallest ties
+    assert trainer.calibrate(None, None, cmrc, visitor)[0] == 0.005
+
+
 def test_template_questions_join_the_training_rows_half_idioms_half_poets():
     import csv
     import json

@@ -15,10 +15,11 @@ focal loss on start and end + binary cross-entropy on the window-level probabili
 beside them. An "epoch" is a seeded sample of ``--questions`` training questions (about ten minutes on 2 CPU
 cores); after each, both the raw and the averaged weights are scored on ``--valid`` validation questions and the
 run is saved (weights, Adam moments, EMA and best weights, history) for ``--resume``; the best scoring weights
-are kept. Then the no-answer threshold is calibrated on the validation questions asked again without the passages
-that hold the answer, and the test split is scored with the official CMRC 2018 rules, with distractors and with the
-question's own paragraph only (the usual setting of published results). Writes the checkpoint through
-models.dgcnn.save (or models.bilstm_reader.save) and history.json beside it.
+are kept. Then the tab's default λ ("prefer short answers") is chosen, and at that λ the no-answer threshold is
+calibrated on the validation questions asked again without the passages that hold the answer and on the
+visitor-style validation questions, answerable or not (``calibrate``); the test split is scored with the official
+CMRC 2018 rules, with distractors and with the question's own paragraph only (the usual setting of published
+results). Writes the checkpoint through models.dgcnn.save (or models.bilstm_reader.save) and history.json beside it.
 """
 from __future__ import annotations
 
@@ -48,7 +49,8 @@ LR_DECAY = 0.8    # the learning rate is multiplied by this after every epoch
 EMA = 0.999       # decay of the weights' moving average
 NEGATIVES = 2     # windows without the answer trained per question
 MAX_POSITIVES = 2
-THRESHOLDS = [round(0.02 * k, 2) for k in range(1, 50)]
+# finer at the low end: averaged readers and short visitor passages put right answers at scores of 0.01
+THRESHOLDS = [0.005, 0.01, 0.015] + [round(0.02 * k, 2) for k in range(1, 50)]
 LENGTH_PENALTIES = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5]
 # questions written the way a visitor asks them, over passages written for it: validation only (never trained on;
 # the test set of the same kind is data/real_input/reading.json)
@@ -137,24 +139,44 @@ def evaluate(model, tok, rows, desc="evaluating", own_only=False, length_penalty
     return scores([x["answer"] for x in predict(model, tok, rows, desc, own_only, length_penalty)], rows)["all"]
 
 
-def calibrate(model, tok, rows: list[dict]) -> tuple[float, list[dict]]:
-    """The no-answer threshold: best mean of (answerable questions kept, unanswerable ones refused) on ``rows`` asked
-    with all their passages and again with only those that do not hold the answer → (threshold, table)."""
-    answerable = [x["score"] for x in predict(model, tok, rows, "threshold: answerable")]
-    unanswerable = [read(model, tok, r["question"], [p for p, h in zip(r["passages"], r["has_answer"]) if not h])
-                    ["score"] for r in tqdm(rows, desc="threshold: unanswerable", leave=False)
-                    if not all(r["has_answer"])]
-    table = [{"t": t, "kept": sum(s >= t for s in answerable) / len(answerable),
-              "refused": sum(s < t for s in unanswerable) / len(unanswerable)} for t in THRESHOLDS]
-    best = max(table, key=lambda x: (x["kept"] + x["refused"], -x["t"]))
+def calibrate(model, tok, rows: list[dict], visitor: list[dict] = (), length_penalty: float = 0.0
+              ) -> tuple[float, list[dict]]:
+    """The no-answer threshold. On ``rows`` (CMRC) asked with all their passages (answerable: kept when the best
+    score ≥ t) and again with only those that do not hold the answer (unanswerable: refused when < t), the mean of
+    kept and refused; with ``visitor`` (visitor-style rows of :func:`written_rows`, each with its own passage, some
+    unanswerable) the same mean there too, and the threshold is the best mean of the two sets' — CMRC's distractors
+    are other paragraphs of the same article, a visitor's unanswerable question is asked of the very passage it is
+    about. Scores are read at ``length_penalty``, the λ the tab reads with → (threshold, table)."""
+    answerable = [x["score"] for x in predict(model, tok, rows, "threshold: answerable",
+                                              length_penalty=length_penalty)]
+    unanswerable = [read(model, tok, r["question"], [p for p, h in zip(r["passages"], r["has_answer"]) if not h],
+                         length_penalty=length_penalty)["score"]
+                    for r in tqdm(rows, desc="threshold: unanswerable", leave=False) if not all(r["has_answer"])]
+    written = [(x["score"], r["has_answer"][0]) for r, x in
+               zip(visitor, predict(model, tok, list(visitor), "threshold: visitor", length_penalty=length_penalty))]
+    table = []
+    for t in THRESHOLDS:
+        row = {"t": t, "kept": sum(s >= t for s in answerable) / len(answerable),
+               "refused": sum(s < t for s in unanswerable) / len(unanswerable)}
+        row["mean"] = (row["kept"] + row["refused"]) / 2
+        if written:
+            row["visitor_kept"] = sum(s >= t for s, h in written if h) / sum(h for _, h in written)
+            row["visitor_refused"] = sum(s < t for s, h in written if not h) / sum(not h for _, h in written)
+            row["mean"] = (row["mean"] + (row["visitor_kept"] + row["visitor_refused"]) / 2) / 2
+        table.append(row)
+    best = max(table, key=lambda x: (round(x["mean"], 6), -x["t"]))
     return best["t"], table
 
 
-def written_rows(path: Path) -> list[dict]:
-    """A real-input reading file ({"passage", "questions": [{"question", "answers"}]} per passage) → question rows
-    in the training data's layout, each with its own passage only."""
-    return [{"question": q["question"], "answers": q["answers"], "passages": [item["passage"]], "has_answer": [True]}
-            for item in json.loads(Path(path).read_text(encoding="utf-8")) for q in item["questions"]]
+def written_rows(path: Path, unanswerable: bool = False) -> list[dict]:
+    """A real-input reading file ({"passage", "questions": [{"question", "answers"}], "unanswerable": [question]}
+    per passage) → question rows in the training data's layout, each with its own passage only; with
+    ``unanswerable`` also the questions the passage does not answer (``has_answer`` [False], no answers)."""
+    items = json.loads(Path(path).read_text(encoding="utf-8"))
+    rows = [{"question": q["question"], "answers": q["answers"], "passages": [item["passage"]], "has_answer": [True]}
+            for item in items for q in item["questions"]]
+    return rows + [{"question": q, "answers": [], "passages": [item["passage"]], "has_answer": [False]}
+                   for item in items for q in item.get("unanswerable", []) if unanswerable]
 
 
 def choose_length_penalty(model, tok, cmrc_rows: list[dict], visitor_rows: list[dict]) -> tuple[float, list[dict]]:
@@ -303,11 +325,26 @@ def build_tokenizer(rows: list[dict], n_words: int) -> Tokenizer:
     return Tokenizer(chars, Vocab(words.itos[2:n_words]))
 
 
-def threshold_rows(calibration: list[dict], chosen: float) -> str:
-    """The no-answer calibration's rows for a card (a few thresholds and the chosen one): | t | kept | refused |."""
-    rows = [r for r in calibration if r["t"] in (0.02, 0.06, 0.1, 0.2, 0.3, 0.5, chosen)]
-    return "\n".join(f"| {r['t']:.2f}{' ← chosen' if r['t'] == chosen else ''} | {r['kept']:.4f} | "
-                     f"{r['refused']:.4f} |" for r in sorted(rows, key=lambda r: r["t"]))
+def threshold_section(calibration: list[dict], chosen: float, cmrc: str, lam: float) -> str:
+    """The card's no-answer bullet and table: a few thresholds and the chosen one, with the visitor-style columns
+    where the calibration had them (runs before 2026-12-08 calibrated on CMRC alone)."""
+    visitor = "visitor_kept" in calibration[0]
+    rows = sorted((r for r in calibration if r["t"] in (0.01, 0.02, 0.06, 0.1, 0.2, 0.3, 0.5, chosen)),
+                  key=lambda r: r["t"])
+    cells = [f"| {r['t']:g}{' ← chosen' if r['t'] == chosen else ''} | {r['kept']:.4f} | {r['refused']:.4f} |"
+             + (f" {r['visitor_kept']:.4f} | {r['visitor_refused']:.4f} | {r['mean']:.4f} |" if visitor else "")
+             for r in rows]
+    if not visitor:
+        return (f"- **No-answer threshold**: {chosen:g}, calibrated on {cmrc} asked with their passages\n"
+                "  (kept when the best score ≥ t) and again with only the distractors (refused when < t):\n\n"
+                "| t | answerable kept | unanswerable refused |\n|---|---|---|\n" + "\n".join(cells))
+    return (f"- **No-answer threshold**: {chosen:g}, the best mean of two sets' (kept + refused) / 2, scores read at "
+            f"λ {lam:g}:\n  {cmrc} asked with their passages (kept when the best score ≥ t) and again with only the "
+            f"distractors\n  (refused when < t); and the visitor-style validation questions ({VISITOR_VALID.name}), "
+            "each asked of its own\n  passage — those it answers (kept) and those it does not (refused): a visitor's "
+            "unanswerable question is\n  about the very passage it is asked of.\n\n"
+            "| t | CMRC answerable kept | CMRC unanswerable refused | visitor answerable kept | visitor unanswerable "
+            "refused | mean |\n|---|---|---|---|---|---|\n" + "\n".join(cells))
 
 
 def penalty_rows(penalties: list[dict], chosen: float, mean: bool = False) -> str:
@@ -326,7 +363,7 @@ def card(model, tok, history, test: dict, counts: dict, minutes: float, device: 
     epochs = "\n".join(f"| {h['epoch']} | {h['train_loss']:.4f} | {h['valid_em']:.4f} | {h['valid_f1']:.4f} | "
                        f"{h['valid_ema_em']:.4f} | {h['valid_ema_f1']:.4f} | {h['minutes']:.1f} |" for h in history)
     data = "\n".join(f"| {k} | {v:,} |" for k, v in counts.items())
-    thresholds = threshold_rows(calibration, cfg.threshold)
+    thresholds = threshold_section(calibration, cfg.threshold, "the validation questions", cfg.length_penalty)
     machine = f"{platform.machine()} CPU, 2 cores" if device == "cpu" else f"{device} ({torch.cuda.get_device_name()})"
     if bilstm:
         what = (f"models/bilstm_reader.py — the benchmark's recurrent baseline: the DGCNN reader's inputs, attention "
@@ -392,11 +429,6 @@ def card(model, tok, history, test: dict, counts: dict, minutes: float, device: 
 |---|---|---|---|---|---|---|
 {epochs}
 
-- **No-answer threshold**: {cfg.threshold:.2f}, calibrated on the validation questions asked with their passages
-  (kept when the best score ≥ t) and again with only the distractors (refused when < t):
-
-| t | answerable kept | unanswerable refused |
-|---|---|---|
 {thresholds}
 
 {length_section}- **Test — CMRC 2018 dev** ({test['distractors']['n']:,} questions; official rules: EM and F1 after normalisation,
@@ -494,8 +526,11 @@ def main(argv=None):
                                     args.batch_size, seed=args.seed, device=args.device, run=run, resume=args.resume)
     # the shipped weights are fp16: evaluate the model as it will be loaded
     model.load_state_dict({k: v.half().float() if v.is_floating_point() else v for k, v in model.state_dict().items()})
-    model.cfg.threshold, calibration = calibrate(model, tok, valid_all[:args.valid * 2] if args.test else valid_all)
+    # λ first: the threshold is read at the λ the tab reads with (the shown score is the chosen span's)
     model.cfg.length_penalty, penalties = choose_length_penalty(model, tok, valid_rows, written_rows(args.visitor_valid))
+    model.cfg.threshold, calibration = calibrate(model, tok, valid_all[:args.valid * 2] if args.test else valid_all,
+                                                 written_rows(args.visitor_valid, unanswerable=True),
+                                                 model.cfg.length_penalty)
     test = {"distractors": evaluate(model, tok, test_rows, "testing"),
             "own": evaluate(model, tok, test_rows, "testing (own paragraph)", own_only=True)}
     print(f"test: {json.dumps(test)}", file=sys.stderr)

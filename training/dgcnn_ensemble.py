@@ -4,11 +4,12 @@ threshold and "prefer short answers" λ chosen on validation exactly as a single
     python -m training.dgcnn_ensemble                          # data/dgcnn + data/dgcnn_words, the shipped pair
     python -m training.dgcnn_ensemble --members ../dgcnn_other  # folders relative to data/dgcnn
 
-Nothing is trained here: the members are the outputs of `python -m training.dgcnn` (their cards say how). The
-threshold is calibrated on all CMRC 2018 trial questions (asked with their passages, then with only the
-distractors); λ is the best mean exact match of a seeded sample of them and the visitor-style validation questions
-(data/real_input/reading_valid.json). Writes data/dgcnn/ensemble.json and data/dgcnn/ENSEMBLE_CARD.md (the
-ensemble's section, then every member's card).
+Nothing is trained here: the members are the outputs of `python -m training.dgcnn` (their cards say how). λ is
+the best mean exact match of a seeded sample of the CMRC 2018 trial questions and the visitor-style validation
+questions (data/real_input/reading_valid.json); then, read at that λ, the threshold is calibrated on all CMRC trial
+questions (asked with their passages, then with only the distractors) and on the visitor-style ones (each asked of
+its own passage: those it answers and those it does not) — training.dgcnn.calibrate. Writes
+data/dgcnn/ensemble.json and data/dgcnn/ENSEMBLE_CARD.md (the ensemble's section, then every member's card).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from models import dgcnn
 from models.dgcnn import Ensemble
-from training.dgcnn import (OUT, VISITOR_VALID, calibrate, choose_length_penalty, penalty_rows, threshold_rows,
+from training.dgcnn import (OUT, VISITOR_VALID, calibrate, choose_length_penalty, penalty_rows, threshold_section,
                             written_rows)
 from training.reading_data import prepare, read_jsonl
 
@@ -29,7 +30,7 @@ CARD = "ENSEMBLE_CARD.md"
 
 def card(folder: Path, members: list[str], threshold: float, calibration: list[dict], lam: float,
          penalties: list[dict], n_valid: int, n_visitor: int, minutes: float) -> str:
-    thresholds = threshold_rows(calibration, threshold)
+    thresholds = threshold_section(calibration, threshold, "the CMRC 2018 trial questions", lam)
     lams = penalty_rows(penalties, lam, mean=True)
     names = ", ".join(f"`{m}`" for m in ["."] + members)
     sections = "\n\n".join(f"## Member {k}: `{m}`\n\n" + (folder / m / "MODEL_CARD.md").read_text(encoding="utf-8")
@@ -41,11 +42,6 @@ def card(folder: Path, members: list[str], threshold: float, calibration: list[d
   has-answer probabilities are the means of theirs, decoded as one reader's (models.dgcnn.Ensemble). Members
   (folders relative to {folder.relative_to(folder.parent.parent)}): {names}; their cards follow. Nothing was trained
   for the ensemble; `python -m training.dgcnn_ensemble` chose its threshold and λ ({minutes:.1f} min).
-- **No-answer threshold**: {threshold:.2f}, calibrated on the CMRC 2018 trial questions asked with their passages
-  (kept when the best score ≥ t) and again with only the distractors (refused when < t):
-
-| t | answerable kept | unanswerable refused |
-|---|---|---|
 {thresholds}
 
 - **Prefer short answers** (the tab's default λ), the best mean exact match of {n_valid} CMRC trial questions
@@ -74,10 +70,12 @@ def main(argv=None):
                                                             for m in args.members]
     model = Ensemble(readers, threshold=0.1, length_penalty=0.0)
     valid_all = read_jsonl(prepare(None)["valid"])
-    model.cfg.threshold, calibration = calibrate(model, None, valid_all)
     sample = random.Random(0).sample(valid_all, min(args.valid, len(valid_all)))
     visitor = written_rows(VISITOR_VALID)
+    # λ first: the threshold is read at the λ the tab reads with (the shown score is the chosen span's)
     model.cfg.length_penalty, penalties = choose_length_penalty(model, None, sample, visitor)
+    model.cfg.threshold, calibration = calibrate(model, None, valid_all, written_rows(VISITOR_VALID, unanswerable=True),
+                                                 model.cfg.length_penalty)
     spec = {"members": args.members, "threshold": model.cfg.threshold, "length_penalty": model.cfg.length_penalty}
     (args.folder / dgcnn.ENSEMBLE_FILE).write_text(json.dumps(spec, indent=1) + "\n", encoding="utf-8")
     text = card(args.folder, args.members, model.cfg.threshold, calibration, model.cfg.length_penalty, penalties,
