@@ -32,6 +32,25 @@ def test_units_hold_the_answer_or_none_of_the_answers(rows):
             assert (answer in window) if answer else not any(a in window for a in r["answers"])
 
 
+def test_the_answer_sentence_cut_out_gives_an_unanswerable_window_of_the_same_paragraph(rows):
+    text = "严嘉禾，湖北宜昌人。1945年毕业于武汉大学；后赴苏联进修。1988年在武汉病逝。"
+    cut, at = trainer.without_answer_sentence(text, ["武汉大学"])
+    assert cut == "严嘉禾，湖北宜昌人。后赴苏联进修。1988年在武汉病逝。" and at == len("严嘉禾，湖北宜昌人。")
+    assert trainer.without_answer_sentence(text, ["武汉"]) is None   # still in the text: not unanswerable
+    assert trainer.without_answer_sentence("只有一句武汉大学", ["武汉大学"]) is None   # nothing left
+    extra = 0
+    for r in rows["train"]:
+        plain = trainer.units(r, 128, 96, random.Random(1))
+        units = trainer.units(r, 128, 96, random.Random(1), cut_sentence=1.0)
+        assert units[:len(plain)] == plain   # the usual units, drawn alike, then the cut one
+        for question, passage, off, n, answer in units[len(plain):]:
+            extra += 1
+            own = next(p for p, h in zip(r["passages"], r["has_answer"]) if h)
+            assert answer == "" and passage == trainer.without_answer_sentence(own, r["answers"])[0]
+            assert len(passage) < len(own) and 0 < n <= 128 and not any(a in passage for a in r["answers"])
+    assert extra > len(rows["train"]) // 2
+
+
 def test_batches_mark_the_answer_and_cut_words_from_the_whole_passage(rows):
     tok = trainer.build_tokenizer(rows["train"], 500)
     cfg = dgcnn.DGCNNConfig(vocab_size=len(tok.chars), window=128, stride=96, words=len(tok.words))

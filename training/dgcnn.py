@@ -49,6 +49,7 @@ LR_DECAY = 0.8    # the learning rate is multiplied by this after every epoch
 EMA = 0.999       # decay of the weights' moving average
 NEGATIVES = 2     # windows without the answer trained per question
 MAX_POSITIVES = 2
+SENTENCE_END = "。！？；!?;\n"   # where --cut-answer-sentence cuts
 # finer at the low end: averaged readers and short visitor passages put right answers at scores of 0.01
 THRESHOLDS = [0.005, 0.01, 0.015] + [round(0.02 * k, 2) for k in range(1, 50)]
 LENGTH_PENALTIES = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5]
@@ -67,23 +68,47 @@ def targets(window: str, answer: str) -> tuple[list[float], list[float]]:
     return start, end
 
 
-def units(row: dict, window: int, stride: int, rng: random.Random) -> list[tuple[str, str, int, int, str]]:
+def without_answer_sentence(passage: str, answers: list[str]) -> tuple[str, int] | None:
+    """``passage`` with the sentence that holds the first answer cut out → (text, where the sentence was), or None
+    when the answer is not there or an answer is still left in the text."""
+    at = passage.find(answers[0])
+    if at < 0 or not answers[0]:
+        return None
+    start = max(passage.rfind(c, 0, at) for c in SENTENCE_END) + 1
+    ends = [i for i in (passage.find(c, at + len(answers[0])) for c in SENTENCE_END) if i >= 0]
+    cut = passage[:start] + passage[min(ends) + 1 if ends else len(passage):]
+    return None if not cut.strip() or any(a and a in cut for a in answers) else (cut, start)
+
+
+def units(row: dict, window: int, stride: int, rng: random.Random, cut_sentence: float = 0.0
+          ) -> list[tuple[str, str, int, int, str]]:
     """One question → [(question, passage, window offset, window length, answer or "")]: the windows holding the
-    answer, and NEGATIVES more."""
+    answer, and NEGATIVES more; with probability ``cut_sentence`` also the window of its own paragraph where the
+    answer's sentence was, that sentence cut out — an unanswerable question about the very text at hand, which
+    distractor paragraphs (other paragraphs, other articles) never are."""
     answer = row["answers"][0]
     pieces = [(p, off, piece) for p in row["passages"] for off, piece in windows(p, window, stride)]
     pos = [x for x in pieces if answer in x[2]]
     neg = [x for x in pieces if not any(a in x[2] for a in row["answers"])]
     pos = rng.sample(pos, min(MAX_POSITIVES, len(pos)))
     neg = rng.sample(neg, min(NEGATIVES, len(neg)))
-    return [(row["question"], p, off, len(piece), a) for a, group in ((answer, pos), ("", neg))
-            for p, off, piece in group]
+    out = [(row["question"], p, off, len(piece), a) for a, group in ((answer, pos), ("", neg))
+           for p, off, piece in group]
+    if cut_sentence and rng.random() < cut_sentence:   # no draw without it: the default runs stay as they were
+        own = next((p for p, h in zip(row["passages"], row["has_answer"]) if h and answer in p), None)
+        cut = without_answer_sentence(own, row["answers"]) if own else None
+        if cut:
+            text, at = cut
+            off = max(0, min(at - window // 2, len(text) - window))
+            out.append((row["question"], text, off, min(window, len(text) - off), ""))
+    return out
 
 
-def batches(rows: list[dict], tok: Tokenizer, cfg, batch_size: int, rng: random.Random, cache: dict):
+def batches(rows: list[dict], tok: Tokenizer, cfg, batch_size: int, rng: random.Random, cache: dict,
+            cut_sentence: float = 0.0):
     """Batches of windows of similar length → (q, p, q_words, p_words, start, end, has) tensors. As in
     models.dgcnn.read, words are segmented on the whole passage and cut with the window (``cache``: text → ids)."""
-    items = [u for r in rows for u in units(r, cfg.window, cfg.stride, rng)]
+    items = [u for r in rows for u in units(r, cfg.window, cfg.stride, rng, cut_sentence)]
     order = sorted(range(len(items)), key=lambda i: (items[i][3], rng.random()))
     chunks = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
     rng.shuffle(chunks)
@@ -194,7 +219,7 @@ def choose_length_penalty(model, tok, cmrc_rows: list[dict], visitor_rows: list[
 
 
 def train(model, tok, train_rows, valid_rows, epochs: int, questions: int, batch_size: int = 32, lr: float = 1e-3,
-          seed: int = 0, device: str = "cpu", run: Path | None = None, resume: bool = False):
+          seed: int = 0, device: str = "cpu", run: Path | None = None, resume: bool = False, cut_sentence: float = 0.0):
     """→ (best model on CPU, history, minutes). Each epoch: a seeded sample of ``questions`` training questions."""
     torch.manual_seed(seed)
     model.to(device)
@@ -215,8 +240,8 @@ def train(model, tok, train_rows, valid_rows, epochs: int, questions: int, batch
             group["lr"] = lr * LR_DECAY ** (epoch - 1)
         sample = rng.sample(train_rows, min(questions, len(train_rows)))
         model.train()
-        bar = tqdm(batches(sample, tok, model.cfg, batch_size, rng, cache), desc=f"epoch {epoch}", unit=" batches",
-                   leave=False)
+        bar = tqdm(batches(sample, tok, model.cfg, batch_size, rng, cache, cut_sentence), desc=f"epoch {epoch}",
+                   unit=" batches", leave=False)
         total = 0.0
         for n, batch in enumerate(bar, 1):
             loss = loss_fn(model, [t.to(device) if t is not None else None for t in batch])
@@ -464,6 +489,9 @@ def main(argv=None):
     ap.add_argument("--no-question-attention", action="store_true")
     ap.add_argument("--no-match-features", action="store_true",
                     help="leave out Su's hand features (the passage character / its word occurs in the question)")
+    ap.add_argument("--cut-answer-sentence", type=float, default=0.0, metavar="P",
+                    help="per question, with probability P, also train its own paragraph with the answer's sentence "
+                         "cut out as a window without the answer")
     ap.add_argument("--templates", type=int, default=0,
                     help="template questions (idiom entries, poets' biographies: training/qa_data.py) added to the "
                          "training split")
@@ -523,7 +551,8 @@ def main(argv=None):
     run = cache_dir() / "dgcnn-runs" / (args.model if args.out.resolve().is_relative_to(REPO)
                                         else f"{args.model}-{args.out.name}")
     model, history, minutes = train(model, tok, train_rows, valid_rows, args.epochs, args.questions,
-                                    args.batch_size, seed=args.seed, device=args.device, run=run, resume=args.resume)
+                                    args.batch_size, seed=args.seed, device=args.device, run=run, resume=args.resume,
+                                    cut_sentence=args.cut_answer_sentence)
     # the shipped weights are fp16: evaluate the model as it will be loaded
     model.load_state_dict({k: v.half().float() if v.is_floating_point() else v for k, v in model.state_dict().items()})
     # λ first: the threshold is read at the λ the tab reads with (the shown score is the chosen span's)
