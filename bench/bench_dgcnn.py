@@ -202,13 +202,14 @@ def main(argv=None):
                          length_penalty=lam)["score"]
                     for r in tqdm(cmrc, desc="no-answer", leave=False) if not all(r["has_answer"])]
     print(f"\n## No-answer threshold on CMRC 2018 dev ({len(answerable):,} questions with their paragraph, "
-          f"{len(unanswerable):,} with only the distractors; scores at λ {lam:g}, as the tab reads); the tab's default "
-          f"{model.cfg.threshold:g} was calibrated on CMRC trial and the visitor-style validation questions\n")
+          f"{len(unanswerable):,} with only the distractors; scores at λ {lam:g}, as the tab reads); the tab's "
+          f"default {model.cfg.threshold:g} was calibrated on CMRC trial and the visitor-style validation questions\n")
     rows = []
     for t in sorted({0.01, 0.02, 0.05, 0.1, 0.2, 0.5, model.cfg.threshold}):
         kept = sum(s >= t for s in answerable) / len(answerable)
         refused = sum(s < t for s in unanswerable) / len(unanswerable)
-        rows.append([f"{t:g}{' (default)' if t == model.cfg.threshold else ''}", f"{kept:.4f}", f"{refused:.4f}", f"{(kept + refused) / 2:.4f}"])
+        rows.append([f"{t:g}{' (default)' if t == model.cfg.threshold else ''}", f"{kept:.4f}", f"{refused:.4f}",
+                     f"{(kept + refused) / 2:.4f}"])
     print(markdown_table(["threshold t", "answerable with score ≥ t", "unanswerable with score < t", "mean"], rows))
 
     three = [r for r in cmrc if len(r["passages"]) == 3][:200]

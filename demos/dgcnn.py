@@ -19,7 +19,8 @@ MAX_QUESTION = 100
 MAX_PASSAGES = 10
 MAX_PASSAGE_CHARS = 5_000     # longer passages are refused; up to this they are read as overlapping windows
 # the model reads passages as overlapping windows; below its threshold (calibrated by the trainer on CMRC trial and on
-# visitor-style questions, answerable or not) the tab says "no answer". Read from config.json so that the page is built without loading the model.
+# visitor-style questions, answerable or not) the tab says "no answer". Read from config.json so that the page is
+# built without loading the model.
 _CONFIG = json.loads((WEIGHTS / "config.json").read_text(encoding="utf-8"))
 ENSEMBLE = WEIGHTS / "ensemble.json"   # readers averaged (training/dgcnn_ensemble.py): its own threshold and λ
 if ENSEMBLE.exists():
