@@ -166,6 +166,29 @@ def test_the_threshold_is_the_best_mean_of_cmrc_and_visitor_questions_read_at_th
     assert (best["kept"], best["refused"], best["visitor_kept"], best["visitor_refused"], best["mean"]) == (1, 1, 1, 1, 1)
     # read at λ 0 the visitor scores halve (0.008, 0.006): no step of the grid parts them, and the smallest ties
     assert trainer.calibrate(None, None, cmrc, visitor)[0] == 0.005
+    # a visitor file without unanswerable questions: CMRC alone decides, as before the visitor set
+    t, table = trainer.calibrate(None, None, cmrc, visitor[:1], length_penalty=0.2)
+    assert t == 0.005 and "visitor_kept" not in table[0]
+
+
+def test_the_tabs_defaults_choose_the_length_penalty_first_and_read_the_threshold_at_it(monkeypatch, tmp_path):
+    """The fake reader answers right only from λ 0.2 on, and its scores halve below λ 0.2 (as above): the λ rule
+    picks 0.2, and the threshold, read at 0.2, parts the visitor file's answered (0.016) and unanswered (0.012)."""
+    passage = "甲乙。"
+    visitor = tmp_path / "visitor.json"
+    visitor.write_text(json.dumps([{"layout": "x", "passage": passage, "unanswerable": ["visitor no"],
+                                    "questions": [{"question": "visitor yes", "answers": ["甲"]}]}]), encoding="utf-8")
+    cmrc = [{"question": "cmrc", "answers": ["甲"], "passages": ["甲乙", "丙丁"], "has_answer": [True, False]}]
+    score = {"cmrc": 0.3, "visitor yes": 0.016, "visitor no": 0.012}
+
+    def fake_read(model, tok, question, passages, length_penalty=0.0):
+        s = score[question] if passages != ["丙丁"] else 0.004
+        return {"answer": "甲" if length_penalty >= 0.2 else "甲乙", "score": s if length_penalty >= 0.2 else s / 2}
+
+    monkeypatch.setattr(trainer, "read", fake_read)
+    lam, penalties, t, calibration = trainer.tab_defaults(None, None, cmrc, cmrc, visitor)
+    assert lam == 0.2 and t == 0.015 and len(penalties) == len(trainer.LENGTH_PENALTIES)
+    assert next(r for r in calibration if r["t"] == t)["mean"] == 1
 
 
 def test_template_questions_join_the_training_rows_half_idioms_half_poets():

@@ -179,12 +179,13 @@ def calibrate(model, tok, rows: list[dict], visitor: list[dict] = (), length_pen
                     for r in tqdm(rows, desc="threshold: unanswerable", leave=False) if not all(r["has_answer"])]
     written = [(x["score"], r["has_answer"][0]) for r, x in
                zip(visitor, predict(model, tok, list(visitor), "threshold: visitor", length_penalty=length_penalty))]
+    both = {h for _, h in written} == {True, False}   # a visitor file without unanswerable questions: CMRC alone
     table = []
     for t in THRESHOLDS:
         row = {"t": t, "kept": sum(s >= t for s in answerable) / len(answerable),
                "refused": sum(s < t for s in unanswerable) / len(unanswerable)}
         row["mean"] = (row["kept"] + row["refused"]) / 2
-        if written:
+        if both:
             row["visitor_kept"] = sum(s >= t for s, h in written if h) / sum(h for _, h in written)
             row["visitor_refused"] = sum(s < t for s, h in written if not h) / sum(not h for _, h in written)
             row["mean"] = (row["mean"] + (row["visitor_kept"] + row["visitor_refused"]) / 2) / 2
@@ -216,6 +217,16 @@ def choose_length_penalty(model, tok, cmrc_rows: list[dict], visitor_rows: list[
                       "visitor_f1": visitor["f1"], "mean_em": (cmrc["em"] + visitor["em"]) / 2})
     best = max(table, key=lambda x: (round(x["mean_em"], 6), -x["lambda"]))
     return best["lambda"], table
+
+
+def tab_defaults(model, tok, cmrc_sample: list[dict], cmrc_all: list[dict], visitor: Path) -> tuple:
+    """The tab's defaults, chosen on validation → (λ, λ table, threshold, calibration table). λ first
+    (:func:`choose_length_penalty` on ``cmrc_sample`` and the visitor file's answerable questions), then the
+    threshold read at that λ (:func:`calibrate` on ``cmrc_all`` and all the visitor file's questions): the score the
+    tab compares with the threshold is the span its λ chose."""
+    lam, penalties = choose_length_penalty(model, tok, cmrc_sample, written_rows(visitor))
+    threshold, calibration = calibrate(model, tok, cmrc_all, written_rows(visitor, unanswerable=True), lam)
+    return lam, penalties, threshold, calibration
 
 
 def train(model, tok, train_rows, valid_rows, epochs: int, questions: int, batch_size: int = 32, lr: float = 1e-3,
@@ -352,7 +363,7 @@ def build_tokenizer(rows: list[dict], n_words: int) -> Tokenizer:
 
 def threshold_section(calibration: list[dict], chosen: float, cmrc: str, lam: float) -> str:
     """The card's no-answer bullet and table: a few thresholds and the chosen one, with the visitor-style columns
-    where the calibration had them (runs before 2026-12-08 calibrated on CMRC alone)."""
+    where the calibration had them (not when the visitor file holds no unanswerable questions)."""
     visitor = "visitor_kept" in calibration[0]
     rows = sorted((r for r in calibration if r["t"] in (0.01, 0.02, 0.06, 0.1, 0.2, 0.3, 0.5, chosen)),
                   key=lambda r: r["t"])
@@ -555,11 +566,8 @@ def main(argv=None):
                                     cut_sentence=args.cut_answer_sentence)
     # the shipped weights are fp16: evaluate the model as it will be loaded
     model.load_state_dict({k: v.half().float() if v.is_floating_point() else v for k, v in model.state_dict().items()})
-    # λ first: the threshold is read at the λ the tab reads with (the shown score is the chosen span's)
-    model.cfg.length_penalty, penalties = choose_length_penalty(model, tok, valid_rows, written_rows(args.visitor_valid))
-    model.cfg.threshold, calibration = calibrate(model, tok, valid_all[:args.valid * 2] if args.test else valid_all,
-                                                 written_rows(args.visitor_valid, unanswerable=True),
-                                                 model.cfg.length_penalty)
+    model.cfg.length_penalty, penalties, model.cfg.threshold, calibration = tab_defaults(
+        model, tok, valid_rows, valid_all[:args.valid * 2] if args.test else valid_all, args.visitor_valid)
     test = {"distractors": evaluate(model, tok, test_rows, "testing"),
             "own": evaluate(model, tok, test_rows, "testing (own paragraph)", own_only=True)}
     print(f"test: {json.dumps(test)}", file=sys.stderr)

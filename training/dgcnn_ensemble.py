@@ -8,7 +8,7 @@ Nothing is trained here: the members are the outputs of `python -m training.dgcn
 the best mean exact match of a seeded sample of the CMRC 2018 trial questions and the visitor-style validation
 questions (data/real_input/reading_valid.json); then, read at that λ, the threshold is calibrated on all CMRC trial
 questions (asked with their passages, then with only the distractors) and on the visitor-style ones (each asked of
-its own passage: those it answers and those it does not) — training.dgcnn.calibrate. Writes
+its own passage: those it answers and those it does not) — training.dgcnn.tab_defaults. Writes
 data/dgcnn/ensemble.json and data/dgcnn/ENSEMBLE_CARD.md (the ensemble's section, then every member's card).
 """
 from __future__ import annotations
@@ -21,8 +21,7 @@ from pathlib import Path
 
 from models import dgcnn
 from models.dgcnn import Ensemble
-from training.dgcnn import (OUT, VISITOR_VALID, calibrate, choose_length_penalty, penalty_rows, threshold_section,
-                            written_rows)
+from training.dgcnn import OUT, VISITOR_VALID, penalty_rows, tab_defaults, threshold_section, written_rows
 from training.reading_data import prepare, read_jsonl
 
 CARD = "ENSEMBLE_CARD.md"
@@ -71,15 +70,12 @@ def main(argv=None):
     model = Ensemble(readers, threshold=0.1, length_penalty=0.0)
     valid_all = read_jsonl(prepare(None)["valid"])
     sample = random.Random(0).sample(valid_all, min(args.valid, len(valid_all)))
-    visitor = written_rows(VISITOR_VALID)
-    # λ first: the threshold is read at the λ the tab reads with (the shown score is the chosen span's)
-    model.cfg.length_penalty, penalties = choose_length_penalty(model, None, sample, visitor)
-    model.cfg.threshold, calibration = calibrate(model, None, valid_all, written_rows(VISITOR_VALID, unanswerable=True),
-                                                 model.cfg.length_penalty)
+    model.cfg.length_penalty, penalties, model.cfg.threshold, calibration = tab_defaults(
+        model, None, sample, valid_all, VISITOR_VALID)
     spec = {"members": args.members, "threshold": model.cfg.threshold, "length_penalty": model.cfg.length_penalty}
     (args.folder / dgcnn.ENSEMBLE_FILE).write_text(json.dumps(spec, indent=1) + "\n", encoding="utf-8")
     text = card(args.folder, args.members, model.cfg.threshold, calibration, model.cfg.length_penalty, penalties,
-                len(sample), len(visitor), (time.perf_counter() - t0) / 60)
+                len(sample), len(written_rows(VISITOR_VALID)), (time.perf_counter() - t0) / 60)
     (args.folder / CARD).write_text(text, encoding="utf-8")
     print(text)
 
